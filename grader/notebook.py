@@ -1,0 +1,105 @@
+"""Notebooks: percent-format scripts to .ipynb, and submitted notebooks to runnable cells.
+
+A submitted notebook is untrusted data. It is parsed as JSON with a size limit and
+validated with nbformat; only the code cells' sources and tags are used. Outputs and
+metadata are ignored, never rendered or run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import nbformat
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+_PERCENT = re.compile(r"^# %%(.*)$")
+_SKIP_TAGS = {"skip", "grader-skip"}
+_TIMING_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+
+
+class NotebookError(Exception):
+    """The notebook cannot be used; the message says why, in terms a student understands."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of code to run in the worker, with the label its tracebacks carry."""
+
+    label: str
+    source: str
+
+
+def from_percent_script(text: str) -> nbformat.NotebookNode:
+    """Build a notebook from a percent-format script ('# %%' code cells, '# %% [markdown]' cells)."""
+    cells, kind, lines = [], "code", []
+
+    def flush():
+        body = "\n".join(lines).strip("\n")
+        if kind == "markdown":
+            body = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines())
+            cells.append(nbformat.v4.new_markdown_cell(body))
+        elif body.strip():
+            cells.append(nbformat.v4.new_code_cell(body))
+
+    for line in text.splitlines():
+        match = _PERCENT.match(line)
+        if match:
+            flush()
+            kind, lines = ("markdown" if "[markdown]" in match.group(1) else "code"), []
+        else:
+            lines.append(line)
+    flush()
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def read_cells(data: bytes, name: str = "notebook") -> list[Cell]:
+    """Parse a submitted notebook into the code cells to run, magics neutralised, skipped cells dropped."""
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"{name} is {len(data) // 2**20} MiB; notebooks over {MAX_NOTEBOOK_BYTES // 2**20} MiB are refused (clear the outputs)")
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise NotebookError(f"{name} is not a valid notebook: it is not JSON ({error})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise NotebookError(f"{name} is not a valid notebook: it has no list of cells")
+    try:
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises several types for bad documents
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise NotebookError(f"{name} is not a valid notebook: {first_line}") from None
+    cells = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code" or _skipped(cell):
+            continue
+        cells.append(Cell(label=f"cell {number}", source=neutralise_magics(cell.source)))
+    return cells
+
+
+def neutralise_magics(source: str) -> str:
+    """Comment out IPython magics and shell lines, keeping line numbers unchanged."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""
+        if magic in _TIMING_CELL_MAGICS:
+            return "\n".join(["# " + lines[0]] + lines[1:])
+        return "\n".join("# " + line for line in lines)
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or re.match(r"^[\w\s,]+=\s*[!%]", stripped):
+            indent = line[: len(line) - len(stripped)]
+            out.append(f"{indent}pass  # grader: neutralised: {stripped}")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _skipped(cell) -> bool:
+    tags = set(cell.get("metadata", {}).get("tags", []) or [])
+    first = cell.source.lstrip().splitlines()[0].strip() if cell.source.strip() else ""
+    return bool(tags & _SKIP_TAGS) or first.replace(" ", "") == "#grader:skip"

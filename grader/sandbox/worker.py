@@ -1,0 +1,285 @@
+"""The untrusted side: a warm template that forks workers, and the worker that runs student code.
+
+This module runs inside the sandbox, never in the grading process. The template imports
+the heavy modules once (numpy, torch without CUDA), then waits on its control socket;
+for each `spawn` it receives the worker's socket and output pipe (SCM_RIGHTS) and forks.
+The child drops into its own session, applies the resource limits, loads the submission
+cells and serves requests (grader.protocol) until its socket closes.
+
+Everything a worker answers is checked again on the trusted side; nothing here is trusted.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import io
+import json
+import linecache
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+
+
+def template_main(config: dict) -> None:
+    """Run the fork server: preload modules, then spawn/kill workers on request."""
+    if os.getuid() == 0 and config.get("uid") is not None:
+        os.setgroups([])
+        os.setgid(config["gid"])
+        os.setuid(config["uid"])
+    for name in config.get("preload", []):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    control = socket.socket(fileno=config["control_fd"])
+    exits: dict[int, int] = {}
+    signal.signal(signal.SIGCHLD, lambda *_: _reap(exits))
+    while True:
+        data, fds, _, _ = socket.recv_fds(control, 65536, 4)
+        if not data:
+            return
+        request = json.loads(data)
+        if request["op"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                try:
+                    _worker_main(fds[0], fds[1], {**config, **request.get("config", {})})
+                finally:  # a worker never returns into the template's loop
+                    traceback.print_exc()
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "kill":
+            control.send(json.dumps({"status": _kill(request["pid"], exits)}).encode())
+
+
+def _kill(pid: int, exits: dict[int, int]) -> int | None:
+    """Kill a worker's process group and return its wait status."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if pid not in exits:
+        try:
+            exits[pid] = os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            pass
+    return exits.pop(pid, None)
+
+
+def _reap(exits: dict[int, int]) -> None:
+    try:
+        while True:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if not pid:
+                return
+            exits[pid] = status
+    except ChildProcessError:
+        pass
+
+
+# ---------------------------------------------------------------------------- the worker
+
+def _worker_main(sock_fd: int, out_fd: int, config: dict) -> None:
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), line_buffering=True, errors="replace")
+    sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), line_buffering=True, errors="replace")
+    from grader import protocol  # captured before student code runs
+
+    sock = socket.socket(fileno=sock_fd)
+    stream = sock.makefile("rb")
+    clock = time.perf_counter  # the worker's own timer, taken before the submission loads
+    _apply_limits(config["limits"])
+    _guard_imports(config.get("forbidden", []))
+    os.chdir(config["workdir"])
+    sys.path.insert(0, config["workdir"])
+    namespace = {"__name__": "__main__" if config.get("as_main") else "submission", "__builtins__": __builtins__}
+    with open(config["cells"]) as cells:
+        errors = _load(json.load(cells), namespace)
+    server = _Server(namespace, protocol, sock, clock)
+    server.send({"op": "ready", "errors": errors,
+                 "names": sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("_"))})
+    server.serve(stream)
+
+
+def _apply_limits(limits: dict) -> None:
+    """Memory (on top of what the template already maps), CPU seconds, file size, processes."""
+    mb = 2**20
+    settings = {
+        resource.RLIMIT_AS: _status_kb("VmSize") * 1024 + limits["memory_mb"] * mb,
+        resource.RLIMIT_CPU: int(limits["cpu_seconds"]),
+        resource.RLIMIT_FSIZE: limits["file_size_mb"] * mb,
+        resource.RLIMIT_NPROC: _tasks_of_user() + limits["processes"],
+        resource.RLIMIT_CORE: 0,
+    }
+    for which, value in settings.items():
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _tasks_of_user() -> int:
+    """Threads of this user now running (RLIMIT_NPROC counts threads of the whole user)."""
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+class ForbiddenImport(ImportError):
+    """Raised in the worker when the submission imports a module the assignment forbids."""
+
+
+class _ForbiddenFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, forbidden):
+        self.forbidden = tuple(forbidden)
+
+    def find_spec(self, name, path=None, target=None):
+        for module in self.forbidden:
+            if name == module or name.startswith(module + "."):
+                raise ForbiddenImport(f"importing {name} is not allowed in this assignment")
+        return None
+
+
+def _guard_imports(forbidden) -> None:
+    """Block forbidden modules: drop them from sys.modules and refuse new imports."""
+    if not forbidden:
+        return
+    for name in list(sys.modules):
+        if any(name == m or name.startswith(m + ".") for m in forbidden):
+            del sys.modules[name]
+    sys.meta_path.insert(0, _ForbiddenFinder(forbidden))
+
+
+def _load(cells: list[dict], namespace: dict) -> list[str]:
+    """Run the cells in order in one namespace; return one message per cell that failed."""
+    errors = []
+    for cell in cells:
+        filename = cell["label"] if cell["label"].endswith(".py") else f"<{cell['label']}>"
+        linecache.cache[filename] = (len(cell["source"]), None, cell["source"].splitlines(True), filename)
+        try:
+            code = compile(cell["source"], filename, "exec")
+        except SyntaxError as error:
+            errors.append(f"{cell['label']}: SyntaxError at line {error.lineno}: {error.msg}")
+            continue
+        try:
+            exec(code, namespace)
+        except SystemExit as exit_:
+            errors.append(f"{cell['label']}: the code called sys.exit({exit_.code!r}); the rest of the cell did not run")
+        except BaseException as error:  # the student's code failed: record and go on
+            errors.append(f"{cell['label']}: {_describe_exception(error)}")
+    return errors
+
+
+def _describe_exception(error: BaseException, limit: int = 4000) -> str:
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
+    text = "".join(traceback.format_list(frames[-8:])) + "".join(traceback.format_exception_only(type(error), error))
+    return text[-limit:]
+
+
+class _Server:
+    """Answers requests: calls, attribute reads and timed calls, keeping non-plain results as handles."""
+
+    def __init__(self, namespace, protocol, sock, clock):
+        self.namespace, self.protocol, self.sock, self.clock = namespace, protocol, sock, clock
+        self.handles: dict[int, object] = {}
+
+    def send(self, message: dict, buffers=()) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.sock.sendall(self.protocol.encode_frame(message, list(buffers)))
+
+    def serve(self, stream) -> None:
+        while True:
+            try:
+                request, buffers = self.protocol.read_frame(stream)
+            except EOFError:
+                return
+            self.send(*self.answer(request, buffers))
+
+    def answer(self, request: dict, buffers):
+        protocol, rid = self.protocol, request.get("id")
+        kinds = protocol.ErrorKind
+        try:
+            if request["op"] == "release":
+                for handle_id in request["handles"]:
+                    self.handles.pop(handle_id, None)
+                return {"op": "result", "id": rid, "value": None}, []
+            target = self._resolve(request["target"])
+            if target is None:
+                return self._error(rid, kinds.MISSING, f"{request['target']} is not defined in the submission")
+            decode = lambda tree: protocol.decode(tree, buffers, from_handle=self._object)  # noqa: E731
+            if request["op"] == "getattr":
+                value = getattr(target, request["name"])
+            elif request["op"] == "call":
+                value = target(*decode(request["args"]), **decode(request["kwargs"]))
+            elif request["op"] == "timed":
+                value = self._timed(target, decode(request["calls"]))
+            else:
+                return self._error(rid, kinds.PROTOCOL, f"unknown request {request['op']!r}")
+            out: list[bytes] = []
+            tree = protocol.encode(value, out, to_handle=self._handle)
+            return {"op": "result", "id": rid, "value": tree}, out
+        except protocol.ProtocolError as error:
+            return self._error(rid, kinds.BAD_VALUE, str(error))
+        except ForbiddenImport as error:
+            return self._error(rid, kinds.FORBIDDEN, str(error))
+        except SystemExit as exit_:
+            return self._error(rid, kinds.EXIT, f"the code called sys.exit({exit_.code!r})")
+        except BaseException as error:
+            return self._error(rid, kinds.EXCEPTION, _describe_exception(error))
+
+    def _timed(self, function, calls) -> list[float]:
+        """Run `function` once per (args, kwargs) pair, returning the time of each call."""
+        times = []
+        for args, kwargs in calls:
+            start = self.clock()
+            function(*args, **kwargs)
+            times.append(self.clock() - start)
+        return times
+
+    def _resolve(self, target):
+        if isinstance(target, int):
+            return self.handles.get(target)
+        return self.namespace.get(target)
+
+    def _handle(self, value):
+        handle_id = id(value)
+        self.handles[handle_id] = value
+        return self.protocol.Handle(handle_id, type(value).__name__)
+
+    def _object(self, handle):
+        if handle.id not in self.handles:
+            raise self.protocol.ProtocolError("unknown handle")
+        return self.handles[handle.id]
+
+    def _error(self, rid, kind, message: str):
+        return {"op": "error", "id": rid, "kind": kind.value, "message": message[-8000:]}, []
+
+
+if __name__ == "__main__":
+    template_main(json.loads(sys.argv[1]))
