@@ -1,0 +1,166 @@
+"""The `grader` command: grade, check, validate, audit, notebook."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from rich.console import Console
+from rich.table import Table
+
+from grader import spec
+from grader.audit import audit
+from grader.batch import grade_batch, is_class_folder, submissions_in
+from grader.notebook import from_percent_script
+from grader.reports.gradescope import to_gradescope
+from grader.reports.junit import to_junit
+from grader.reports.terminal import render
+from grader.runner import GradingError, grade
+from grader.validate import validate
+
+console = Console()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (spec.SpecError, GradingError) as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Sandboxed autograder for deep-learning assignments.")
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    grade_cmd = commands.add_parser("grade", help="grade one submission, or every submission in a class folder")
+    grade_cmd.add_argument("assignment", help="assignment slug (or its folder)")
+    grade_cmd.add_argument("path", type=Path, help=".py, .ipynb, folder or .zip; or a folder of many submissions")
+    grade_cmd.add_argument("--public-only", action="store_true", help="run only the public tests")
+    grade_cmd.add_argument("--json", type=Path, help="write the full result as JSON")
+    grade_cmd.add_argument("--gradescope", type=Path, help="write Gradescope's results.json")
+    grade_cmd.add_argument("--junit", type=Path, help="write JUnit XML")
+    grade_cmd.add_argument("--out", type=Path, default=Path("grades"), help="batch: folder for results and gradebook.csv")
+    grade_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="batch: submissions graded at once")
+    grade_cmd.add_argument("--regrade", action="store_true", help="batch: grade again those already graded")
+    grade_cmd.add_argument("--show-output", action="store_true", help="show what the submission printed")
+    grade_cmd.add_argument("--quiet", action="store_true", help="print nothing (for --json and friends)")
+    grade_cmd.set_defaults(run=_grade)
+
+    check = commands.add_parser("check", help="run the public tests, as a student would before submitting")
+    check.add_argument("assignment")
+    check.add_argument("path", type=Path)
+    check.add_argument("--show-output", action="store_true")
+    check.set_defaults(run=_check)
+
+    lint = commands.add_parser("validate", help="lint an assignment's spec, files, tests and mutants")
+    lint.add_argument("assignment")
+    lint.set_defaults(run=_validate)
+
+    audit_cmd = commands.add_parser("audit", help="grade the reference, the starter and the mutants; check each")
+    audit_cmd.add_argument("assignment")
+    audit_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    audit_cmd.set_defaults(run=_audit)
+
+    notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook")
+    notebook.add_argument("script", type=Path)
+    notebook.add_argument("-o", "--output", type=Path)
+    notebook.set_defaults(run=_notebook)
+    return parser
+
+
+def _grade(args) -> int:
+    assignment = spec.load(args.assignment)
+    if is_class_folder(args.path, assignment):
+        submissions = submissions_in(args.path)
+        if not submissions:
+            raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
+        results = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
+                              regrade=args.regrade, quiet=args.quiet)
+        if not args.quiet:
+            _print_batch(results, submissions, args.out)
+        return 0 if len(results) == len(submissions) else 1
+    result = grade(assignment, args.path, public_only=args.public_only)
+    if args.json:
+        _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
+    if args.gradescope:
+        _write(args.gradescope, json.dumps(to_gradescope(result), indent=2).encode())
+    if args.junit:
+        _write(args.junit, to_junit(result))
+    if not args.quiet:
+        render(result, console, show_output=args.show_output)
+    return 0 if all(t.status == "passed" for t in result.tests) else 1
+
+
+def _check(args) -> int:
+    assignment = spec.load(args.assignment)
+    result = grade(assignment, args.path, public_only=True)
+    render(result, console, show_output=args.show_output)
+    passed = all(t.status == "passed" for t in result.tests)
+    console.print("[bold green]All public tests pass.[/]" if passed else
+                  "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
+    return 0 if passed else 1
+
+
+def _validate(args) -> int:
+    assignment = spec.load(args.assignment)
+    problems = validate(assignment)
+    for problem in problems:
+        console.print(f"[red]✗[/] {problem}", highlight=False)
+    if not problems:
+        console.print(f"[green]✓[/] {assignment.slug}: spec, files, tests and points are consistent "
+                      f"({assignment.total_points:g} points in {len(assignment.questions)} questions)")
+    return 1 if problems else 0
+
+
+def _audit(args) -> int:
+    assignment = spec.load(args.assignment)
+    rows = audit(assignment, jobs=args.jobs)
+    table = Table(title=f"audit of {assignment.slug}")
+    for column in ("variant", "score", "lost questions", "expected", "verdict"):
+        table.add_column(column)
+    for variant, result, problem in rows:
+        score = f"{result.score:g} / {result.autograded_possible:g}" if result else "-"
+        lost = ", ".join(sorted(result.lost_questions())) if result else "-"
+        expected = {"full": "full marks", "starter": "≤ 5%"}.get(variant.expect, ", ".join(sorted(variant.loses)))
+        table.add_row(variant.name, score, lost, expected, "[red]✗ " + problem if problem else "[green]✓")
+    console.print(table)
+    return 1 if any(problem for _, _, problem in rows) else 0
+
+
+def _notebook(args) -> int:
+    output = args.output or args.script.with_suffix(".ipynb")
+    nbformat.write(from_percent_script(args.script.read_text()), output)
+    console.print(f"wrote {output}")
+    return 0
+
+
+def _print_batch(results, submissions, out: Path) -> None:
+    table = Table(title=f"{len(results)} of {len(submissions)} graded")
+    for column in ("student", "score", "failed tests", "isolation"):
+        table.add_column(column)
+    for student in sorted(submissions):
+        result = results.get(student)
+        if result is None:
+            table.add_row(student, "[red]not graded", f"see {out / (student + '.error.txt')}", "")
+        else:
+            table.add_row(student, f"{result.capped_score:g} / {result.max_score:g}",
+                          str(sum(t.status != 'passed' for t in result.tests)), result.isolation)
+    console.print(table)
+    console.print(f"results and gradebook: {out}/ (gradebook.csv)")
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+

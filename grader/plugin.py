@@ -1,0 +1,139 @@
+"""The pytest plugin: fixtures for test authors, markers for points, and result collection.
+
+It runs in the trusted process. Tests ask for `submission`, `reference` and `rng`; each
+test's outcome is recorded from what pytest observed here, never from the worker.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import errors
+from grader.proxy import Proxy, Side
+from grader.results import TestResult
+from grader.spec import Assignment
+
+_REASONS = {
+    errors.StudentException: "your code raised an exception",
+    errors.MissingName: "missing function",
+    errors.CallTimeout: "timed out",
+    errors.WorkerDied: "your code crashed",
+    errors.BudgetExhausted: "time budget spent",
+    errors.LoadFailed: "the submission could not be loaded",
+    errors.BadValue: "unusable value",
+    errors.ForbiddenApi: "forbidden API",
+}
+MESSAGE_LIMIT = 3000
+
+
+class GraderPlugin:
+    """Registered with pytest.main(plugins=[...]); one instance grades one submission."""
+
+    def __init__(self, assignment: Assignment, submission: Side | None, reference: Side | None,
+                 problem: str | None = None):
+        self.assignment = assignment
+        self.sides = {"submission": submission, "reference": reference}
+        self.problem = problem
+        self.results: dict[str, TestResult] = {}
+        self.items: list[pytest.Item] = []
+
+    # -- fixtures
+    @pytest.fixture(scope="session")
+    def submission(self):
+        if self.problem:
+            raise errors.LoadFailed(self.problem)
+        return Proxy(self.sides["submission"])
+
+    @pytest.fixture(scope="session")
+    def reference(self):
+        return Proxy(self.sides["reference"])
+
+    @pytest.fixture
+    def rng(self, request) -> np.random.Generator:
+        """A generator seeded from the assignment's seed and the test's id: the same on every run."""
+        return np.random.default_rng([self.assignment.seed, zlib.crc32(request.node.nodeid.encode())])
+
+    # -- hooks
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "points(n): points the test is worth")
+        config.addinivalue_line("markers", "question(id): the question of the assignment the test belongs to")
+
+    def pytest_collection_modifyitems(self, items):
+        self.items = list(items)
+        for item in items:
+            self.results[item.nodeid] = TestResult(
+                name=_short_name(item), question=question_of(item), points=points_of(item), earned=0.0,
+                status="failed", visibility=visibility_of(item, self.assignment), message="not run")
+
+    def pytest_runtest_setup(self, item):
+        for side in self.sides.values():
+            if side is not None:
+                side.take_output()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        result = self.results.get(item.nodeid)
+        if result is None:
+            return
+        result.duration += report.duration
+        if report.when == "call" or report.failed or report.skipped:
+            if report.when == "setup" or report.when == "call":
+                side = self.sides["submission"]
+                result.output += side.take_output() if side is not None else ""
+            if report.passed:
+                result.status, result.earned, result.message = "passed", result.points, ""
+            elif report.skipped:
+                result.status, result.earned = "skipped", 0.0
+                result.message = _skip_reason(report)
+            elif result.status != "error":
+                result.status = "failed" if report.when == "call" else "error"
+                result.earned = 0.0
+                result.message = describe_failure(call.excinfo) if call.excinfo else "failed"
+
+
+def points_of(item) -> float:
+    marker = item.get_closest_marker("points")
+    return float(marker.args[0]) if marker and marker.args else 0.0
+
+
+def question_of(item) -> str:
+    marker = item.get_closest_marker("question")
+    return str(marker.args[0]) if marker and marker.args else ""
+
+
+def visibility_of(item, assignment: Assignment) -> str:
+    path = Path(str(item.path)).resolve()
+    return "hidden" if assignment.hidden_tests.resolve() in path.parents else "public"
+
+
+def _short_name(item) -> str:
+    path = Path(str(item.path)).resolve()
+    try:
+        relative = path.relative_to((Path(item.config.rootpath) / "tests").resolve())
+    except ValueError:
+        relative = Path(path.name)
+    return f"{relative.as_posix()}::{item.name}"
+
+
+def describe_failure(excinfo) -> str:
+    """A short reason for a failed test: the kind of failure and its message, no grader traceback."""
+    error = excinfo.value
+    reason = next((text for kind, text in _REASONS.items() if isinstance(error, kind)), None)
+    if reason:
+        message = f"{reason}: {error}"
+    elif isinstance(error, AssertionError):
+        message = str(error) or "assertion failed"
+    else:
+        message = f"{type(error).__name__}: {error}"
+    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 20] + " [... truncated]"
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else "skipped"

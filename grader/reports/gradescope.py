@@ -1,0 +1,37 @@
+"""Gradescope's results.json: score, tests (name, score, max_score, output, visibility, status), execution_time."""
+
+from __future__ import annotations
+
+from grader.results import GradeResult
+
+
+def to_gradescope(result: GradeResult) -> dict:
+    """Build the results.json document; hidden tests are shown only after grades are published."""
+    tests = [
+        {
+            "name": test.name,
+            "number": str(index),
+            "score": test.earned,
+            "max_score": test.points,
+            "status": "passed" if test.status == "passed" else "failed",
+            "output": "\n".join(filter(None, [test.message, f"Output:\n{test.output}" if test.output else ""])),
+            "visibility": "visible" if test.visibility == "public" else "after_published",
+            "tags": [test.question],
+        }
+        for index, test in enumerate(result.tests, start=1)
+    ]
+    for question in result.questions:
+        if question.manual:
+            tests.append({"name": f"{question.id}: {question.title} (graded by hand)", "score": 0.0,
+                          "max_score": question.possible, "status": "failed", "visibility": "visible",
+                          "output": "Pending: a TA grades this question.\n" + "\n".join(question.rubric),
+                          "tags": [question.id]})
+    notes = [f"Isolation: {result.isolation}.", *result.warnings, *(f"While loading: {e}" for e in result.load_errors)]
+    return {
+        "score": result.capped_score,
+        "execution_time": result.execution_time,
+        "output": "\n".join(notes),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }

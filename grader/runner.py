@@ -1,0 +1,138 @@
+"""Grade one submission: prepare it, start the sandboxes, run the tests under pytest, build the result."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import grader
+from grader.notebook import Cell
+from grader.plugin import GraderPlugin
+from grader.proxy import Side
+from grader.results import GradeResult, QuestionResult
+from grader.sandbox.launch import Isolation, Template, detect
+from grader.spec import Assignment
+from grader.submission import Prepared, prepare
+
+
+class GradingError(Exception):
+    """The assignment itself is broken (its tests do not collect); not the student's fault."""
+
+
+def grade(assignment: Assignment, path: Path, public_only: bool = False, isolation: Isolation | None = None,
+          log: io.StringIO | None = None) -> GradeResult:
+    """Grade the submission at `path` against the assignment's tests; never raises for bad student input."""
+    isolation = isolation or detect()
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
+    refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))
+    sides: list[Side] = []
+    try:
+        prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden)
+        problem = prepared.problem or _violation_message(prepared)
+        submission = None
+        if problem is None:
+            submission = _side("submission", assignment, workdir, prepared.cells, isolation,
+                               as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout)
+            sides.append(submission)
+        reference = _reference_side(assignment, refdir, isolation)
+        sides.append(reference)
+        plugin = GraderPlugin(assignment, submission, reference, problem)
+        run_pytest(assignment, plugin, public_only, log)
+        load_errors = list(submission.load_errors) if submission is not None else []
+        return _result(assignment, prepared, plugin, isolation, load_errors, public_only, time.monotonic() - started)
+    finally:
+        for side in sides:
+            side.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(refdir, ignore_errors=True)
+
+
+def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: io.StringIO | None = None,
+               collect_only: bool = False) -> None:
+    """Run (or only collect) the assignment's tests in this process with `plugin` registered."""
+    folders = [assignment.public_tests] + ([] if public_only else [assignment.hidden_tests])
+    folders = [str(f) for f in folders if f.is_dir()]
+    if not folders:
+        raise GradingError(f"{assignment.root / 'tests'}: no public/ or hidden/ test folder")
+    with tempfile.TemporaryDirectory() as scratch:
+        ini = Path(scratch) / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        args = [*folders, "-c", str(ini), "--rootdir", str(assignment.root), "--confcutdir", str(assignment.root),
+                "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
+                "-p", "no:benchmark", "-q", "-rN", "--tb=no", "-o", "python_files=test_*.py"]
+        if collect_only:
+            args.append("--collect-only")
+        output = log if log is not None else io.StringIO()
+        saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") if k in os.environ}
+        try:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                code = pytest.main(args, plugins=[plugin])
+        finally:
+            os.environ.update(saved)
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or (
+            code == pytest.ExitCode.INTERRUPTED and not plugin.items):
+        raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")
+    if not plugin.items:
+        raise GradingError(f"no tests were collected for {assignment.slug}:\n{output.getvalue()[-3000:]}")
+
+
+def worker_limits(assignment: Assignment) -> dict:
+    limits = assignment.limits
+    return {"memory_mb": limits.memory_mb, "cpu_seconds": int(limits.total_timeout) + 30,
+            "file_size_mb": limits.file_size_mb, "processes": limits.processes}
+
+
+def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], isolation: Isolation,
+          as_main: bool, budget: float | None, forbidden: bool = True) -> Side:
+    forbidden_modules = list(assignment.forbidden) if forbidden else []
+    roots = {m.split(".")[0] for m in forbidden_modules}
+    config = {"preload": [m for m in assignment.preload if m not in roots], "limits": worker_limits(assignment),
+              "forbidden": forbidden_modules}
+    payload = [{"label": c.label, "source": c.source} for c in cells]
+    side = Side(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
+                call_timeout=assignment.limits.call_timeout if budget else 3 * assignment.limits.call_timeout,
+                budget=budget)
+    side.template = side.template_factory()  # start importing now, while pytest collects
+    return side
+
+
+def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation) -> Side:
+    if assignment.solution is None or not assignment.solution.exists():
+        raise GradingError(f"{assignment.slug}: the reference solution {assignment.solution} is missing")
+    cells = [Cell(label=assignment.solution.name, source=assignment.solution.read_text())]
+    return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False)
+
+
+def _violation_message(prepared: Prepared) -> str | None:
+    if not prepared.violations:
+        return None
+    return "the submission uses forbidden APIs, so it was not run:\n" + "\n".join(prepared.violations)
+
+
+def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, isolation: Isolation,
+            load_errors: list[str], public_only: bool, elapsed: float) -> GradeResult:
+    tests = list(plugin.results.values())
+    questions = []
+    for q in assignment.questions:
+        mine = [t for t in tests if t.question == q.id]
+        if q.manual:
+            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True, rubric=list(q.rubric)))
+        elif mine or not public_only:
+            questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
+                                            round(sum(t.earned for t in mine), 6)))
+    warnings = [isolation.warning] if isolation.warning else []
+    if prepared.problem:
+        warnings.append(prepared.problem)
+    return GradeResult(
+        assignment=assignment.slug, assignment_version=assignment.version, toolkit_version=grader.__version__,
+        submission=prepared.name, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
+        questions=questions, score_cap=assignment.score_cap, warnings=warnings + prepared.violations,
+        load_errors=load_errors, execution_time=round(elapsed, 3), public_only=public_only)

@@ -1,0 +1,196 @@
+"""Turn what a student handed in (.py, .ipynb, folder or zip) into cells and a work folder.
+
+Everything here is untrusted input handled as data: file names are checked, links and
+special files are refused, archives are bounded, nothing is imported or run. The result
+is the list of cells the worker will run, a fresh folder with the submission's files (the
+worker's working directory), a hash, and the problems found (which fail every test with
+a clear message instead of running anything).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from grader.notebook import Cell, NotebookError, read_cells
+
+MAX_FILE_BYTES = 20 * 2**20
+MAX_TOTAL_BYTES = 200 * 2**20
+MAX_FILES = 2000
+
+
+@dataclass
+class Prepared:
+    """A submission ready to run: its cells, its files, and what is wrong with it."""
+
+    name: str
+    path: Path
+    kind: str                                   # "module" or "notebook"
+    cells: list[Cell] = field(default_factory=list)
+    sha256: str = ""
+    problem: str | None = None                  # set when it cannot run at all
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def runnable(self) -> bool:
+        return self.problem is None and not self.violations
+
+
+def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tuple[str, ...] = ()) -> Prepared:
+    """Read the submission at `path` into `workdir`; never raises for bad student input."""
+    path = Path(path)
+    name = path.name
+    try:
+        if path.is_symlink() or not path.exists():
+            return Prepared(name, path, "module", problem=f"{name}: no such file or folder (links are not followed)")
+        if path.is_dir():
+            digest = _copy_tree(path, workdir)
+        elif path.suffix == ".zip":
+            digest = _extract_zip(path, workdir)
+        else:
+            digest = _copy_file(path, workdir / _safe_name(name))
+        main = workdir / name if path.is_file() and path.suffix in (".py", ".ipynb") else _find_main(workdir, accepted)
+        if main is None:
+            expected = " or ".join(accepted)
+            return Prepared(name, path, "module", sha256=digest, problem=f"{name}: found no {expected} in it")
+        prepared = Prepared(name, path, "notebook" if main.suffix == ".ipynb" else "module", sha256=digest)
+        data = main.read_bytes()
+        if main.suffix == ".ipynb":
+            prepared.cells = read_cells(data, main.name)
+        else:
+            prepared.cells = [Cell(label=main.name, source=data.decode("utf-8"))]
+    except (NotebookError, SubmissionFileError) as error:
+        return Prepared(name, path, "notebook" if name.endswith(".ipynb") else "module",
+                        sha256=locals().get("digest", ""), problem=str(error))
+    except UnicodeDecodeError:
+        return Prepared(name, path, "module", sha256=locals().get("digest", ""), problem=f"{name} is not UTF-8 text")
+    prepared.violations = scan(prepared.cells, forbidden)
+    return prepared
+
+
+class SubmissionFileError(Exception):
+    """A file of the submission cannot be accepted (too big, a link, a bad name, ...)."""
+
+
+def _safe_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(name) > 255:
+        raise SubmissionFileError(f"refusing a file with the name {name[:80]!r}")
+    return name
+
+
+def _copy_file(source: Path, target: Path) -> str:
+    info = source.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise SubmissionFileError(f"{source.name} is not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise SubmissionFileError(f"{source.name} is {info.st_size // 2**20} MiB; files over {MAX_FILE_BYTES // 2**20} MiB are refused")
+    shutil.copyfile(source, target, follow_symlinks=False)
+    return hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def _copy_tree(folder: Path, workdir: Path) -> str:
+    digest, count, total = hashlib.sha256(), 0, 0
+    for source in sorted(folder.rglob("*")):
+        relative = source.relative_to(folder)
+        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+            continue
+        if source.is_symlink():
+            continue
+        target = workdir.joinpath(*(_safe_name(p) for p in relative.parts))
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        count += 1
+        total += source.lstat().st_size
+        if count > MAX_FILES or total > MAX_TOTAL_BYTES:
+            raise SubmissionFileError(f"{folder.name} holds more than {MAX_FILES} files or {MAX_TOTAL_BYTES // 2**20} MiB")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest.update(str(relative).encode() + b"\0" + bytes.fromhex(_copy_file(source, target)))
+    return digest.hexdigest()
+
+
+def _extract_zip(archive: Path, workdir: Path) -> str:
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise SubmissionFileError(f"{archive.name} is not a readable zip archive ({error})") from None
+    with bundle:
+        entries = [e for e in bundle.infolist() if not e.is_dir()]
+        if len(entries) > MAX_FILES or sum(e.file_size for e in entries) > MAX_TOTAL_BYTES:
+            raise SubmissionFileError(f"{archive.name} unpacks to more than {MAX_FILES} files or {MAX_TOTAL_BYTES // 2**20} MiB")
+        staging = workdir / ".unpacked"
+        for entry in entries:
+            parts = PurePosixPath(entry.filename.replace("\\", "/")).parts
+            if entry.filename.startswith("/") or ".." in parts or stat.S_ISLNK(entry.external_attr >> 16):
+                raise SubmissionFileError(f"{archive.name}: refusing the entry {entry.filename[:80]!r}")
+            if entry.file_size > MAX_FILE_BYTES or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                continue
+            target = staging.joinpath(*(_safe_name(p) for p in parts))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with bundle.open(entry) as source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out, length=1 << 20)
+    roots = list(staging.iterdir()) if staging.exists() else []
+    top = roots[0] if len(roots) == 1 and roots[0].is_dir() else staging  # a zip of one folder
+    digest = _copy_tree(top, workdir)
+    shutil.rmtree(staging)
+    return digest
+
+
+def _find_main(workdir: Path, accepted: tuple[str, ...]) -> Path | None:
+    for name in accepted:
+        if (workdir / name).is_file():
+            return workdir / name
+    candidates = [p for p in workdir.iterdir() if p.suffix in (".py", ".ipynb") and p.is_file()]
+    notebooks = [p for p in candidates if p.suffix == ".ipynb"]
+    if len(notebooks) == 1:
+        return notebooks[0]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def scan(cells: list[Cell], forbidden: tuple[str, ...]) -> list[str]:
+    """Find uses of forbidden modules: imports, __import__/import_module of literals, attribute chains."""
+    if not forbidden:
+        return []
+    found = []
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue  # the worker reports syntax errors where the cell runs
+        aliases: dict[str, str] = {}
+        seen = set()
+        for node in ast.walk(tree):
+            for module, line in _uses(node, aliases):
+                hit = next((f for f in forbidden if module == f or module.startswith(f + ".")), None)
+                if hit and (line, hit) not in seen:
+                    seen.add((line, hit))
+                    found.append(f"{cell.label}, line {line}: uses {module}, which this assignment forbids")
+    return found
+
+
+def _uses(node, aliases: dict[str, str]):
+    """Yield (dotted module name, line) for each module use in `node`; record import aliases."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+            yield alias.name, node.lineno
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        for alias in node.names:
+            aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            yield f"{node.module}.{alias.name}", node.lineno
+    elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if function in ("__import__", "import_module"):
+            yield node.args[0].value, node.lineno
+    elif isinstance(node, ast.Attribute):
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in aliases:
+            yield ".".join([aliases[node.id], *reversed(chain)]), node.lineno

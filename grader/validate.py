@@ -1,0 +1,55 @@
+"""Lint an assignment: the spec, the files it needs, the tests' markers and points, the mutants."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from grader.audit import load_mutants
+from grader.plugin import GraderPlugin
+from grader.runner import GradingError, run_pytest
+from grader.spec import Assignment, SpecError
+
+
+def validate(assignment: Assignment) -> list[str]:
+    """Every problem found, each naming the file (and key or test) it is about."""
+    problems = []
+    spec = assignment.spec_path
+    for path, what in [(assignment.root / "handout.md", "the handout"), (assignment.starter(".py"), "the starter"),
+                       (assignment.starter(".ipynb"), "the starter notebook (grader notebook starter.py)"),
+                       (assignment.solution, "the reference solution"), (assignment.public_tests, "public tests"),
+                       (assignment.hidden_tests, "hidden tests")]:
+        if not Path(path).exists():
+            problems.append(f"{path}: missing ({what})")
+    try:
+        load_mutants(assignment) if assignment.solution.exists() else None
+    except SpecError as error:
+        problems.append(str(error))
+    plugin = GraderPlugin(assignment, None, None)
+    try:
+        run_pytest(assignment, plugin, collect_only=True)
+    except GradingError as error:
+        return problems + [str(error)]
+    totals: dict[str, float] = defaultdict(float)
+    for item in plugin.items:
+        test = plugin.results[item.nodeid]
+        where = f"{item.path}::{item.name}"
+        question = assignment.question(test.question)
+        if not test.question:
+            problems.append(f"{where}: no question marker (@pytest.mark.question('id'))")
+        elif question is None:
+            problems.append(f"{where}: question {test.question!r} is not in {spec.name}")
+        elif question.manual:
+            problems.append(f"{where}: question {test.question!r} is manual in {spec.name} and cannot have tests")
+        if test.points <= 0:
+            problems.append(f"{where}: no positive points marker (@pytest.mark.points(n))")
+        totals[test.question] += test.points
+    for i, question in enumerate(assignment.questions):
+        if question.manual:
+            if not question.rubric:
+                problems.append(f"{spec}: questions[{i}].rubric: the manual question {question.id!r} needs a rubric")
+            continue
+        if abs(totals.get(question.id, 0.0) - question.points) > 1e-9:
+            problems.append(f"{spec}: questions[{i}].points is {question.points:g} but the tests of "
+                            f"{question.id!r} add up to {totals.get(question.id, 0.0):g}")
+    return problems
