@@ -142,6 +142,7 @@ class Side:
         self.load_failure: str | None = None
         self.load_errors: list[str] = []
         self.restarts = 0
+        self.request_id = 0
 
     # -- the public surface
     def call(self, target, args=(), kwargs=None, timeout: float | None = None):
@@ -176,13 +177,16 @@ class Side:
     # -- internals
     def _request(self, message: dict, buffers: list[bytes], what: str, timeout: float | None = None):
         worker = self._ensure_worker()
-        message["id"] = 1
+        self.request_id += 1
+        message["id"] = self.request_id
         limit = timeout or self.call_timeout
         allowance = self._allowance(limit)
         start = time.monotonic()
         try:
             worker.send(protocol.encode_frame(message, buffers), start + allowance, self.output)
             reply, reply_buffers = worker.receive(start + allowance, self.output)
+            if reply.get("id") != message["id"]:
+                raise protocol.ProtocolError("the worker answered out of turn (a reply to another request)")
         except TimeoutError:
             self._charge(start)
             self._drop_worker()

@@ -207,8 +207,11 @@ class _Server:
     def __init__(self, namespace, protocol, sock, clock):
         self.namespace, self.protocol, self.sock, self.clock = namespace, protocol, sock, clock
         self.handles: dict[int, object] = {}
+        self.pid = os.getpid()
 
     def send(self, message: dict, buffers=()) -> None:
+        if os.getpid() != self.pid:  # a process the student's code forked never answers for the worker
+            os._exit(0)
         sys.stdout.flush()
         sys.stderr.flush()
         self.sock.sendall(self.protocol.encode_frame(message, list(buffers)))
