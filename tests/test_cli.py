@@ -1,0 +1,89 @@
+"""The grader command end to end, as a TA, a student and CI use it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import nbformat
+
+from grader.notebook import from_percent_script
+
+from conftest import ROOT, solution_source
+
+
+def grader(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_grade_writes_json_gradescope_and_junit(tmp_path):
+    notebook = tmp_path / "backprop.ipynb"
+    nbformat.write(from_percent_script(solution_source("backprop")), notebook)
+    done = grader("grade", "backprop", notebook, "--json", tmp_path / "r.json", "--gradescope",
+                  tmp_path / "results.json", "--junit", tmp_path / "report.xml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "isolation" in done.stdout and "pending" in done.stdout
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["score"] == result["autograded_possible"] > 0 and result["pending"] > 0
+    gradescope = json.loads((tmp_path / "results.json").read_text())
+    assert gradescope["score"] == result["capped_score"]
+    assert {"name", "score", "max_score", "output", "visibility", "status"} <= set(gradescope["tests"][0])
+    suites = ET.parse(tmp_path / "report.xml").getroot()
+    assert suites.tag == "testsuites" and int(suites.get("tests")) == len(result["tests"])
+
+
+def test_grading_twice_gives_the_same_score(tmp_path):
+    path = tmp_path / "backprop.py"
+    path.write_text(solution_source("backprop").replace("return s * (1 - s)", "return s * (1 + s)"))
+    scores = []
+    for run in range(2):
+        assert grader("grade", "backprop", path, "--json", tmp_path / f"{run}.json", "--quiet").returncode == 1
+        result = json.loads((tmp_path / f"{run}.json").read_text())
+        scores.append([(t["name"], t["earned"]) for t in result["tests"]])
+    assert scores[0] == scores[1] and 0 < sum(e for _, e in scores[0])
+
+
+def test_check_runs_public_tests_and_sets_the_exit_code(tmp_path):
+    good = ROOT / "solutions" / "backprop.py"
+    done = grader("check", "backprop", good)
+    assert done.returncode == 0 and "All public tests pass" in done.stdout
+    assert "hidden/" not in done.stdout
+    starter = grader("check", "backprop", ROOT / "assignments" / "backprop" / "starter.py")
+    assert starter.returncode == 1 and "Some public tests fail" in starter.stdout
+
+
+def test_batch_grades_a_class_folder_and_resumes(tmp_path):
+    folder = tmp_path / "class"
+    (folder / "bob").mkdir(parents=True)
+    (folder / "alice.py").write_text(solution_source("backprop"))
+    (folder / "bob" / "backprop.py").write_text("def sigmoid(a):\n    return 1 / (1 + 2.718281828 ** -a)\n")
+    (folder / "carol.ipynb").write_text("{ broken")
+    out = tmp_path / "grades"
+    done = grader("grade", "backprop", folder, "--out", out, "-j", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
+    assert set(rows) == {"alice", "bob", "carol"}
+    assert float(rows["alice"]["score"]) > float(rows["bob"]["score"]) >= float(rows["carol"]["score"]) == 0
+    stamp = (out / "alice.json").stat().st_mtime_ns
+    assert grader("grade", "backprop", folder, "--out", out).returncode == 0
+    assert (out / "alice.json").stat().st_mtime_ns == stamp
+
+
+def test_validate_names_the_file_and_key(tmp_path):
+    assert grader("validate", "backprop").returncode == 0
+    broken = tmp_path / "assignments" / "demo"
+    (broken / "tests" / "public").mkdir(parents=True)
+    (broken / "assignment.yaml").write_text("slug: demo\ntitle: Demo\nsubmission: [demo.py]\n"
+                                            "questions:\n  - {id: q1, title: One, points: -3}\n")
+    done = grader("validate", broken)
+    assert done.returncode == 2
+    assert "assignment.yaml" in done.stderr and "questions[0].points" in done.stderr
+
+
+def test_unknown_assignment_is_a_clear_error():
+    done = grader("grade", "nope", "x.py")
+    assert done.returncode == 2 and "no assignment 'nope'" in done.stderr and "Traceback" not in done.stderr
