@@ -59,7 +59,8 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
 
 
 def _grade_one(assignment: Assignment, path: Path, target: Path, public_only: bool) -> None:
-    command = [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--json", str(target), "--quiet"]
+    command = [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--json", str(target),
+               "--feedback", str(target.with_suffix(".html")), "--quiet"]
     if public_only:
         command.append("--public-only")
     completed = subprocess.run(command, capture_output=True, text=True)

@@ -25,7 +25,8 @@ __all__ = [
 def as_array(value, name: str = "value") -> np.ndarray:
     """Convert a returned value (array, tensor, number, nested list) to a numeric ndarray."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        value = (value.float() if str(value.dtype) == "torch.bfloat16" else value).numpy()
     if value is None:
         raise AssertionError(f"{name}: expected a numeric array, got None (is the function implemented?)")
     try:
@@ -139,8 +140,11 @@ def check_gradient(
         rng = rng if rng is not None else np.random.default_rng(0)
         flat = rng.choice(x.size, size=max_entries, replace=False)
         indices = [np.unravel_index(i, x.shape) for i in flat]
+    assert_finite(analytic, name)
     numeric = numerical_gradient(f, x, eps=eps, indices=indices)
-    checked = ~np.isnan(numeric)
+    checked = ~np.isnan(numeric) if indices is not None else np.ones(x.shape, bool)
+    if not np.isfinite(numeric[checked]).all():
+        raise AssertionError(f"{name}: the function is not finite near x, so its gradient cannot be checked")
     num, ana = numeric[checked], analytic.astype(np.float64)[checked]
     error = np.abs(num - ana) / np.maximum(np.abs(num) + np.abs(ana), 1e-8)
     if error.size and error.max() > tolerance:

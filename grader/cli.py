@@ -19,6 +19,7 @@ from grader.notebook import from_percent_script
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 from grader.reports.terminal import render
+from grader.release import release
 from grader.runner import GradingError, grade
 from grader.validate import validate
 
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--json", type=Path, help="write the full result as JSON")
     grade_cmd.add_argument("--gradescope", type=Path, help="write Gradescope's results.json")
     grade_cmd.add_argument("--junit", type=Path, help="write JUnit XML")
+    grade_cmd.add_argument("--feedback", type=Path, help="write the student's feedback report (HTML)")
     grade_cmd.add_argument("--out", type=Path, default=Path("grades"), help="batch: folder for results and gradebook.csv")
     grade_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="batch: submissions graded at once")
     grade_cmd.add_argument("--regrade", action="store_true", help="batch: grade again those already graded")
@@ -69,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
     audit_cmd.set_defaults(run=_audit)
 
+    bundle = commands.add_parser("release", help="write the student bundle: handout, starters, spec, public tests")
+    bundle.add_argument("assignment")
+    bundle.add_argument("--out", type=Path, default=Path("release"))
+    bundle.set_defaults(run=_release)
+
     notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook")
     notebook.add_argument("script", type=Path)
     notebook.add_argument("-o", "--output", type=Path)
@@ -87,7 +94,7 @@ def _grade(args) -> int:
         if not args.quiet:
             _print_batch(results, submissions, args.out)
         return 0 if len(results) == len(submissions) else 1
-    result = grade(assignment, args.path, public_only=args.public_only)
+    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback)
     if args.json:
         _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
     if args.gradescope:
@@ -133,6 +140,16 @@ def _audit(args) -> int:
         table.add_row(variant.name, score, lost, expected, "[red]✗ " + problem if problem else "[green]✓")
     console.print(table)
     return 1 if any(problem for _, _, problem in rows) else 0
+
+
+def _release(args) -> int:
+    assignment = spec.load(args.assignment)
+    problems = validate(assignment)
+    if problems:
+        raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
+    target = release(assignment, args.out)
+    console.print(f"wrote {target}: students run [bold]grader check {target} <their notebook>[/]")
+    return 0
 
 
 def _notebook(args) -> int:

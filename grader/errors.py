@@ -36,3 +36,7 @@ class BadValue(SubmissionError):
 
 class ForbiddenApi(SubmissionError):
     """The submission uses a module the assignment forbids."""
+
+
+class ReferenceMissing(Exception):
+    """A test asked for the reference solution where there is none (a student's copy of the assignment)."""

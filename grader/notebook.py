@@ -81,7 +81,15 @@ def read_cells(data: bytes, name: str = "notebook") -> list[Cell]:
 
 
 def neutralise_magics(source: str) -> str:
-    """Comment out IPython magics and shell lines, keeping line numbers unchanged."""
+    """Comment out IPython magics and shell lines, keeping line numbers unchanged.
+
+    Valid Python is left alone (a '%' or '!' that continues a bracketed line is an operator).
+    """
+    try:
+        compile(source, "<cell>", "exec", dont_inherit=True)
+        return source
+    except (SyntaxError, ValueError):
+        pass
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""

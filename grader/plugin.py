@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from grader import errors
+from grader.perf import compare_speed
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
 from grader.spec import Assignment
@@ -50,12 +51,26 @@ class GraderPlugin:
 
     @pytest.fixture(scope="session")
     def reference(self):
+        if self.sides["reference"] is None:
+            raise errors.ReferenceMissing(f"the reference solution of {self.assignment.slug} is not available here")
         return Proxy(self.sides["reference"])
 
     @pytest.fixture
     def rng(self, request) -> np.random.Generator:
         """A generator seeded from the assignment's seed and the test's id: the same on every run."""
         return np.random.default_rng([self.assignment.seed, zlib.crc32(request.node.nodeid.encode())])
+
+    @pytest.fixture
+    def speed(self, request, rng):
+        """`speed(submission.f, reference.f, make_args, budget)` fails when f takes over `budget` times the
+        reference's time on the same fresh inputs (`make_args(rng)` returns a tuple of arguments)."""
+
+        def check(student, reference, make_args, budget: float, **options) -> None:
+            timing = compare_speed(student, reference, make_args, rng, budget, **options)
+            self.results[request.node.nodeid].timing = timing.summary()
+            timing.check()
+
+        return check
 
     # -- hooks
     def pytest_configure(self, config):

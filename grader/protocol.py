@@ -11,7 +11,8 @@ sends, the trusted side gets plain data or an opaque handle, nothing else.
 
 Messages (field "op"):
   trusted -> worker   call(id, target, args, kwargs)   getattr(id, target, name)
-                      timed(id, target, calls, number) release(handles)
+                      stage(id, calls, device)         run(id, target, staged)
+                      release(id, handles)
   worker -> trusted   ready(errors, names)             result(id, value) | error(id, kind, message)
 """
 
@@ -103,6 +104,8 @@ class FrameReader:
             raise ProtocolError(f"malformed message header: {error}") from None
         buffers = []
         for _ in range(count):
+            if offset + _LENGTH.size > size:
+                raise ProtocolError("a buffer length runs past the end of its frame")
             (length,) = _LENGTH.unpack_from(view, offset)
             offset += _LENGTH.size
             if offset + length > size:
@@ -148,7 +151,7 @@ def encode(value, buffers: list[bytes], to_handle=None, depth: int = 0):
     if value is None or type(value) in (bool, str):
         return value
     if type(value) is int:
-        return value if abs(value) < 2**53 else {"$": "int", "v": str(value)}
+        return value if abs(value) < 2**53 else {"$": "int", "v": format(value, "x")}
     if type(value) is float:
         return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
     if type(value) is complex:
@@ -199,32 +202,39 @@ def _encode_tensor(tensor, buffers: list[bytes], torch) -> dict:
             "requires_grad": bool(tensor.requires_grad)}
 
 
-def decode(tree, buffers: list[bytes], from_handle=None, depth: int = 0):
+def decode(tree, buffers: list[bytes], from_handle=None):
     """Rebuild a value from its JSON tree: fresh objects of exact built-in types only."""
+    try:
+        return _decode(tree, buffers, from_handle, 0)
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        raise ProtocolError(f"malformed value: {error}") from None
+
+
+def _decode(tree, buffers: list[bytes], from_handle, depth: int):
     if depth > MAX_DEPTH:
         raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
     if tree is None or type(tree) in (bool, int, float, str):
         return tree
     if type(tree) is list:
-        return [decode(v, buffers, from_handle, depth + 1) for v in tree]
+        return [_decode(v, buffers, from_handle, depth + 1) for v in tree]
     if type(tree) is not dict:
         raise ProtocolError(f"unexpected JSON value of type {type(tree).__name__}")
     tag = tree.get("$")
     if tag == "tuple":
-        return tuple(decode(v, buffers, from_handle, depth + 1) for v in _list(tree, "v"))
+        return tuple(_decode(v, buffers, from_handle, depth + 1) for v in _list(tree, "v"))
     if tag == "dict":
         result = {}
         for pair in _list(tree, "v"):
             if type(pair) is not list or len(pair) != 2:
                 raise ProtocolError("a dict entry must be a [key, value] pair")
-            key = decode(pair[0], buffers, from_handle, depth + 1)
+            key = _decode(pair[0], buffers, from_handle, depth + 1)
             try:
-                result[key] = decode(pair[1], buffers, from_handle, depth + 1)
+                result[key] = _decode(pair[1], buffers, from_handle, depth + 1)
             except TypeError:
                 raise ProtocolError(f"a dict key of type {type(key).__name__} is not hashable") from None
         return result
     if tag == "int":
-        return int(_str(tree, "v"))
+        return int(_str(tree, "v"), 16)
     if tag == "float":
         return float(_str(tree, "v"))
     if tag == "complex":
@@ -269,7 +279,8 @@ def _decode_tensor(tree, buffers):
         tensor = torch.from_numpy(bits).view(torch.bfloat16)
     else:
         tensor = torch.from_numpy(_decode_array({"dtype": np.dtype(dtype).str, "b": tree.get("b")}, buffers, shape))
-    return tensor.requires_grad_(bool(tree.get("requires_grad"))) if tensor.is_floating_point() else tensor
+    differentiable = tensor.is_floating_point() or tensor.is_complex()
+    return tensor.requires_grad_(bool(tree.get("requires_grad"))) if differentiable else tensor
 
 
 def _shape(tree) -> tuple[int, ...]:

@@ -155,13 +155,22 @@ class Side:
         message = {"op": "getattr", "target": self._target(handle), "name": name}
         return self._request(message, [], f"reading {handle._type_name}.{name}")
 
-    def timed(self, target, calls: list, timeout: float | None = None) -> tuple[float, list[float]]:
-        """Run `target` once per (args, kwargs) in one request; return (wall seconds seen here, worker times)."""
+    def stage(self, calls: list, device: str) -> "RemoteObject":
+        """Send the inputs of a timed run ahead: decoded and moved to `device` in the worker, untimed."""
         trees, buffers = self._encode_args([[list(a), dict(k)] for a, k in calls])
-        message = {"op": "timed", "target": self._target(target), "calls": trees}
+        return self._request({"op": "stage", "calls": trees, "device": device}, buffers, "preparing a timed run")
+
+    def run(self, target, staged: "RemoteObject", timeout: float | None = None) -> float:
+        """Call `target` on every staged input; return the wall-clock seconds this side observed."""
+        message = {"op": "run", "target": self._target(target), "staged": self._target(staged)}
         start = time.perf_counter()
-        inner = self._request(message, buffers, f"timing {self._describe(target)}", timeout)
-        return time.perf_counter() - start, inner
+        self._request(message, [], f"timing {self._describe(target)}", timeout)
+        return time.perf_counter() - start
+
+    def release(self, handle: "RemoteObject") -> None:
+        """Let the worker drop an object it keeps for us (staged inputs, say)."""
+        if handle._generation == self.generation and self.worker is not None:
+            self._request({"op": "release", "handles": [handle._handle_id]}, [], "releasing an object")
 
     def take_output(self) -> str:
         if self.worker is not None:
@@ -339,9 +348,6 @@ class RemoteFunction:
 
     def __call__(self, *args, **kwargs):
         return self._side.call(self._name, args, kwargs)
-
-    def timed(self, calls: list, timeout: float | None = None):
-        return self._side.timed(self._name, calls, timeout)
 
     def __repr__(self) -> str:
         return f"<{self._side.name} function {self._name}>"

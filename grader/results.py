@@ -17,6 +17,7 @@ class TestResult:
     message: str = ""
     output: str = ""
     duration: float = 0.0
+    timing: str = ""           # what a performance check measured (reported, not graded)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import grader
 from grader.notebook import Cell
 from grader.plugin import GraderPlugin
 from grader.proxy import Side
+from grader.reports.feedback import to_feedback_html
 from grader.results import GradeResult, QuestionResult
 from grader.sandbox.launch import Isolation, Template, detect
 from grader.spec import Assignment
@@ -27,8 +28,11 @@ class GradingError(Exception):
 
 
 def grade(assignment: Assignment, path: Path, public_only: bool = False, isolation: Isolation | None = None,
-          log: io.StringIO | None = None) -> GradeResult:
-    """Grade the submission at `path` against the assignment's tests; never raises for bad student input."""
+          log: io.StringIO | None = None, feedback: Path | None = None) -> GradeResult:
+    """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
+
+    With `feedback`, also write the student's feedback report (HTML) there.
+    """
     isolation = isolation or detect()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
@@ -43,11 +47,16 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
                                as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout)
             sides.append(submission)
         reference = _reference_side(assignment, refdir, isolation)
-        sides.append(reference)
+        if reference is not None:
+            sides.append(reference)
         plugin = GraderPlugin(assignment, submission, reference, problem)
         run_pytest(assignment, plugin, public_only, log)
         load_errors = list(submission.load_errors) if submission is not None else []
-        return _result(assignment, prepared, plugin, isolation, load_errors, public_only, time.monotonic() - started)
+        result = _result(assignment, prepared, plugin, isolation, load_errors, public_only, time.monotonic() - started)
+        if feedback is not None:
+            feedback.parent.mkdir(parents=True, exist_ok=True)
+            feedback.write_text(to_feedback_html(result, prepared.cells))
+        return result
     finally:
         for side in sides:
             side.close()
@@ -104,9 +113,10 @@ def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], i
     return side
 
 
-def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation) -> Side:
+def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation) -> Side | None:
+    """The reference solution in a sandbox of its own; None where it is not available (a student's copy)."""
     if assignment.solution is None or not assignment.solution.exists():
-        raise GradingError(f"{assignment.slug}: the reference solution {assignment.solution} is missing")
+        return None
     cells = [Cell(label=assignment.solution.name, source=assignment.solution.read_text())]
     return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False)
 

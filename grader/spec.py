@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ def parse(data, root: Path) -> Assignment:
             id=q.str("id"),
             title=q.str("title"),
             points=q.number("points", positive=True),
-            manual=bool(q.get("manual", False)),
+            manual=q.bool("manual"),
             rubric=tuple(str(r) for r in rubric),
         )
         q.no_unknown()
@@ -143,7 +144,7 @@ def parse(data, root: Path) -> Assignment:
     if not submission or not all(isinstance(s, str) and s.endswith((".py", ".ipynb")) for s in submission):
         _fail(where, "submission", "must list file names ending in .py or .ipynb")
     cap = reader.get("score_cap")
-    if cap is not None and (not isinstance(cap, (int, float)) or cap <= 0):
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap < math.inf):
         _fail(where, "score_cap", f"must be a positive number, got {cap!r}")
     assignment = Assignment(
         slug=slug,
@@ -181,8 +182,15 @@ class _Reader:
 
     def number(self, key, default=None, positive=False) -> float:
         value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+                positive and value <= 0):
             _fail(self.where, self.prefix + key, f"must be a {'positive ' if positive else ''}number, got {value!r}")
+        return value
+
+    def bool(self, key, default=False) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            _fail(self.where, self.prefix + key, f"must be true or false, got {value!r}")
         return value
 
     def list(self, key, required=True) -> list:

@@ -157,12 +157,12 @@ def scan(cells: list[Cell], forbidden: tuple[str, ...]) -> list[str]:
     if not forbidden:
         return []
     found = []
+    aliases: dict[str, str] = {}  # the cells of a notebook share one namespace
     for cell in cells:
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
             continue  # the worker reports syntax errors where the cell runs
-        aliases: dict[str, str] = {}
         seen = set()
         for node in ast.walk(tree):
             for module, line in _uses(node, aliases):

@@ -41,6 +41,9 @@ def validate(assignment: Assignment) -> list[str]:
             problems.append(f"{where}: question {test.question!r} is not in {spec.name}")
         elif question.manual:
             problems.append(f"{where}: question {test.question!r} is manual in {spec.name} and cannot have tests")
+        if test.visibility == "public" and "reference" in getattr(item, "fixturenames", ()):
+            problems.append(f"{where}: a public test uses the reference fixture, but students run public tests "
+                            "without the solution (compare with values computed in the test instead)")
         if test.points <= 0:
             problems.append(f"{where}: no positive points marker (@pytest.mark.points(n))")
         totals[test.question] += test.points

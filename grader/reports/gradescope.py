@@ -14,7 +14,8 @@ def to_gradescope(result: GradeResult) -> dict:
             "score": test.earned,
             "max_score": test.points,
             "status": "passed" if test.status == "passed" else "failed",
-            "output": "\n".join(filter(None, [test.message, f"Output:\n{test.output}" if test.output else ""])),
+            "output": "\n".join(filter(None, [test.message, test.timing and f"Timing: {test.timing}",
+                                               test.output and f"Output:\n{test.output}"])),
             "visibility": "visible" if test.visibility == "public" else "after_published",
             "tags": [test.question],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from grader.results import GradeResult
@@ -24,14 +25,20 @@ def to_junit(result: GradeResult) -> bytes:
             case = ET.SubElement(suite, "testcase", classname=f"{result.assignment}.{question.id}", name=test.name,
                                  time=f"{test.duration:.3f}")
             if test.status in ("failed", "error"):
+                message = _xml(test.message)
                 ET.SubElement(case, test.status if test.status == "error" else "failure",
-                              message=test.message.splitlines()[0][:300] if test.message else test.status).text = test.message
+                              message=message.splitlines()[0][:300] if message else test.status).text = message
             elif test.status == "skipped":
-                ET.SubElement(case, "skipped", message=test.message[:300])
+                ET.SubElement(case, "skipped", message=_xml(test.message)[:300])
             if test.output:
-                ET.SubElement(case, "system-out").text = test.output
+                ET.SubElement(case, "system-out").text = _xml(test.output)
         if question.manual:
             case = ET.SubElement(suite, "testcase", classname=f"{result.assignment}.{question.id}", name="manual grading")
             ET.SubElement(case, "skipped", message="graded by hand; pending")
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+def _xml(text: str) -> str:
+    """Replace the characters XML 1.0 cannot hold (control codes from a student's output, say)."""
+    return re.sub(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", "\ufffd", text)

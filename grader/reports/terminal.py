@@ -26,7 +26,7 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
         note = "graded by a TA (manual)" if question.manual else ""
         table.add_row(Text(f"{question.id}: {question.title}", style="bold"), Text(label, style=style), note)
         for test in (t for t in result.tests if t.question == question.id):
-            reason = test.message
+            reason = "\n".join(filter(None, [test.message, test.timing and f"timing: {test.timing}"]))
             if show_output and test.output:
                 reason += f"\n[output]\n{test.output}"
             table.add_row(Text(f"  {test.name}", style=_STYLE.get(test.status, "")),

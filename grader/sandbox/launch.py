@@ -11,6 +11,7 @@ files may be readable.
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import shutil
@@ -111,7 +112,12 @@ def _bwrap_prefix(workdir: Path, meta: Path, uid: int | None) -> list[str]:
                 made.add(str(ancestor))
                 args += ["--perms", "0755", "--dir", str(ancestor)]
         args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/home",
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the machine has one
+        args += ["--dev-bind", device, device]
+    if os.path.exists("/dev/nvidiactl"):
+        args += ["--ro-bind", "/sys", "/sys"]
+    args += ["--tmpfs", "/tmp", "--perms", "0755", "--dir", "/home",
              "--bind", str(workdir), SANDBOX_WORKDIR, "--ro-bind", str(meta), SANDBOX_META, "--chdir", SANDBOX_WORKDIR]
     for key, value in _ENV.items():
         args += ["--setenv", key, value]

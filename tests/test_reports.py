@@ -1,0 +1,179 @@
+"""The result model and its renderers: Gradescope JSON, JUnit XML, gradebook CSV, terminal table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from rich.console import Console
+
+from grader import results  # not `from grader.results import TestResult`: pytest would try to collect it
+from grader.reports import terminal
+from grader.reports.gradebook import write_gradebook
+from grader.reports.gradescope import to_gradescope
+from grader.reports.junit import to_junit
+
+SHA = "ab" * 32
+
+
+def make_result(**overrides) -> results.GradeResult:
+    tests = [
+        results.TestResult(name="public/test_forward.py::test_shapes", question="forward", points=6, earned=6,
+                           status="passed", visibility="public", duration=0.25),
+        results.TestResult(name="public/test_forward.py::test_values", question="forward", points=4, earned=0,
+                           status="failed", visibility="public",
+                           message="out: 1 of 4 elements differ; first at index (2,): expected 1, got 2\nmore detail",
+                           output="student printed this", duration=0.5),
+        results.TestResult(name="hidden/test_backward.py::test_gradient[3]", question="backward", points=8, earned=8,
+                           status="passed", visibility="hidden", duration=1.0),
+        results.TestResult(name="hidden/test_backward.py::test_deep", question="backward", points=2, earned=0,
+                           status="failed", visibility="hidden", message="dW: relative error 0.5 > 1e-05 at index (0, 1)",
+                           duration=0.125),
+    ]
+    questions = [
+        results.QuestionResult(id="forward", title="Forward pass", possible=10, earned=6),
+        results.QuestionResult(id="backward", title="Backward pass", possible=10, earned=8),
+        results.QuestionResult(id="essay", title="Why the max trick?", possible=5, earned=0, manual=True,
+                               rubric=["3 points: overflow", "2 points: invariance"]),
+    ]
+    values = dict(assignment="backprop", assignment_version="1.0.0", toolkit_version="0.1.0",
+                  submission="jane.ipynb", submission_sha256=SHA, isolation="bubblewrap", tests=tests,
+                  questions=questions, score_cap=12, warnings=["a warning"], load_errors=["cell 4: NameError"],
+                  execution_time=3.5)
+    values.update(overrides)
+    return results.GradeResult(**values)
+
+
+# ---------------------------------------------------------------------------- the model
+
+def test_totals_and_cap():
+    result = make_result()
+    assert result.score == 14 and result.capped_score == 12
+    assert result.autograded_possible == 20 and result.total_possible == 25 and result.pending == 5
+    assert result.max_score == 12
+    assert result.lost_questions() == {"forward", "backward"}
+    assert [q.status for q in result.questions] == ["partial", "partial", "pending"]
+    uncapped = make_result(score_cap=None)
+    assert uncapped.capped_score == 14 and uncapped.max_score == 25
+
+
+def test_to_dict_from_dict_roundtrip_also_through_json():
+    result = make_result()
+    data = result.to_dict()
+    assert data["score"] == 14 and data["capped_score"] == 12 and data["max_score"] == 12 and data["pending"] == 5
+    assert results.GradeResult.from_dict(data) == result
+    assert results.GradeResult.from_dict(json.loads(json.dumps(data))) == result
+
+
+# ---------------------------------------------------------------------------- Gradescope
+
+def test_gradescope_schema():
+    document = to_gradescope(make_result())
+    json.dumps(document)  # serialisable as is
+    assert document["score"] == 12  # the capped score
+    assert document["execution_time"] == 3.5
+    assert "bubblewrap" in document["output"] and "cell 4: NameError" in document["output"]
+    tests = document["tests"]
+    assert len(tests) == 5
+    for test in tests:
+        assert {"name", "score", "max_score", "output", "visibility", "status"} <= set(test)
+        assert test["status"] in ("passed", "failed")
+        assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+    by_name = {t["name"]: t for t in tests}
+    shapes = by_name["public/test_forward.py::test_shapes"]
+    assert (shapes["score"], shapes["max_score"], shapes["status"], shapes["visibility"]) == (6, 6, "passed", "visible")
+    values = by_name["public/test_forward.py::test_values"]
+    assert (values["score"], values["max_score"], values["status"]) == (0, 4, "failed")
+    assert "index (2,)" in values["output"] and "student printed this" in values["output"]
+    for name in ("hidden/test_backward.py::test_gradient[3]", "hidden/test_backward.py::test_deep"):
+        assert by_name[name]["visibility"] == "after_published"
+    manual = tests[-1]
+    assert "essay" in manual["name"] and manual["max_score"] == 5 and manual["score"] == 0
+    assert manual["output"].startswith("Pending") and "3 points: overflow" in manual["output"]
+    assert sum(t["max_score"] for t in tests) == 25
+
+
+# ---------------------------------------------------------------------------- JUnit
+
+def test_junit_parses_and_has_one_failure_per_failed_test():
+    root = ET.fromstring(to_junit(make_result()))
+    assert root.tag == "testsuites" and root.get("tests") == "4" and root.get("failures") == "2"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"forward", "backward", "essay"}
+    failures = root.findall(".//testcase/failure")
+    assert len(failures) == 2
+    failed_cases = [case.get("name") for case in root.iter("testcase") if case.find("failure") is not None]
+    assert failed_cases == ["public/test_forward.py::test_values", "hidden/test_backward.py::test_deep"]
+    values = root.find(".//testcase[@name='public/test_forward.py::test_values']")
+    assert values.find("failure").get("message") == "out: 1 of 4 elements differ; first at index (2,): expected 1, got 2"
+    assert "more detail" in values.find("failure").text
+    assert values.find("system-out").text == "student printed this"
+    assert root.find(".//testcase[@name='public/test_forward.py::test_shapes']/failure") is None
+    assert suites["forward"].find("properties/property").get("value") == "6/10"
+    assert suites["essay"].get("skipped") == "1"
+    assert suites["essay"].find("testcase/skipped") is not None
+
+
+def test_junit_errors_are_error_elements():
+    result = make_result()
+    result.tests[1].status = "error"
+    root = ET.fromstring(to_junit(result))
+    assert len(root.findall(".//testcase/failure")) == 1 and len(root.findall(".//testcase/error")) == 1
+
+
+def test_junit_survives_control_characters_in_student_output():
+    result = make_result()
+    result.tests[1].output = "loss \x1b[32m0.1\x1b[0m\x00"
+    result.tests[1].message = "raised ValueError: bad byte \x07"
+    ET.fromstring(to_junit(result))
+
+
+# ---------------------------------------------------------------------------- gradebook
+
+def test_gradebook_header_and_row(tmp_path):
+    path = tmp_path / "gradebook.csv"
+    other = make_result(submission="zed.py", score_cap=None, submission_sha256="cd" * 32, isolation="rlimits")
+    write_gradebook({"zed": other, "jane": make_result()}, path)
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["student", "score", "max_score", "forward", "backward", "essay", "pending_manual",
+                       "failed_tests", "isolation", "sha256"]
+    assert rows[1] == ["jane", "12", "12", "6", "8", "pending", "5", "2", "bubblewrap", SHA]
+    assert rows[2] == ["zed", "14", "25", "6", "8", "pending", "5", "2", "rlimits", "cd" * 32]
+    assert len(rows) == 3
+
+
+def test_gradebook_union_of_questions(tmp_path):
+    extra = make_result()
+    extra.questions.append(results.QuestionResult(id="bonus", title="Bonus", possible=2, earned=1))
+    path = tmp_path / "gradebook.csv"
+    write_gradebook({"a": make_result(), "b": extra}, path)
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["bonus"] == "" and rows[1]["bonus"] == "1"
+
+
+# ---------------------------------------------------------------------------- terminal
+
+def test_terminal_render_mentions_isolation_and_pending():
+    buffer = io.StringIO()
+    terminal.render(make_result(), Console(file=buffer, width=120), show_output=True)
+    text = buffer.getvalue()
+    assert "isolation: bubblewrap" in text
+    assert "pending / 5" in text and "pending (manual) 5" in text
+    assert "12 / 12" in text and "capped at 12" in text
+    assert "public/test_forward.py::test_values" in text and "first at index (2,)" in text
+    assert "student printed this" in text
+    assert "warning: a warning" in text and "while loading: cell 4: NameError" in text
+
+
+def test_terminal_render_lists_tests_of_unknown_questions():
+    result = make_result()
+    result.tests.append(results.TestResult(name="hidden/test_misc.py::test_orphan", question="nowhere", points=1,
+                                           earned=0, status="error", visibility="hidden", message="boom"))
+    buffer = io.StringIO()
+    terminal.render(result, Console(file=buffer, width=120))
+    assert "test_orphan" in buffer.getvalue() and "boom" in buffer.getvalue()
