@@ -87,3 +87,24 @@ def test_validate_names_the_file_and_key(tmp_path):
 def test_unknown_assignment_is_a_clear_error():
     done = grader("grade", "nope", "x.py")
     assert done.returncode == 2 and "no assignment 'nope'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_release_bundle_has_no_secrets_and_checks_without_the_solution(tmp_path):
+    done = grader("release", "backprop", "--out", tmp_path / "release")
+    assert done.returncode == 0, done.stdout + done.stderr
+    bundle = tmp_path / "release" / "backprop"
+    files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    assert {"handout.md", "starter.py", "starter.ipynb", "assignment.yaml"} <= files
+    assert not any(f.startswith("tests/hidden") or "mutants" in f for f in files)
+    check = grader("check", bundle, ROOT / "solutions" / "backprop.py", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_feedback_report_escapes_what_the_student_wrote(tmp_path):
+    path = tmp_path / "backprop.py"
+    path.write_text("def sigmoid(a):\n    raise ValueError('<script>alert(1)</script>')\n")
+    report = tmp_path / "feedback.html"
+    assert grader("grade", "backprop", path, "--feedback", report, "--quiet").returncode == 1
+    page = report.read_text()
+    assert "<script" not in page and "&lt;script&gt;alert(1)" in page
+    assert "sigmoid" in page and "Score: 0" in page

@@ -69,28 +69,24 @@ def test_os_exit_at_import(tmp_path):
     assert "exited with status 0 while loading" in messages(result)
 
 
-def test_sys_exit_inside_a_call(tmp_path):
-    result = run(tmp_path, override("import sys\nsys.exit(0)"))
+CALL_TIME_HOSTILITY = {
+    "sys_exit": ("import sys\nsys.exit(0)", "sys.exit(0)", {}),
+    "os_exit": ("import os\nos._exit(0)", "exited with status 0", {}),
+    "segfault": ("import ctypes\nctypes.string_at(0)", "segmentation fault", {}),
+    "infinite_loop": ("while True:\n    pass", "took longer than the limit of 5 s", {"call_timeout": 5}),
+    "allocate_50_gb": ("import numpy as np\nreturn np.ones(50 * 2**30 // 8)", "MemoryError", {}),
+    "fork_bomb": ("import os, time\nfor _ in range(8):  # at most 256 processes; the sandbox stops it sooner\n"
+                  "    os.fork()\ntime.sleep(30)", "", {"call_timeout": 3}),
+    "hidden_forbidden_import": ("m = __import__('to' + 'rch')\nreturn None", "importing torch is not allowed", {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CALL_TIME_HOSTILITY))
+def test_hostility_inside_a_call_fails_only_that_question(tmp_path, case):
+    body, reason, limits = CALL_TIME_HOSTILITY[case]
+    result = run(tmp_path, override(body), **limits)
     only_loses(result, {"sigmoid_neuron"})
-    assert "sys.exit(0)" in messages(result)
-
-
-def test_os_exit_inside_a_call(tmp_path):
-    result = run(tmp_path, override("import os\nos._exit(0)"))
-    only_loses(result, {"sigmoid_neuron"})
-    assert "exited with status 0" in messages(result)
-
-
-def test_segfault(tmp_path):
-    result = run(tmp_path, override("import ctypes\nctypes.string_at(0)"))
-    only_loses(result, {"sigmoid_neuron"})
-    assert "segmentation fault" in messages(result)
-
-
-def test_infinite_loop_in_a_call(tmp_path):
-    result = run(tmp_path, override("while True:\n    pass"), call_timeout=5)
-    only_loses(result, {"sigmoid_neuron"})
-    assert "took longer than the limit of 5 s" in messages(result)
+    assert reason in messages(result)
 
 
 def test_infinite_loops_everywhere_spend_the_budget_not_the_grader(tmp_path):
@@ -108,18 +104,6 @@ def test_infinite_loop_at_import(tmp_path):
     assert "loading the submission took too long" in messages(result)
 
 
-def test_allocating_50_gb(tmp_path):
-    result = run(tmp_path, override("import numpy as np\nreturn np.ones(50 * 2**30 // 8)"))
-    only_loses(result, {"sigmoid_neuron"})
-    assert "MemoryError" in messages(result)
-
-
-def test_bounded_fork_bomb(tmp_path):
-    body = "import os, time\nfor _ in range(8):  # at most 256 processes; the sandbox stops it sooner\n    os.fork()\ntime.sleep(30)"
-    result = run(tmp_path, override(body), call_timeout=3)
-    only_loses(result, {"sigmoid_neuron"})
-
-
 def test_megabytes_of_output_are_cut_and_do_not_cost_points(tmp_path):
     source = SOLUTION + "\n_sigmoid = sigmoid\ndef sigmoid(a):\n    print('x' * 3_000_000)\n    return _sigmoid(a)\n"
     result = run(tmp_path, source)
@@ -131,64 +115,48 @@ def test_megabytes_of_output_are_cut_and_do_not_cost_points(tmp_path):
 
 # -- cheating earns nothing --------------------------------------------------------------------
 
-def test_fake_success_lines(tmp_path):
-    fake = 'print("===== 84 passed in 1.00s =====")\nprint(json.dumps({"score": 100, "tests": []}))\n'
-    source = "import json\n" + fake + STUBS.replace("return RESULT", fake.replace("\n", "\n    ").strip() + "\n    return None")
-    result = run(tmp_path, source)
-    earns_nothing(result)
-
-
-def test_monkeypatching_numpy(tmp_path):
-    source = """
+FAKE = 'print("===== 84 passed in 1.00s =====")\nprint(json.dumps({"score": 100, "tests": []}))\n'
+CHEATS = {
+    "fake_success_lines": ("import json\n" + FAKE + "RESULT = None\n", ""),
+    "monkeypatch_numpy": ("""
 import numpy as np
 np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, **k: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, bool)
 np.testing.assert_allclose = lambda *a, **k: None
 np.asarray = lambda *a, **k: 0
 RESULT = np.zeros(3)
-""" + STUBS
-    earns_nothing(run(tmp_path, source))
-
-
-def test_monkeypatching_pytest(tmp_path):
-    source = """
+""", ""),
+    "monkeypatch_pytest": ("""
 import pytest, _pytest.outcomes
 pytest.approx = lambda *a, **k: object.__new__(type("Eq", (), {"__eq__": lambda s, o: True}))
 _pytest.outcomes.fail = lambda *a, **k: None
 pytest.fail = lambda *a, **k: None
 RESULT = 0.0
-""" + STUBS
-    earns_nothing(run(tmp_path, source))
-
-
-def test_always_equal_objects(tmp_path):
-    source = """
-class AlwaysEqual(float):
-    def __eq__(self, other): return True
-    def __ne__(self, other): return False
-    def __array__(self, *a, **k):
-        raise TypeError
+""", ""),
+    "always_equal_objects": ("""
 class Anything:
     def __eq__(self, other): return True
     def __getattr__(self, name): return self
     def __call__(self, *a, **k): return self
     def __getitem__(self, key): return self
 RESULT = Anything()
-""" + STUBS
-    result = run(tmp_path, source)
-    earns_nothing(result)
-    assert "not plain data" in messages(result)
-
-
-def test_ndarray_subclass_that_equals_everything(tmp_path):
-    source = """
+""", "not plain data"),
+    "ndarray_subclass_equal_to_everything": ("""
 import numpy as np
 class Liar(np.ndarray):
     def __eq__(self, other): return np.ones(np.shape(other), bool)
     def __array_finalize__(self, obj): pass
 RESULT = np.zeros(4).view(Liar)
-""" + STUBS
-    earns_nothing(run(tmp_path, source))
+""", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHEATS))
+def test_cheating_earns_nothing(tmp_path, case):
+    source, reason = CHEATS[case]
+    result = run(tmp_path, source + STUBS)
+    earns_nothing(result)
+    assert reason in messages(result)
 
 
 @requires_bubblewrap
@@ -277,12 +245,6 @@ def test_forbidden_import_is_refused_statically(tmp_path):
     result = run(tmp_path, "import torch\n" + SOLUTION)
     earns_nothing(result)
     assert "uses torch, which this assignment forbids" in messages(result)
-
-
-def test_hidden_forbidden_import_is_stopped_at_run_time(tmp_path):
-    result = run(tmp_path, override("m = __import__('to' + 'rch')\nreturn None"))
-    only_loses(result, {"sigmoid_neuron"})
-    assert "importing torch is not allowed" in messages(result)
 
 
 def test_fallback_isolation_is_recorded_with_a_warning(tmp_path, monkeypatch):
