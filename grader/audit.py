@@ -35,6 +35,7 @@ class Variant:
     suffix: str                      # ".py" or ".ipynb"
     expect: str                      # "full", "starter" or "mutant"
     loses: frozenset[str] = frozenset()
+    description: str = ""
 
     def write(self, folder: Path) -> Path:
         path = folder / f"{self.name}{self.suffix}"
@@ -110,7 +111,7 @@ def variants(assignment: Assignment) -> list[Variant]:
         source = reference
         for old, new in mutant.replace:
             source = source.replace(old, new)
-        found.append(Variant(f"mutant_{mutant.name}", source, ".py", "mutant", mutant.loses))
+        found.append(Variant(f"mutant_{mutant.name}", source, ".py", "mutant", mutant.loses, mutant.description))
     return found
 
 

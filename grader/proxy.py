@@ -141,7 +141,6 @@ class Side:
         self.generation = 0
         self.load_failure: str | None = None
         self.load_errors: list[str] = []
-        self.restarts = 0
         self.request_id = 0
 
     # -- the public surface
@@ -269,7 +268,6 @@ class Side:
         worker.drain(self.output)
         how = self.template.kill(worker.pid) if self.template is not None else "stopped"
         worker.close()
-        self.restarts += 1
         return how
 
     def _allowance(self, limit: float) -> float:
@@ -329,12 +327,6 @@ class Proxy:
 
     def __setattr__(self, name, value):
         raise AttributeError("the submission proxy is read-only")
-
-    @property
-    def load_errors(self) -> list[str]:
-        """Messages of the cells (or the module) that failed while loading."""
-        self._side._ensure_worker()
-        return list(self._side.load_errors)
 
     def __repr__(self) -> str:
         return f"<{self._side.name}>"

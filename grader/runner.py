@@ -40,9 +40,9 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     sides: list[Side] = []
     try:
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden)
-        problem = prepared.problem or _violation_message(prepared)
+        problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
-        if problem is None:
+        if prepared.runnable:
             submission = _side("submission", assignment, workdir, prepared.cells, isolation,
                                as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout)
             sides.append(submission)

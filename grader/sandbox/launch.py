@@ -211,7 +211,7 @@ class Template:
 
 
 def _give_to(folder: Path, uid: int) -> None:
-    for root, dirs, files in os.walk(folder):
+    for root, _, files in os.walk(folder):
         os.chown(root, uid, uid)
         for name in files:
             os.chown(os.path.join(root, name), uid, uid)
