@@ -51,6 +51,8 @@ def from_percent_script(text: str) -> nbformat.NotebookNode:
         else:
             lines.append(line)
     flush()
+    for number, cell in enumerate(cells, start=1):
+        cell.id = f"cell-{number}"  # stable ids: the same script always gives the same notebook
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook

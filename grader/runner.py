@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -81,11 +82,13 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             args.append("--collect-only")
         output = log if log is not None else io.StringIO()
         saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") if k in os.environ}
+        bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # keep the assignment folders clean
         try:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 code = pytest.main(args, plugins=[plugin])
         finally:
             os.environ.update(saved)
+            sys.dont_write_bytecode = bytecode
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or (
             code == pytest.ExitCode.INTERRUPTED and not plugin.items):
         raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import nbformat
+
 from grader.audit import load_mutants
+from grader.notebook import from_percent_script
 from grader.plugin import GraderPlugin
 from grader.runner import GradingError, run_pytest
 from grader.spec import Assignment, SpecError
@@ -21,6 +24,11 @@ def validate(assignment: Assignment) -> list[str]:
                        (assignment.hidden_tests, "hidden tests")]:
         if not Path(path).exists():
             problems.append(f"{path}: missing ({what})")
+    notebook = assignment.starter(".ipynb")
+    if notebook.exists() and assignment.starter(".py").exists():
+        generated = from_percent_script(assignment.starter(".py").read_text())
+        if [c.source for c in nbformat.read(notebook, as_version=4).cells] != [c.source for c in generated.cells]:
+            problems.append(f"{notebook}: out of date with starter.py (run: grader notebook {assignment.starter('.py')})")
     try:
         load_mutants(assignment) if assignment.solution.exists() else None
     except SpecError as error:
