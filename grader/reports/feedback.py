@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 
 import nbformat
-from nbconvert import HTMLExporter
 
 from grader.notebook import Cell
 from grader.results import GradeResult
@@ -18,6 +17,7 @@ from grader.results import GradeResult
 
 def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
     """Render the result and the submission's code cells as a standalone HTML page."""
+    from nbconvert import HTMLExporter  # slow to import; only reports need it
     notebook = nbformat.v4.new_notebook()
     notebook.cells.append(nbformat.v4.new_markdown_cell(_summary(result)))
     for cell in cells:
