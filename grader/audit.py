@@ -122,6 +122,6 @@ def audit(assignment: Assignment, jobs: int = 2, quiet: bool = False) -> list[tu
         folder, out = Path(scratch) / "variants", Path(scratch) / "results"
         folder.mkdir()
         paths = {v.name: v.write(folder) for v in found}
-        results = grade_batch(assignment, paths, out, jobs=jobs, quiet=quiet)
-    return [(v, results.get(v.name), v.verdict(results[v.name]) if v.name in results else "grading failed")
-            for v in found]
+        batch = grade_batch(assignment, paths, out, jobs=jobs, quiet=quiet)
+    return [(v, batch.results.get(v.name), v.verdict(batch.results[v.name]) if v.name in batch.results
+             else f"grading failed: {batch.failures.get(v.name, 'no result')[-1500:]}") for v in found]

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -33,9 +34,20 @@ def submissions_in(folder: Path) -> dict[str, Path]:
     return entries
 
 
+@dataclass
+class Batch:
+    """What a batch produced: a result per graded student, and why grading failed for the others."""
+
+    results: dict[str, GradeResult] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
 def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path, jobs: int = 2,
-                public_only: bool = False, regrade: bool = False, quiet: bool = False) -> dict[str, GradeResult]:
-    """Grade every submission into out/<student>.json (skipping those already graded) and write out/gradebook.csv."""
+                public_only: bool = False, regrade: bool = False, quiet: bool = False) -> Batch:
+    """Grade every submission into out/<student>.json (skipping those already graded) and write out/gradebook.csv.
+
+    A submission whose grading failed (the grader's fault, never the student's) is retried by the next run.
+    """
     out.mkdir(parents=True, exist_ok=True)
     todo = {s: p for s, p in submissions.items() if regrade or not (out / f"{s}.json").exists()}
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -45,24 +57,30 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {pool.submit(_grade_one, assignment, path, out / f"{student}.json", public_only): student
                        for student, path in todo.items()}
+            batch = Batch()
             for future in as_completed(futures):
-                future.result()
+                failure = future.result()
+                if failure:
+                    batch.failures[futures[future]] = failure
                 progress.advance(task)
-    results = {}
     for student in submissions:
         try:
-            results[student] = GradeResult.from_dict(json.loads((out / f"{student}.json").read_text()))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    write_gradebook(results, out / "gradebook.csv")
-    return results
+            batch.results[student] = GradeResult.from_dict(json.loads((out / f"{student}.json").read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            batch.failures.setdefault(student, f"no readable result ({error})")
+    write_gradebook(batch.results, out / "gradebook.csv")
+    return batch
 
 
-def _grade_one(assignment: Assignment, path: Path, target: Path, public_only: bool) -> None:
+def _grade_one(assignment: Assignment, path: Path, target: Path, public_only: bool) -> str | None:
+    """Grade one submission in a fresh grader process; return the grader's error output if it failed."""
     command = [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--json", str(target),
                "--feedback", str(target.with_suffix(".html")), "--quiet"]
     if public_only:
         command.append("--public-only")
     completed = subprocess.run(command, capture_output=True, text=True)
-    if not target.exists():
-        (target.with_suffix(".error.txt")).write_text(completed.stdout[-5000:] + completed.stderr[-5000:])
+    if target.exists():
+        return None
+    failure = (completed.stdout[-5000:] + completed.stderr[-5000:]).strip() or f"exit status {completed.returncode}"
+    target.with_suffix(".error.txt").write_text(failure)
+    return failure

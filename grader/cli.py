@@ -89,11 +89,11 @@ def _grade(args) -> int:
         submissions = submissions_in(args.path)
         if not submissions:
             raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
-        results = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
-                              regrade=args.regrade, quiet=args.quiet)
+        batch = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
+                            regrade=args.regrade, quiet=args.quiet)
         if not args.quiet:
-            _print_batch(results, submissions, args.out)
-        return 0 if len(results) == len(submissions) else 1
+            _print_batch(batch, submissions, args.out)
+        return 1 if batch.failures else 0
     result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback)
     if args.json:
         _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
@@ -160,14 +160,15 @@ def _notebook(args) -> int:
     return 0
 
 
-def _print_batch(results, submissions, out: Path) -> None:
-    table = Table(title=f"{len(results)} of {len(submissions)} graded")
+def _print_batch(batch, submissions, out: Path) -> None:
+    table = Table(title=f"{len(batch.results)} of {len(submissions)} graded")
     for column in ("student", "score", "failed tests", "isolation"):
         table.add_column(column)
     for student in sorted(submissions):
-        result = results.get(student)
+        result = batch.results.get(student)
         if result is None:
-            table.add_row(student, "[red]not graded", f"see {out / (student + '.error.txt')}", "")
+            reason = batch.failures.get(student, "").strip().splitlines()
+            table.add_row(student, "[red]not graded", (reason[-1] if reason else "") + f" (see {out / (student + '.error.txt')})", "")
         else:
             table.add_row(student, f"{result.capped_score:g} / {result.max_score:g}",
                           str(sum(t.status != 'passed' for t in result.tests)), result.isolation)

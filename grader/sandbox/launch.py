@@ -59,11 +59,15 @@ def detect(force: str | None = None) -> Isolation:
     force = force or os.environ.get("GRADER_ISOLATION")
     uid = NOBODY if os.getuid() == 0 else None
     if force != "rlimits" and shutil.which("bwrap"):
-        probe = subprocess.run(_bwrap_prefix(Path("/tmp"), Path("/tmp"), uid) + [sys.executable, "-I", "-c", "pass"],
-                               capture_output=True, timeout=60)
-        if probe.returncode == 0:
+        try:
+            probe = subprocess.run(_bwrap_prefix(Path("/tmp"), Path("/tmp"), uid) + [sys.executable, "-I", "-c", "pass"],
+                                   capture_output=True, timeout=300)
+            why = probe.stderr.decode(errors="replace").strip()[:200]
+        except (OSError, subprocess.SubprocessError) as error:
+            probe, why = None, str(error)
+        if probe is not None and probe.returncode == 0:
             return Isolation("bubblewrap", uid)
-        reason = f"bubblewrap is installed but does not work here ({probe.stderr.decode(errors='replace').strip()[:200]})"
+        reason = f"bubblewrap is installed but does not work here ({why})"
     elif force == "rlimits":
         reason = "bubblewrap was turned off (GRADER_ISOLATION=rlimits)"
     else:
