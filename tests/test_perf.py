@@ -1,0 +1,76 @@
+"""Speed checks: fair ratios measured in one run, not fooled by memoising or a forged clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.perf import compare_speed
+from grader.proxy import Proxy, Side
+from grader.sandbox.launch import Template, detect
+
+REFERENCE = "def mm(a, b):\n    return a @ b\n"
+LIMITS = {"memory_mb": 1024, "cpu_seconds": 120, "file_size_mb": 8, "processes": 8}
+SUBMISSIONS = {
+    "same": (REFERENCE, False),
+    "python_loops": ("""
+def mm(a, b):
+    n, k = a.shape
+    return [[sum(float(a[i, p]) * float(b[p, j]) for p in range(k)) for j in range(b.shape[1])] for i in range(n)]
+""", True),
+    "memoising_and_forging_the_clock": ("""
+import time
+time.perf_counter = time.monotonic = lambda: 0.0
+_seen = {}
+def mm(a, b):
+    key = (a.tobytes(), b.tobytes())
+    if key not in _seen:
+        time.sleep(0.002)
+        _seen[key] = a @ b
+    return _seen[key]
+""", True),
+}
+
+
+@pytest.fixture
+def sides(tmp_path):
+    made = []
+
+    def proxy(source: str, preload=("numpy",)) -> Proxy:
+        folder = tmp_path / f"side{len(made)}"
+        folder.mkdir()
+        config = {"preload": list(preload), "limits": LIMITS, "forbidden": []}
+        side = Side("submission", lambda: Template(folder, [{"label": "m.py", "source": source}], config, detect()),
+                    {}, call_timeout=30)
+        made.append(side)
+        return Proxy(side)
+
+    yield proxy
+    for side in made:
+        side.close()
+
+
+def matrices(rng):
+    return rng.standard_normal((16, 16)), rng.standard_normal((16, 16))
+
+
+@pytest.mark.parametrize("name", sorted(SUBMISSIONS))
+def test_ratio_against_the_reference(sides, name):
+    source, too_slow = SUBMISSIONS[name]
+    timing = compare_speed(sides(source).mm, sides(REFERENCE).mm, matrices, np.random.default_rng(0), budget=4.0)
+    assert timing.device == "cpu" or timing.device == "cuda"
+    assert (timing.ratio > timing.budget) is too_slow, timing.summary()
+    if too_slow:
+        with pytest.raises(AssertionError, match="too slow"):
+            timing.check()
+    else:
+        timing.check()
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_speed_check_runs_on_cuda_with_synchronisation(sides):
+    source = "import torch\ndef mm(a, b):\n    return (a @ b).sum().item()\n"
+    make = lambda rng: tuple(__import__("torch").from_numpy(m) for m in matrices(rng))  # noqa: E731
+    timing = compare_speed(sides(source, ("numpy", "torch")).mm, sides(source, ("numpy", "torch")).mm, make,
+                           np.random.default_rng(0), budget=3.0, device="cuda")
+    assert timing.device == "cuda" and timing.ratio < 3.0, timing.summary()
