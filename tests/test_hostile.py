@@ -257,3 +257,16 @@ def test_fallback_isolation_is_recorded_with_a_warning(tmp_path, monkeypatch):
     assert result.isolation == "rlimits"
     assert any("resource limits only" in w for w in result.warnings)
     only_loses(result, set())
+
+
+def test_folder_with_a_link_to_the_solution_and_a_forging_conftest(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "backprop.py").symlink_to(ROOT / "solutions" / "backprop.py")
+    (folder / "conftest.py").write_text(
+        "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+        "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
+    (folder / "sitecustomize.py").write_text("import builtins\nbuiltins.print = None\n")
+    result = grade(load("backprop"), folder)
+    earns_nothing(result)
+    assert "found no backprop.ipynb or backprop.py" in messages(result)
