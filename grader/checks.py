@@ -121,14 +121,16 @@ def check_gradient(
     analytic,
     eps: float = 1e-6,
     tolerance: float = 1e-5,
+    atol: float = 1e-8,
     max_entries: int | None = None,
     rng: np.random.Generator | None = None,
     name: str = "gradient",
 ) -> None:
     """Compare an analytic gradient with central differences of `f` at `x` (float64).
 
-    Fails when the relative error |num - ana| / max(|num| + |ana|, 1e-8) of any checked
-    entry exceeds `tolerance`. With `max_entries`, a random subset of entries is checked
+    An entry fails when both its absolute error |num - ana| exceeds `atol` (rounding noise
+    of central differences on tiny entries) and its relative error |num - ana| / (|num| +
+    |ana|) exceeds `tolerance`. With `max_entries`, a random subset of entries is checked
     (drawn from `rng`), which keeps checks of large parameters cheap.
     """
     x = np.asarray(as_array(x, "x"), dtype=np.float64)
@@ -146,7 +148,8 @@ def check_gradient(
     if not np.isfinite(numeric[checked]).all():
         raise AssertionError(f"{name}: the function is not finite near x, so its gradient cannot be checked")
     num, ana = numeric[checked], analytic.astype(np.float64)[checked]
-    error = np.abs(num - ana) / np.maximum(np.abs(num) + np.abs(ana), 1e-8)
+    difference = np.abs(num - ana)
+    error = np.where(difference > atol, difference / np.maximum(np.abs(num) + np.abs(ana), 1e-300), 0.0)
     if error.size and error.max() > tolerance:
         worst = int(np.argmax(error))
         index = _index(np.argwhere(checked)[worst])
