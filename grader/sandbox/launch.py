@@ -44,6 +44,14 @@ _ENV = {
 }
 
 
+_BOOTSTRAP_IMPORT = f"import sys; sys.path.insert(0, {_GRADER_PARENT!r}); from grader.sandbox.worker import template_main"
+
+
+def _python(code: str, *args: str) -> list[str]:
+    """The command that runs `code` in an isolated Python that imports the grader from where it lies."""
+    return [sys.executable, "-I", "-c", code, *args]
+
+
 @dataclass(frozen=True)
 class Isolation:
     """Which isolation is in force, and what the user should know about it."""
@@ -60,7 +68,7 @@ def detect(force: str | None = None) -> Isolation:
     uid = NOBODY if os.getuid() == 0 else None
     if force != "rlimits" and shutil.which("bwrap"):
         try:
-            probe = subprocess.run(_bwrap_prefix(Path("/tmp"), Path("/tmp"), uid) + [sys.executable, "-I", "-c", "pass"],
+            probe = subprocess.run(_bwrap_prefix(Path("/tmp"), Path("/tmp"), uid) + _python(_BOOTSTRAP_IMPORT),
                                    capture_output=True, timeout=300)
             why = probe.stderr.decode(errors="replace").strip()[:200]
         except (OSError, subprocess.SubprocessError) as error:
@@ -100,7 +108,7 @@ def _bwrap_prefix(workdir: Path, meta: Path, uid: int | None) -> list[str]:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args += ["--unshare-user"]
-    args += ["--ro-bind", "/usr", "/usr"]
+    args += ["--ro-bind", "/usr", "/usr", "--tmpfs", "/tmp"]  # /tmp first: later binds may lie under it
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -121,7 +129,7 @@ def _bwrap_prefix(workdir: Path, meta: Path, uid: int | None) -> list[str]:
         args += ["--dev-bind", device, device]
     if os.path.exists("/dev/nvidiactl"):
         args += ["--ro-bind", "/sys", "/sys"]
-    args += ["--tmpfs", "/tmp", "--perms", "0755", "--dir", "/home",
+    args += ["--perms", "0755", "--dir", "/home",
              "--bind", str(workdir), SANDBOX_WORKDIR, "--ro-bind", str(meta), SANDBOX_META, "--chdir", SANDBOX_WORKDIR]
     for key, value in _ENV.items():
         args += ["--setenv", key, value]
@@ -148,9 +156,8 @@ class Template:
             os.chmod(self.meta / "cells.json", 0o644)
         self.control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         template_config = {**config, "uid": isolation.uid, "gid": isolation.uid, "control_fd": child_end.fileno()}
-        bootstrap = (f"import sys, json; sys.path.insert(0, {_GRADER_PARENT!r}); "
-                     "from grader.sandbox.worker import template_main; template_main(json.loads(sys.argv[1]))")
-        command = [sys.executable, "-I", "-c", bootstrap, json.dumps(template_config)]
+        command = _python(f"{_BOOTSTRAP_IMPORT}; import json; template_main(json.loads(sys.argv[1]))",
+                          json.dumps(template_config))
         if inside:
             command = _bwrap_prefix(workdir, self.meta, isolation.uid) + command
         self.log = tempfile.TemporaryFile()
