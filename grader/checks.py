@@ -12,6 +12,7 @@ import numpy as np
 
 __all__ = [
     "as_array",
+    "assert_all_close",
     "assert_close",
     "assert_distribution",
     "assert_dtype",
@@ -96,6 +97,23 @@ def assert_close(actual, expected, rtol: float = 1e-6, atol: float = 1e-8, name:
     )
 
 
+def assert_all_close(actual, expected, rtol: float = 1e-6, atol: float = 1e-8, name: str = "value") -> None:
+    """assert_close through nested dicts, lists and tuples, naming the path of the first mismatch."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            keys = sorted(map(str, expected))
+            raise AssertionError(f"{name}: expected a dict with keys {keys}, got {_describe_container(actual)}")
+        for key in expected:
+            assert_all_close(actual[key], expected[key], rtol, atol, f"{name}[{key!r}]")
+    elif isinstance(expected, (list, tuple)) and not _is_numeric_sequence(expected):
+        if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
+            raise AssertionError(f"{name}: expected a sequence of {len(expected)} items, got {_describe_container(actual)}")
+        for index, (a, e) in enumerate(zip(actual, expected)):
+            assert_all_close(a, e, rtol, atol, f"{name}[{index}]")
+    else:
+        assert_close(actual, expected, rtol, atol, name)
+
+
 def numerical_gradient(f: Callable[[np.ndarray], float], x, eps: float = 1e-6, indices=None) -> np.ndarray:
     """Central-difference gradient of scalar `f` at `x`, in float64.
 
@@ -174,6 +192,18 @@ def assert_distribution(value, axis: int = -1, atol: float = 1e-6, name: str = "
             f"{name}: probabilities along axis {axis} must sum to 1; the slice at {index} sums to "
             f"{_num(np.atleast_1d(sums)[index])}"
         )
+
+
+def _is_numeric_sequence(value) -> bool:
+    return all(isinstance(v, (int, float, complex, np.number)) for v in value)
+
+
+def _describe_container(value) -> str:
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return _describe(value)
 
 
 def _index(position) -> tuple[int, ...]:

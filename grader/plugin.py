@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from grader import errors
+from grader.checks import assert_all_close
 from grader.perf import compare_speed
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
@@ -62,10 +63,14 @@ class GraderPlugin:
 
     @pytest.fixture
     def speed(self, request, rng):
-        """`speed(submission.f, reference.f, make_args, budget)` fails when f takes over `budget` times the
-        reference's time on the same fresh inputs (`make_args(rng)` returns a tuple of arguments)."""
+        """`speed(submission.f, reference.f, make_args, budget)` fails when f returns something other than
+        the reference's result on a sample input, or takes over `budget` times the reference's time on
+        the same fresh inputs (`make_args(rng)` returns a tuple of arguments)."""
 
-        def check(student, reference, make_args, budget: float, **options) -> None:
+        def check(student, reference, make_args, budget: float, rtol: float = 1e-6, atol: float = 1e-8,
+                  **options) -> None:
+            sample = tuple(make_args(rng))
+            assert_all_close(student(*sample), reference(*sample), rtol, atol, name="result")  # fast must be right
             timing = compare_speed(student, reference, make_args, rng, budget, **options)
             self.results[request.node.nodeid].timing = timing.summary()
             timing.check()

@@ -10,6 +10,7 @@ import torch
 
 from grader.checks import (
     as_array,
+    assert_all_close,
     assert_close,
     assert_distribution,
     assert_dtype,
@@ -283,3 +284,14 @@ def test_assert_distribution_fails_for_bad_sums_negatives_and_non_finite():
     with pytest.raises(AssertionError, match="axis 0 must sum to 1"):
         # rows sum to 1, columns do not
         assert_distribution(np.array([[0.5, 0.5], [0.9, 0.1]]), axis=0)
+
+
+def test_assert_all_close_walks_nested_results_and_names_the_path():
+    expected = {"a": [np.zeros(2), np.ones((2, 2))], "loss": 1.5, "steps": (1, 2)}
+    assert_all_close({"a": [np.zeros(2), np.ones((2, 2))], "loss": 1.5, "steps": (1, 2)}, expected)
+    with pytest.raises(AssertionError, match=r"value\['a'\]\[1\]: 2 of 4 elements differ"):
+        assert_all_close({"a": [np.zeros(2), np.eye(2)], "loss": 1.5, "steps": (1, 2)}, expected)
+    with pytest.raises(AssertionError, match="expected a dict with keys"):
+        assert_all_close([1.0], expected)
+    with pytest.raises(AssertionError, match="expected a sequence of 2 items"):
+        assert_all_close({"a": [np.zeros(2)], "loss": 1.5, "steps": (1, 2)}, expected)
