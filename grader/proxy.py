@@ -353,7 +353,7 @@ class RemoteObject:
 
     @property
     def grader_description(self) -> str:
-        return f"a {self._type_name} object from the {self._side.name} (not plain data)"
+        return f"an object of type {self._type_name} from the {self._side.name} (not plain data)"
 
     def __getattr__(self, name: str):
         if name.startswith("__") or name.startswith("_"):
@@ -362,6 +362,11 @@ class RemoteObject:
 
     def __call__(self, *args, **kwargs):
         return self._side.call(self, args, kwargs)
+
+    def _not_data(self, *_):
+        raise TypeError(f"got {self.grader_description}; expected plain data (arrays, numbers, lists, dicts)")
+
+    __getitem__ = __iter__ = __len__ = __float__ = __int__ = __bool__ = _not_data
 
     def __repr__(self) -> str:
         return f"<remote {self._type_name} object>"
