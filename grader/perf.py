@@ -2,7 +2,8 @@
 
 Both run on the same fresh inputs, on the same device, in the same run, interleaved
 (reference, submission, submission, reference, ...), after a warm-up, with a new set of
-inputs for every call (so memoising earns nothing). Inputs are staged in each worker
+inputs for every call (so memoising earns nothing). While the reference is timed, every
+process of the submission is stopped, so nothing it left running can slow the reference. Inputs are staged in each worker
 ahead of time (decoded, moved to the GPU); the grader then times only the run request
 from its own side, and the worker synchronises CUDA before answering, so a submission
 cannot forge its time. The check passes on the ratio of medians; absolute times are
@@ -79,7 +80,8 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
 
     number = 1
     while True:  # size a block so that the reference's time dominates the round trip
-        reference_time = block(reference, fresh(number))
+        with submission._side.paused():
+            reference_time = block(reference, fresh(number))
         if reference_time >= MIN_BLOCK_SECONDS or number >= MAX_CALLS_PER_BLOCK:
             break
         number *= 2
@@ -91,7 +93,8 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
         order = ("reference", "submission") if repeat % 2 == 0 else ("submission", "reference")
         for name in order:
             if name == "reference":
-                times[name].append(block(reference, calls))
+                with submission._side.paused():  # nothing the submission left running competes with it
+                    times[name].append(block(reference, calls))
                 continue
             try:
                 times[name].append(block(submission, calls, timeout=limit))

@@ -9,6 +9,7 @@ died or hung, and turns every failure into an exception from grader.errors. `Pro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -170,6 +171,19 @@ class Side:
         """Let the worker drop an object it keeps for us (staged inputs, say)."""
         if handle._generation == self.generation and self.worker is not None:
             self._request({"op": "release", "handles": [handle._handle_id]}, [], "releasing an object")
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Keep every process of this side stopped for the duration (while the other side is timed)."""
+        worker, template = self.worker, self.template
+        if worker is None or template is None:
+            yield
+            return
+        template.pause(worker.pid)
+        try:
+            yield
+        finally:
+            template.resume(worker.pid)
 
     def take_output(self) -> str:
         if self.worker is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import time
+
 from grader.perf import compare_speed
 from grader.proxy import Proxy, Side
 from grader.sandbox.launch import Template, detect
@@ -30,6 +32,22 @@ def mm(a, b):
     return _seen[key]
 """, True),
 }
+
+
+BACKGROUND_COUNTER = """
+import os, time
+if os.fork() == 0:  # a process that leaves the worker's group and keeps counting
+    os.setsid()
+    n = 0
+    while True:
+        n += 1
+        with open("count.tmp", "w") as out:
+            out.write(str(n))
+        os.replace("count.tmp", "count")
+        time.sleep(0.005)
+def ready():
+    return True
+"""
 
 
 @pytest.fixture
@@ -74,3 +92,25 @@ def test_speed_check_runs_on_cuda_with_synchronisation(sides):
     timing = compare_speed(sides(source, ("numpy", "torch")).mm, sides(source, ("numpy", "torch")).mm, make,
                            np.random.default_rng(0), budget=3.0, device="cuda")
     assert timing.device == "cuda" and timing.ratio < 3.0, timing.summary()
+
+
+@pytest.mark.skipif(detect().level != "bubblewrap", reason="needs the sandbox's own PID namespace")
+def test_everything_the_submission_runs_is_stopped_while_the_reference_is_timed(sides, tmp_path):
+    submission = sides(BACKGROUND_COUNTER)
+    assert submission.ready()
+    count = tmp_path / "side0" / "count"
+
+    def read() -> int:
+        deadline = time.monotonic() + 10
+        while not count.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return int(count.read_text())
+
+    first = read()
+    with submission._side.paused():
+        time.sleep(0.1)
+        stopped = read()
+        time.sleep(0.3)
+        assert read() == stopped, "a background process of the submission ran while it was paused"
+    time.sleep(0.3)
+    assert read() > stopped >= first

@@ -155,7 +155,8 @@ class Template:
             os.chmod(self.meta, 0o755)
             os.chmod(self.meta / "cells.json", 0o644)
         self.control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        template_config = {**config, "uid": isolation.uid, "gid": isolation.uid, "control_fd": child_end.fileno()}
+        template_config = {**config, "uid": isolation.uid, "gid": isolation.uid, "control_fd": child_end.fileno(),
+                           "own_pid_namespace": inside}
         command = _python(f"{_BOOTSTRAP_IMPORT}; import json; template_main(json.loads(sys.argv[1]))",
                           json.dumps(template_config))
         if inside:
@@ -189,6 +190,17 @@ class Template:
             self.close()
             return "stopped, and its sandbox with it"
         return describe_status(status)
+
+    def pause(self, pid: int) -> None:
+        """Stop every process of the submission (SIGSTOP), so none competes for the CPU while the reference is timed."""
+        self._signal("pause", pid)
+
+    def resume(self, pid: int) -> None:
+        self._signal("resume", pid)
+
+    def _signal(self, op: str, pid: int) -> None:
+        self.control.send(json.dumps({"op": op, "pid": pid}).encode())
+        self._reply(timeout=10)
 
     def _reply(self, timeout: float) -> dict:
         self.control.settimeout(timeout)

@@ -57,6 +57,22 @@ def template_main(config: dict) -> None:
             control.send(json.dumps({"pid": pid}).encode())
         elif request["op"] == "kill":
             control.send(json.dumps({"status": _kill(request["pid"], exits)}).encode())
+        elif request["op"] in ("pause", "resume"):
+            _signal_all(request["pid"], signal.SIGSTOP if request["op"] == "pause" else signal.SIGCONT,
+                        config["own_pid_namespace"])
+            control.send(b"{}")
+
+
+def _signal_all(pid: int, signum: int, own_pid_namespace: bool) -> None:
+    """Signal every process the submission started: in a PID namespace of its own, all of them
+    (even those that left the worker's process group); otherwise the worker's process group."""
+    try:
+        if own_pid_namespace:
+            os.kill(-1, signum)  # every process of this namespace but the template and its init
+        else:
+            os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _kill(pid: int, exits: dict[int, int]) -> int | None:
