@@ -6,6 +6,7 @@ expected and actual values and the relative error, never just "arrays differ".
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ __all__ = [
     "assert_distribution",
     "assert_dtype",
     "assert_finite",
+    "assert_inputs_unchanged",
     "assert_shape",
     "check_gradient",
     "numerical_gradient",
@@ -112,6 +114,58 @@ def assert_all_close(actual, expected, rtol: float = 1e-6, atol: float = 1e-8, n
             assert_all_close(a, e, rtol, atol, f"{name}[{index}]")
     else:
         assert_close(actual, expected, rtol, atol, name)
+
+
+def assert_inputs_unchanged(function: Callable, *args, **kwargs):
+    """Call `function` (a submission's, the reference's, or a local one) and fail if it modified any of its
+    arguments in place, naming the argument and the first change; return what it returned.
+
+    A submission's function runs in its worker, which sends back the arguments as the call left them.
+    """
+    report = getattr(function, "call_reporting_arguments", None)
+    if report is not None:
+        result, args_after, kwargs_after = report(*args, **kwargs)
+    else:
+        args_after, kwargs_after = copy.deepcopy(args), copy.deepcopy(kwargs)
+        result = function(*args_after, **kwargs_after)
+    name = getattr(function, "_name", getattr(function, "__name__", "the function"))
+    labels = [(f"argument {i + 1}", before, after) for i, (before, after) in enumerate(zip(args, args_after))]
+    labels += [(f"argument {key!r}", kwargs[key], kwargs_after.get(key)) for key in kwargs]
+    for label, before, after in labels:
+        change = _first_change(before, after)
+        if change:
+            raise AssertionError(f"{name} modified its {label} in place ({change}); it must build new arrays and "
+                                 "leave the ones it is given unchanged")
+    return result
+
+
+def _first_change(before, after, path: str = "") -> str | None:
+    """Where `after` differs from `before` (exactly, NaN equal to NaN), or None."""
+    if isinstance(before, dict):
+        if not isinstance(after, dict) or set(after) != set(before):
+            return f"the keys of {path or 'the dict'} changed"
+        return next(filter(None, (_first_change(before[k], after[k], f"{path}[{k!r}]") for k in before)), None)
+    if isinstance(before, (list, tuple)) and not _is_numeric_sequence(before):
+        if not isinstance(after, (list, tuple)) or len(after) != len(before):
+            return f"the length of {path or 'the sequence'} changed"
+        return next(filter(None, (_first_change(b, a, f"{path}[{i}]") for i, (b, a) in enumerate(zip(before, after)))),
+                    None)
+    if hasattr(before, "grader_description"):  # an object that stays in the worker: nothing to compare here
+        return None
+    try:
+        old, new = as_array(before), as_array(after)
+    except AssertionError:
+        return None if before == after else f"{path or 'it'} changed"
+    if old.shape != new.shape:
+        return f"the shape of {path or 'the array'} changed from {old.shape} to {new.shape}"
+    same = old == new
+    if old.dtype.kind in "fc" and new.dtype.kind in "fc":
+        same |= np.isnan(old) & np.isnan(new)
+    if not same.all():
+        index = _index(np.argwhere(~same)[0])
+        where = f"{path}[{', '.join(map(str, index))}]" if index else path or "the value"
+        return f"{where} was {_num(old[index])}, now {_num(new[index])}"
+    return None
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x, eps: float = 1e-6, indices=None) -> np.ndarray:

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from grader import spec
 from grader.audit import audit
@@ -20,6 +21,7 @@ from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 from grader.reports.terminal import render
 from grader.release import release
+from grader.results import clean_text
 from grader.runner import GradingError, grade
 from grader.validate import validate
 
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (spec.SpecError, GradingError) as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}")
+        Console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(error)))
         return 2
     except KeyboardInterrupt:
         return 130
@@ -94,13 +96,15 @@ def _grade(args) -> int:
         if not args.quiet:
             _print_batch(batch, submissions, args.out)
         return 1 if batch.failures else 0
-    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback)
-    if args.json:
-        _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
-    if args.gradescope:
-        _write(args.gradescope, json.dumps(to_gradescope(result), indent=2).encode())
-    if args.junit:
-        _write(args.junit, to_junit(result))
+    def deliver(result) -> None:
+        if args.json:
+            _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
+        if args.gradescope:
+            _write(args.gradescope, json.dumps(to_gradescope(result), indent=2).encode())
+        if args.junit:
+            _write(args.junit, to_junit(result))
+
+    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver)
     if not args.quiet:
         render(result, console, show_output=args.show_output)
     return 0 if all(t.status == "passed" for t in result.tests) else 1
@@ -168,9 +172,10 @@ def _print_batch(batch, submissions, out: Path) -> None:
         result = batch.results.get(student)
         if result is None:
             reason = batch.failures.get(student, "").strip().splitlines()
-            table.add_row(student, "[red]not graded", (reason[-1] if reason else "") + f" (see {out / (student + '.error.txt')})", "")
+            table.add_row(Text(clean_text(student)), Text("not graded", style="red"),
+                          Text((reason[-1] if reason else "") + f" (see {out / (student + '.error.txt')})"), "")
         else:
-            table.add_row(student, f"{result.capped_score:g} / {result.max_score:g}",
+            table.add_row(Text(clean_text(student)), f"{result.capped_score:g} / {result.max_score:g}",
                           str(sum(t.status != 'passed' for t in result.tests)), result.isolation)
     console.print(table)
     console.print(f"results and gradebook: {out}/ (gradebook.csv)")

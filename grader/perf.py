@@ -2,17 +2,26 @@
 
 Both run on the same fresh inputs, on the same device, in the same run, interleaved
 (reference, submission, submission, reference, ...), after a warm-up, with a new set of
-inputs for every call (so memoising earns nothing). While the reference is timed, every
-process of the submission is stopped, so nothing it left running can slow the reference. Inputs are staged in each worker
-ahead of time (decoded, moved to the GPU); the grader then times only the run request
-from its own side, and the worker synchronises CUDA before answering, so a submission
-cannot forge its time. The check passes on the ratio of medians; absolute times are
-reported, never graded. CUDA is used when present, the CPU otherwise, and the result
-says which.
+inputs for every call (so memoising earns nothing). What the grader guarantees, whatever
+the submission does inside its sandbox:
+- The time is taken by the grader, around one request that carries the inputs (nothing can
+  be computed from them before the clock starts; decoding them and moving them to the GPU
+  costs both sides alike); the worker waits for CUDA before it answers.
+- Every timed result is checked: the worker answers with a summary of each result (shape,
+  sum, norm, entries at positions the grader draws), compared with
+  the reference's on the same input at the check's tolerance, so skipping the work while
+  timed fails the check.
+- While one side is timed the other side cannot run: its processes are frozen from outside
+  (a control group where the grader may create one, else SIGSTOP to every process of the
+  sandbox), and afterwards the grader reads how much CPU they used meanwhile; a block during
+  which they ran is measured again, and after a few such blocks the check fails.
+The check passes on the ratio of medians; absolute times are reported, never graded. CUDA
+is used when present, the CPU otherwise, and the result says which.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Callable
@@ -24,6 +33,8 @@ from grader.proxy import RemoteFunction
 
 MIN_BLOCK_SECONDS = 0.02
 MAX_CALLS_PER_BLOCK = 1024
+MAX_BUSY_BLOCKS = 3        # blocks measured again because the frozen side ran, before the check fails
+IDLE_CPU_SECONDS = 0.001   # what a frozen side may be seen to use (accounting granularity)
 
 
 @dataclass(frozen=True)
@@ -63,43 +74,100 @@ def default_device() -> str:
 
 
 def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_args: Callable[[np.random.Generator], tuple],
-                  rng: np.random.Generator, budget: float, repeats: int = 7, device: str | None = None) -> Timing:
-    """Time `submission` against `reference` on inputs from `make_args(rng)` (a tuple of positional arguments)."""
-    device = device or default_device()
+                  rng: np.random.Generator, budget: float, repeats: int = 7, device: str | None = None,
+                  rtol: float = 1e-6, atol: float = 1e-8) -> Timing:
+    """Time `submission` against `reference` on inputs from `make_args(rng)` (a tuple of positional arguments).
 
-    def block(function: RemoteFunction, calls, timeout: float | None = None) -> float:
-        side = function._side
-        staged = side.stage(calls, device)
-        try:
-            return side.run(function._name, staged, timeout)
-        finally:
-            side.release(staged)
+    Raises AssertionError when a timed result differs from the reference's, or when the side that
+    should be frozen kept running.
+    """
+    device = device or default_device()
+    probe = int(rng.integers(2**31))
+
+    def block(timed: RemoteFunction, other: RemoteFunction, calls, timeout: float | None = None):
+        """Seconds and result summaries of one block of `timed`, with the other side frozen and seen to stay idle."""
+        used = []
+        for _ in range(MAX_BUSY_BLOCKS):
+            with other._side.frozen() as stillness:
+                seconds, summaries = timed._side.timed(timed._name, calls, device, probe, timeout)
+            if stillness.cpu_seconds <= IDLE_CPU_SECONDS:
+                return seconds, summaries
+            used.append(f"{1e3 * stillness.cpu_seconds:.1f} ms")
+        raise AssertionError(f"the {other._side.name}'s processes kept running while they were stopped for the "
+                             f"{timed._side.name}'s timing (CPU used: {', '.join(used)}); the timing cannot be trusted")
 
     def fresh(number: int) -> list:
         return [(tuple(make_args(rng)), {}) for _ in range(number)]
 
+    block(reference, submission, fresh(1))  # warm-up: first calls pay for imports, caches and allocations
+    block(submission, reference, fresh(1))
     number = 1
     while True:  # size a block so that the reference's time dominates the round trip
-        with submission._side.paused():
-            reference_time = block(reference, fresh(number))
+        reference_time, _ = block(reference, submission, fresh(number))
         if reference_time >= MIN_BLOCK_SECONDS or number >= MAX_CALLS_PER_BLOCK:
             break
         number *= 2
-    block(submission, fresh(1))  # warm-up
     limit = max(1.0, 4 * budget * reference_time)  # far over budget: stop timing, the verdict is clear
     times: dict[str, list[float]] = {"submission": [], "reference": []}
     for repeat in range(repeats):
         calls = fresh(number)
-        order = ("reference", "submission") if repeat % 2 == 0 else ("submission", "reference")
-        for name in order:
+        summaries = {}
+        for name in ("reference", "submission") if repeat % 2 == 0 else ("submission", "reference"):
             if name == "reference":
-                with submission._side.paused():  # nothing the submission left running competes with it
-                    times[name].append(block(reference, calls))
-                continue
-            try:
-                times[name].append(block(submission, calls, timeout=limit))
-            except CallTimeout:
-                return Timing(device, number, repeat + 1, limit, statistics.median(times["reference"] or [reference_time]),
-                              budget, lower_bound=True)
+                seconds, summaries[name] = block(reference, submission, calls)
+            else:
+                try:
+                    seconds, summaries[name] = block(submission, reference, calls, timeout=limit)
+                except CallTimeout:
+                    return Timing(device, number, repeat + 1, limit,
+                                  statistics.median(times["reference"] or [reference_time]), budget, lower_bound=True)
+            times[name].append(seconds)
+        for index, (got, expected) in enumerate(zip(summaries["submission"], summaries["reference"])):
+            mismatch = summary_mismatch(got, expected, rtol, atol)
+            if mismatch:
+                raise AssertionError(f"while timed, call {index + 1} of a block returned something other than the "
+                                     f"reference's result on the same input: {mismatch}")
     return Timing(device, number, repeats, statistics.median(times["submission"]),
                   statistics.median(times["reference"]), budget)
+
+
+def summary_mismatch(got, expected, rtol: float, atol: float, where: str = "the result") -> str | None:
+    """How the worker's summary `got` of a result differs from the reference's `expected`, or None if it does not.
+
+    Sums and norms are compared with a tolerance scaled by the norm and the number of entries (so
+    float noise in a long sum passes), sampled entries as assert_close compares them.
+    """
+    try:
+        if "shape" in expected:
+            if got["shape"] != expected["shape"]:
+                return f"{where} has shape {tuple(got['shape'])}, expected {tuple(expected['shape'])}"
+            size = max(1, math.prod(expected["shape"]))
+            tolerance = (rtol * expected["norm"] + atol) * math.sqrt(size)  # bounds the float noise of a sum of `size` terms
+            for key in ("sum", "norm"):
+                if not _close(got[key], expected[key], tolerance):
+                    return f"{where}: its {key} is {got[key]!r}, expected {expected[key]!r}"
+            if len(got["at"]) != len(expected["at"]):
+                return f"{where}: malformed summary"
+            for g, e in zip(got["at"], expected["at"]):
+                if not _close(g, e, rtol * abs(e) + atol):
+                    return f"{where}: an entry is {g!r}, expected {e!r}"
+            return None
+        if "items" in expected:
+            if got.get("length") != expected.get("length") or got.get("keys") != expected.get("keys"):
+                return f"{where} has another structure than expected (length or keys differ)"
+            for index, (g, e) in enumerate(zip(got["items"], expected["items"])):
+                mismatch = summary_mismatch(g, e, rtol, atol, f"{where}[{index}]")
+                if mismatch:
+                    return mismatch
+            return None
+        return None if got == expected else f"{where} is not what the reference returned"
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return f"{where}: malformed summary"
+
+
+def _close(got, expected, tolerance: float) -> bool:
+    if type(got) not in (int, float) or type(expected) not in (int, float):
+        return False
+    if math.isnan(expected):
+        return math.isnan(got)
+    return got == expected or abs(got - expected) <= tolerance

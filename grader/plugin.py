@@ -71,7 +71,7 @@ class GraderPlugin:
                   **options) -> None:
             sample = tuple(make_args(rng))
             assert_all_close(student(*sample), reference(*sample), rtol, atol, name="result")  # fast must be right
-            timing = compare_speed(student, reference, make_args, rng, budget, **options)
+            timing = compare_speed(student, reference, make_args, rng, budget, rtol=rtol, atol=atol, **options)
             self.results[request.node.nodeid].timing = timing.summary()
             timing.check()
 
@@ -114,7 +114,8 @@ class GraderPlugin:
             elif result.status != "error":
                 result.status = "failed" if report.when == "call" else "error"
                 result.earned = 0.0
-                result.message = describe_failure(call.excinfo) if call.excinfo else "failed"
+                result.message = (describe_failure(call.excinfo, show_source=result.visibility == "public")
+                                  if call.excinfo else "failed")
 
 
 def points_of(item) -> float:
@@ -141,17 +142,29 @@ def _short_name(item) -> str:
     return f"{relative.as_posix()}::{item.name}"
 
 
-def describe_failure(excinfo) -> str:
-    """A short reason for a failed test: the kind of failure and its message, no grader traceback."""
+def describe_failure(excinfo, show_source: bool = False) -> str:
+    """A short reason for a failed test: the kind of failure and its message, no grader traceback.
+
+    Assertions are not rewritten, so a failed `assert` says only what its message says (a hidden
+    test's values stay hidden); one without a message shows its source line where the test is public.
+    """
     error = excinfo.value
     reason = next((text for kind, text in _REASONS.items() if isinstance(error, kind)), None)
     if reason:
         message = f"{reason}: {error}"
     elif isinstance(error, AssertionError):
-        message = str(error) or "assertion failed"
+        message = str(error) or "assertion failed" + (f": {_statement(excinfo)}" if show_source else "")
     else:
         message = f"{type(error).__name__}: {error}"
     return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 20] + " [... truncated]"
+
+
+def _statement(excinfo) -> str:
+    """The source of the statement that raised, in the test itself."""
+    try:
+        return str(excinfo.traceback[-1].statement).strip()
+    except (IndexError, OSError, ValueError):
+        return "(source not available)"
 
 
 def _skip_reason(report) -> str:

@@ -51,6 +51,13 @@ class Output:
         return text
 
 
+@dataclass
+class Stillness:
+    """How idle a frozen side stayed: the CPU time its processes used while frozen."""
+
+    cpu_seconds: float = 0.0
+
+
 class _Worker:
     """One forked worker: a socket for requests and a pipe carrying its stdout and stderr."""
 
@@ -67,7 +74,6 @@ class _Worker:
         self.sock.setblocking(False)
         self.reader = protocol.FrameReader(MAX_REPLY_BYTES)
         self.generation = generation
-        self.ready: dict | None = None
 
     def send(self, frame: bytes, deadline: float, output: Output) -> None:
         view = memoryview(frame)
@@ -145,45 +151,60 @@ class Side:
         self.request_id = 0
 
     # -- the public surface
-    def call(self, target, args=(), kwargs=None, timeout: float | None = None):
-        """Call `target` (a name in the submission, or a handle) with plain-data arguments."""
+    def call(self, target, args=(), kwargs=None, timeout: float | None = None, echo: bool = False):
+        """Call `target` (a name in the submission, or a handle) with plain-data arguments.
+
+        With `echo`, return (result, args, kwargs) where args and kwargs are the arguments as the call left them.
+        """
         tree_args, buffers = self._encode_args([list(args), dict(kwargs or {})])
         message = {"op": "call", "target": self._target(target), "args": tree_args[0], "kwargs": tree_args[1]}
-        return self._request(message, buffers, f"calling {self._describe(target)}", timeout)
+        if echo:
+            message["echo"] = True
+        value = self._request(message, buffers, f"calling {self._describe(target)}", timeout)
+        if echo and not (type(value) is tuple and len(value) == 3 and type(value[1]) is list and type(value[2]) is dict):
+            raise errors.BadValue(f"calling {self._describe(target)}: the worker did not send back the arguments")
+        return value
 
     def getattr(self, handle: "RemoteObject", name: str):
         message = {"op": "getattr", "target": self._target(handle), "name": name}
         return self._request(message, [], f"reading {handle._type_name}.{name}")
 
-    def stage(self, calls: list, device: str) -> "RemoteObject":
-        """Send the inputs of a timed run ahead: decoded and moved to `device` in the worker, untimed."""
+    def timed(self, target, calls: list, device: str, probe: int, timeout: float | None = None) -> tuple[float, list]:
+        """Call `target` on every (args, kwargs) of `calls` in one request, timed from this side.
+
+        The inputs travel inside the timed request (decoding them and moving them to `device` costs
+        both sides alike, and nothing can be computed from them before the clock starts). Return the
+        wall-clock seconds and the worker's summary of each result, for the caller to check.
+        """
         trees, buffers = self._encode_args([[list(a), dict(k)] for a, k in calls])
-        return self._request({"op": "stage", "calls": trees, "device": device}, buffers, "preparing a timed run")
-
-    def run(self, target, staged: "RemoteObject", timeout: float | None = None) -> float:
-        """Call `target` on every staged input; return the wall-clock seconds this side observed."""
-        message = {"op": "run", "target": self._target(target), "staged": self._target(staged)}
+        message = {"op": "timed", "target": self._target(target), "calls": trees, "device": device, "probe": probe}
         start = time.perf_counter()
-        self._request(message, [], f"timing {self._describe(target)}", timeout)
-        return time.perf_counter() - start
-
-    def release(self, handle: "RemoteObject") -> None:
-        """Let the worker drop an object it keeps for us (staged inputs, say)."""
-        if handle._generation == self.generation and self.worker is not None:
-            self._request({"op": "release", "handles": [handle._handle_id]}, [], "releasing an object")
+        summaries = self._request(message, buffers, f"timing {self._describe(target)}", timeout)
+        seconds = time.perf_counter() - start
+        if type(summaries) is not list or len(summaries) != len(calls):
+            raise errors.BadValue(f"timing {self._describe(target)}: the worker did not summarise every result")
+        return seconds, summaries
 
     @contextlib.contextmanager
-    def paused(self):
-        """Keep every process of this side stopped for the duration (while the other side is timed)."""
-        worker, template = self.worker, self.template
-        if worker is None or template is None:
-            yield
+    def frozen(self):
+        """Keep every process of this side from running for the duration (while the other side is timed).
+
+        Yields a `Stillness` whose `cpu_seconds`, set when the block ends, is the CPU time this side's
+        processes used meanwhile, measured from outside: it should be zero.
+        """
+        stillness = Stillness()
+        template = self.template
+        if template is None or not template.alive():
+            yield stillness
             return
-        template.pause(worker.pid)
+        group = template.group
+        group.freeze()
         try:
-            yield
+            before = group.cpu_seconds()
+            yield stillness
+            stillness.cpu_seconds = group.cpu_seconds() - before
         finally:
-            template.resume(worker.pid)
+            group.thaw()
 
     def take_output(self) -> str:
         if self.worker is not None:
@@ -198,42 +219,34 @@ class Side:
 
     # -- internals
     def _request(self, message: dict, buffers: list[bytes], what: str, timeout: float | None = None):
+        """Send one request and wait for its reply; decoding the reply counts against the same deadline."""
         worker = self._ensure_worker()
         self.request_id += 1
         message["id"] = self.request_id
         limit = timeout or self.call_timeout
-        allowance = self._allowance(limit)
         start = time.monotonic()
+        deadline = start + self._allowance(limit)
         try:
-            worker.send(protocol.encode_frame(message, buffers), start + allowance, self.output)
-            reply, reply_buffers = worker.receive(start + allowance, self.output)
+            worker.send(protocol.encode_frame(message, buffers), deadline, self.output)
+            reply, reply_buffers = worker.receive(deadline, self.output)
             if reply.get("id") != message["id"]:
                 raise protocol.ProtocolError("the worker answered out of turn (a reply to another request)")
-        except TimeoutError:
-            self._charge(start)
+            if reply.get("op") == "error":
+                raise _error_of(reply, what, self.load_errors)
+            return protocol.decode(reply.get("value"), reply_buffers, from_handle=self._remote, deadline=deadline)
+        except (TimeoutError, protocol.DecodeTimeout):
             self._drop_worker()
-            if self._exhausted():
+            if self._exhausted(start):
                 raise errors.BudgetExhausted(self._budget_message(what)) from None
             raise errors.CallTimeout(f"{what} took longer than the limit of {limit:g} s; the worker was stopped") from None
         except EOFError:
-            self._charge(start)
             status = self._drop_worker()
             raise errors.WorkerDied(f"the worker process {status} while {what}") from None
         except protocol.ProtocolError as error:
-            self._charge(start)
             self._drop_worker()
-            raise errors.BadValue(f"{what}: {error}") from None
-        self._charge(start)
-        if reply.get("op") == "error":
-            kind = protocol.ErrorKind(reply.get("kind")) if reply.get("kind") in protocol.ErrorKind._value2member_map_ else protocol.ErrorKind.PROTOCOL
-            text = str(reply.get("message", ""))[-8000:]
-            if kind is protocol.ErrorKind.MISSING and self.load_errors:
-                text += "\nWhile loading the submission:\n" + "\n".join(self.load_errors)
-            raise _ERRORS[kind](text if kind is not protocol.ErrorKind.EXCEPTION else f"{what} raised:\n{text}")
-        try:
-            return protocol.decode(reply.get("value"), reply_buffers, from_handle=self._remote)
-        except protocol.ProtocolError as error:
             raise errors.BadValue(f"{what} returned a value that cannot be used: {error}") from None
+        finally:
+            self._charge(start)
 
     def _ensure_worker(self) -> _Worker:
         if self.load_failure:
@@ -261,9 +274,12 @@ class Side:
             self.load_failure = f"the worker process {status} while loading the submission"
         else:
             self._charge(start)
-            self.worker.ready = ready
-            self.load_errors = [str(e)[:4000] for e in ready.get("errors", [])][:50]
-            return self.worker
+            messages = ready.get("errors")
+            if type(messages) is list and all(type(m) is str for m in messages[:50]):
+                self.load_errors = [m[:4000] for m in messages[:50]]
+                return self.worker
+            self._drop_worker()
+            self.load_failure = "the worker sent a malformed message while loading the submission"
         raise errors.LoadFailed(self.load_failure)
 
     def _spawn(self) -> _Worker:
@@ -292,8 +308,10 @@ class Side:
     def _charge(self, start: float) -> None:
         self.spent += time.monotonic() - start
 
-    def _exhausted(self) -> bool:
-        return self.budget is not None and self.spent >= self.budget
+    def _exhausted(self, since: float | None = None) -> bool:
+        """Whether the budget is spent (counting the time since `since`, a call not yet charged)."""
+        spent = self.spent + (time.monotonic() - since if since is not None else 0.0)
+        return self.budget is not None and spent >= self.budget
 
     def _budget_message(self, what: str) -> str:
         return f"the submission's total time budget of {self.budget:g} s is spent (stopped while {what})"
@@ -328,6 +346,17 @@ class Side:
         return f"{target}()"
 
 
+def _error_of(reply: dict, what: str, load_errors: list[str]) -> errors.SubmissionError:
+    """The exception for a worker's error reply, whose fields are checked like any other value it sends."""
+    kind, text = reply.get("kind"), reply.get("message")
+    if type(kind) is not str or kind not in protocol.ErrorKind._value2member_map_ or type(text) is not str:
+        raise protocol.ProtocolError("malformed error reply")
+    kind, text = protocol.ErrorKind(kind), text[-8000:]
+    if kind is protocol.ErrorKind.MISSING and load_errors:
+        text += "\nWhile loading the submission:\n" + "\n".join(load_errors)
+    return _ERRORS[kind](text if kind is not protocol.ErrorKind.EXCEPTION else f"{what} raised:\n{text}")
+
+
 class Proxy:
     """What tests call `submission` or `reference`: attribute access names a remote function."""
 
@@ -354,6 +383,11 @@ class RemoteFunction:
 
     def __call__(self, *args, **kwargs):
         return self._side.call(self._name, args, kwargs)
+
+    def call_reporting_arguments(self, *args, **kwargs):
+        """Call the function; return (result, args, kwargs) with the arguments as the call left them."""
+        result, args_after, kwargs_after = self._side.call(self._name, args, kwargs, echo=True)
+        return result, tuple(args_after), kwargs_after
 
     def __repr__(self) -> str:
         return f"<{self._side.name} function {self._name}>"

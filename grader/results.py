@@ -5,6 +5,22 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+_C0_C1 = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]  # all but tab (09) and newline (0A)
+_BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # embeddings, overrides, isolates ("Trojan source")
+_NEUTRAL = {**{code: f"\\x{code:02x}" for code in _C0_C1}, **{code: f"\\u{code:04x}" for code in _BIDI},
+            **dict.fromkeys(range(0xD800, 0xE000), "\ufffd")}  # lone surrogates (JSON can carry them)
+
+
+def clean_text(text: str) -> str:
+    """Make text from a submission inert in any report: control and bidi characters are shown as escapes.
+
+    Every control character but tab and newline (C0 including NUL, ESC and CR; DEL; C1) becomes its
+    Python-style escape as visible text (ESC is shown as the four characters \\x1b), bidirectional
+    embeddings, overrides and isolates become \\u202e and the like, and lone surrogates become U+FFFD.
+    The result holds none of those characters, so cleaning twice changes nothing.
+    """
+    return text.translate(_NEUTRAL)
+
 
 @dataclass
 class TestResult:
@@ -51,6 +67,14 @@ class GradeResult:
     load_errors: list[str] = field(default_factory=list)
     execution_time: float = 0.0
     public_only: bool = False
+
+    def __post_init__(self) -> None:
+        """Clean the text the submission controls, once, here: every report and every result read back get it inert."""
+        self.submission = clean_text(self.submission)
+        self.warnings = [clean_text(message) for message in self.warnings]
+        self.load_errors = [clean_text(message) for message in self.load_errors]
+        for test in self.tests:
+            test.message, test.output, test.timing = map(clean_text, (test.message, test.output, test.timing))
 
     @property
     def score(self) -> float:

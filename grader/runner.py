@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from _pytest.assertion.rewrite import AssertionRewritingHook
 
 import grader
 from grader.notebook import Cell
@@ -20,6 +21,7 @@ from grader.proxy import Side
 from grader.reports.feedback import to_feedback_html
 from grader.results import GradeResult, QuestionResult
 from grader.sandbox.launch import Isolation, Template, detect
+from grader.sandbox.space import remove_tree
 from grader.spec import Assignment
 from grader.submission import Prepared, prepare
 
@@ -29,10 +31,12 @@ class GradingError(Exception):
 
 
 def grade(assignment: Assignment, path: Path, public_only: bool = False, isolation: Isolation | None = None,
-          log: io.StringIO | None = None, feedback: Path | None = None) -> GradeResult:
+          log: io.StringIO | None = None, feedback: Path | None = None,
+          deliver: Callable[[GradeResult], None] | None = None) -> GradeResult:
     """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
 
-    With `feedback`, also write the student's feedback report (HTML) there.
+    The result is complete, and handed to `deliver` (which writes it wherever it goes) and written as
+    the feedback report (HTML) at `feedback`, before anything is cleaned up; clean-up never raises.
     """
     isolation = isolation or detect()
     started = time.monotonic()
@@ -40,7 +44,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))
     sides: list[Side] = []
     try:
-        prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden)
+        prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
+                           assignment.forbidden_advisory)
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:
@@ -57,12 +62,14 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         if feedback is not None:
             feedback.parent.mkdir(parents=True, exist_ok=True)
             feedback.write_text(to_feedback_html(result, prepared.cells))
+        if deliver is not None:
+            deliver(result)
         return result
     finally:
         for side in sides:
             side.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(refdir, ignore_errors=True)
+        remove_tree(workdir)
+        remove_tree(refdir)
 
 
 def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: io.StringIO | None = None,
@@ -77,18 +84,24 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
         ini.write_text("[pytest]\n")
         args = [*folders, "-c", str(ini), "--rootdir", str(assignment.root), "--confcutdir", str(assignment.root),
                 "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
-                "-p", "no:benchmark", "-q", "-rN", "--tb=no", "-o", "python_files=test_*.py"]
+                "-p", "no:benchmark", "-q", "-rN", "--tb=no", "-o", "python_files=test_*.py",
+                "--assert=plain"]  # a failed assert says what its message says, nothing of the test's values
         if collect_only:
             args.append("--collect-only")
         output = log if log is not None else io.StringIO()
         saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") if k in os.environ}
         bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # keep the assignment folders clean
+        meta_path = list(sys.meta_path)  # a pytest around this one must not rewrite the assignment's asserts either
+        sys.meta_path[:] = [f for f in meta_path if not isinstance(f, AssertionRewritingHook)]
+        modules = set(sys.modules)
         try:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 code = pytest.main(args, plugins=[plugin])
         finally:
+            _forget_test_modules(assignment, set(sys.modules) - modules)
             os.environ.update(saved)
             sys.dont_write_bytecode = bytecode
+            sys.meta_path[:] = meta_path
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or (
             code == pytest.ExitCode.INTERRUPTED and not plugin.items):
         raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")
@@ -96,18 +109,27 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
         raise GradingError(f"no tests were collected for {assignment.slug}:\n{output.getvalue()[-3000:]}")
 
 
+def _forget_test_modules(assignment: Assignment, names: set[str]) -> None:
+    """Drop the assignment's test modules and conftests from `names` (those imported by one run): pytest
+    would reuse a module of the same name in the next run, and every assignment names its tests alike."""
+    root = str(assignment.root) + os.sep
+    for name in names:
+        if (getattr(sys.modules.get(name), "__file__", None) or "").startswith(root):
+            del sys.modules[name]
+
+
 def worker_limits(assignment: Assignment) -> dict:
     limits = assignment.limits
     return {"memory_mb": limits.memory_mb, "cpu_seconds": int(limits.total_timeout) + 30,
-            "file_size_mb": limits.file_size_mb, "processes": limits.processes}
+            "file_size_mb": limits.file_size_mb, "processes": limits.processes, "disk_mb": limits.disk_mb,
+            "files": limits.files}
 
 
 def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], isolation: Isolation,
           as_main: bool, budget: float | None, forbidden: bool = True) -> Side:
     forbidden_modules = list(assignment.forbidden) if forbidden else []
-    roots = {m.split(".")[0] for m in forbidden_modules}
-    config = {"preload": [m for m in assignment.preload if m not in roots], "limits": worker_limits(assignment),
-              "forbidden": forbidden_modules}
+    config = {"preload": [m for m in assignment.preload if m not in forbidden_modules],
+              "limits": worker_limits(assignment), "forbidden": forbidden_modules}
     payload = [{"label": c.label, "source": c.source} for c in cells]
     side = Side(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
                 call_timeout=assignment.limits.call_timeout if budget else 3 * assignment.limits.call_timeout,
@@ -141,7 +163,7 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         elif mine or not public_only:
             questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
                                             round(sum(t.earned for t in mine), 6)))
-    warnings = [isolation.warning] if isolation.warning else []
+    warnings = isolation.notes() + prepared.advisories
     if prepared.problem:
         warnings.append(prepared.problem)
     return GradeResult(

@@ -21,6 +21,8 @@ class Limits:
     memory_mb: int = 2048
     processes: int = 16
     file_size_mb: int = 64
+    disk_mb: int = 512        # the work folder and /tmp together, in MiB
+    files: int = 10_000       # files and folders in them
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Assignment:
     questions: tuple[Question, ...]
     limits: Limits = Limits()
     forbidden: tuple[str, ...] = ()
+    forbidden_advisory: tuple[str, ...] = ()
     preload: tuple[str, ...] = ("numpy", "torch")
     seed: int = 0
     score_cap: float | None = None
@@ -120,6 +123,8 @@ def parse(data, root: Path) -> Assignment:
         memory_mb=int(limits_reader.number("memory_mb", Limits.memory_mb, positive=True)),
         processes=int(limits_reader.number("processes", Limits.processes, positive=True)),
         file_size_mb=int(limits_reader.number("file_size_mb", Limits.file_size_mb, positive=True)),
+        disk_mb=int(limits_reader.number("disk_mb", Limits.disk_mb, positive=True)),
+        files=int(limits_reader.number("files", Limits.files, positive=True)),
     )
     limits_reader.no_unknown()
     questions = []
@@ -154,7 +159,8 @@ def parse(data, root: Path) -> Assignment:
         submission=tuple(submission),
         questions=tuple(questions),
         limits=limits,
-        forbidden=tuple(str(m) for m in reader.list("forbidden", required=False)),
+        forbidden=_forbidden(reader, where),
+        forbidden_advisory=tuple(str(m) for m in reader.list("forbidden_advisory", required=False)),
         preload=tuple(str(m) for m in reader.get("preload", ["numpy", "torch"])),
         seed=int(reader.number("seed", 0)),
         score_cap=cap,
@@ -162,6 +168,17 @@ def parse(data, root: Path) -> Assignment:
     )
     reader.no_unknown()
     return assignment
+
+
+def _forbidden(reader: "_Reader", where: Path) -> tuple[str, ...]:
+    """Forbidden packages are removed from the sandbox's view, so only whole top-level packages can be."""
+    modules = tuple(str(m) for m in reader.list("forbidden", required=False))
+    for index, module in enumerate(modules):
+        if not module.isidentifier():
+            _fail(where, f"forbidden[{index}]", f"is {module!r}: only a whole top-level package can be forbidden (it is "
+                                                "removed from the sandbox); list a part of a package under "
+                                                "forbidden_advisory, which the static scan reports but cannot enforce")
+    return modules
 
 
 class _Reader:

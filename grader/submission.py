@@ -35,14 +35,20 @@ class Prepared:
     sha256: str = ""
     problem: str | None = None                  # set when it cannot run at all
     violations: list[str] = field(default_factory=list)
+    advisories: list[str] = field(default_factory=list)  # uses of what is forbidden only advisorily
 
     @property
     def runnable(self) -> bool:
         return self.problem is None and not self.violations
 
 
-def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tuple[str, ...] = ()) -> Prepared:
-    """Read the submission at `path` into `workdir`; never raises for bad student input."""
+def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tuple[str, ...] = (),
+            advisory: tuple[str, ...] = ()) -> Prepared:
+    """Read the submission at `path` into `workdir`; never raises for bad student input.
+
+    Uses of `forbidden` packages keep the submission from running (the sandbox would not have them
+    anyway; the scan gives the clearer message); uses of `advisory` ones are reported as warnings.
+    """
     path = Path(path)
     name = path.name
     try:
@@ -70,6 +76,8 @@ def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tup
     except UnicodeDecodeError:
         return Prepared(name, path, "module", sha256=locals().get("digest", ""), problem=f"{name} is not UTF-8 text")
     prepared.violations = scan(prepared.cells, forbidden)
+    prepared.advisories = [f"{use} (advisory: not enforced, but the course asks you not to)"
+                           for use in scan(prepared.cells, advisory)]
     return prepared
 
 

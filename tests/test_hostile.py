@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
+from rich.text import Text
 
+from grader.proxy import Proxy, Side
 from grader.runner import grade
-from grader.sandbox.launch import detect
+from grader.sandbox.launch import NOBODY, Template, detect
 from grader.spec import Limits
 
-from conftest import ROOT, load, requires_bubblewrap, solution_source
+from conftest import ROOT, load, make_assignment, requires_bubblewrap, solution_source
 
 SOLUTION = solution_source("backprop")
 ALL = {"activations", "softmax", "losses", "forward", "backward_softmax", "backward_linear", "sigmoid_neuron", "training"}
@@ -270,3 +276,564 @@ def test_folder_with_a_link_to_the_solution_and_a_forging_conftest(tmp_path):
     result = grade(load("backprop"), folder)
     earns_nothing(result)
     assert "found no backprop.ipynb or backprop.py" in messages(result)
+
+
+# == attacks by a student who has read the grader's source =========================================
+# Each class below was a hole: the forbidden-module guard lived in the student's interpreter, speed
+# checks could be gamed from inside the worker, the trusted side had no limits of its own, clean-up
+# could lose the result, the work folder had no size limit, student text was interpreted on the way
+# out, the process limit depended on the neighbours, hidden tests leaked their values, and inputs
+# changed in place went unnoticed.
+
+def cheat(prelude: str) -> str:
+    """The reference whose sigmoid_neuron_gd runs `prelude` (which raises if its trick fails) before the real work."""
+    return (SOLUTION + "\n\n_original = sigmoid_neuron_gd\n\ndef sigmoid_neuron_gd(x, y, w, b, lr, steps):\n"
+            + "".join(f"    {line}\n" for line in prelude.strip().splitlines())
+            + "    return _original(x, y, w, b, lr, steps)\n")
+
+
+FORBIDDEN_TRICKS = {
+    "guard_dropped_from_meta_path": """
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "Forbidden" not in type(f).__name__]
+torch = __import__("to" + "rch")
+assert torch.ones(2).sum().item() == 2
+""",
+    "guard_class_neutered": """
+import importlib, sys
+for module in list(sys.modules.values()):
+    for value in list(vars(module).values()) if hasattr(module, "__dict__") else []:
+        if isinstance(value, type) and "Forbidden" in value.__name__ and hasattr(value, "find_spec"):
+            value.find_spec = lambda self, *args, **kwargs: None
+torch = importlib.import_module("to" + "rch")
+torch.ones(1).requires_grad_()
+""",
+    "fresh_interpreter": """
+import subprocess, sys
+done = subprocess.run([sys.executable, "-c", "import torch; print(torch.ones(3).sum().item())"],
+                      capture_output=True, text=True, timeout=60)
+assert done.stdout.strip() == "3.0", done.stderr[-300:]
+""",
+    "shared_library_by_path": """
+import ctypes, glob, os, sys
+ctypes.CDLL(next(p for entry in sys.path for p in glob.glob(os.path.join(entry, "to" + "rch", "lib", "libtorch_cpu.so"))))
+""",
+    "package_metadata": """
+import importlib.metadata
+assert importlib.metadata.version("to" + "rch")
+""",
+}
+
+
+@requires_bubblewrap
+@pytest.mark.parametrize("case", sorted(FORBIDDEN_TRICKS))
+def test_forbidden_packages_are_absent_from_the_sandbox(tmp_path, case):
+    result = run(tmp_path, cheat(FORBIDDEN_TRICKS[case]))
+    assert result.isolation == "bubblewrap"
+    only_loses(result, {"sigmoid_neuron"})
+
+
+SLOW_FORWARD = """
+import sys, time
+_original_forward = forward
+def _training():
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_name != "train":
+        frame = frame.f_back
+    return frame is not None
+
+def _slow_forward(X, params, activation, output):
+    if not _training():
+        time.sleep(0.03)  # far over the speed budget
+    return _original_forward(X, params, activation, output)
+forward = _slow_forward
+"""
+
+GRADER_CALLS = """
+import sys
+def _called_by_the_grader():
+    return sys._getframe(2).f_code.co_filename.endswith("worker.py")
+"""
+
+SPEED_TRICKS = {
+    "skips_the_work_when_its_caller_is_the_timing_loop": GRADER_CALLS + """
+_original_forward = forward
+def forward(X, params, activation, output):
+    if _called_by_the_grader() and sys._getframe(1).f_code.co_name != "answer":
+        return {"a": [], "h": []}
+    return _original_forward(X, params, activation, output)
+""",
+    "skips_the_work_during_timed_requests": GRADER_CALLS + """
+_request = {"op": "call"}
+try:
+    _server = sys.modules["grader.sandbox.worker"]._Server
+    _answer = _server.answer
+    def _spying_answer(self, request, *rest):
+        _request["op"] = request.get("op")
+        return _answer(self, request, *rest)
+    _server.answer = _spying_answer
+except (KeyError, AttributeError):
+    pass
+_original_forward = forward
+def forward(X, params, activation, output):
+    if _request["op"] != "call" and _called_by_the_grader():
+        return {"a": [], "h": []}
+    return _original_forward(X, params, activation, output)
+""",
+    "answers_zeros_of_the_right_shapes_when_timed": GRADER_CALLS + """
+import numpy as np
+_original_forward = forward
+def forward(X, params, activation, output):
+    if _called_by_the_grader() and sys._getframe(1).f_code.co_name != "answer":
+        sizes = [len(b) for b in params["b"]]
+        return {"a": [np.zeros((len(X), n)) for n in sizes], "h": [X] + [np.zeros((len(X), n)) for n in sizes]}
+    return _original_forward(X, params, activation, output)
+""",
+    "precomputes_while_the_inputs_are_decoded": SLOW_FORWARD + """
+import sys
+_cache = {}
+_protocol = sys.modules["grader.protocol"]
+_decode = _protocol.decode
+def _precomputing_decode(*args, **kwargs):
+    value = _decode(*args, **kwargs)
+    if isinstance(value, list):
+        for item in value:
+            try:
+                (X, params, activation, output), _ = item
+                _cache[X.tobytes()] = _slow_forward(X, params, activation, output)
+            except Exception:
+                pass
+    return value
+_protocol.decode = _precomputing_decode
+def forward(X, params, activation, output):
+    hit = _cache.pop(X.tobytes(), None)
+    return hit if hit is not None else _slow_forward(X, params, activation, output)
+""",
+    "precomputes_when_the_inputs_are_staged": SLOW_FORWARD + """
+import sys
+_cache = {}
+try:
+    _staged = sys.modules["grader.sandbox.worker"]._Staged
+    _init = _staged.__init__
+    def _precomputing_init(self, calls, device):
+        for (X, params, activation, output), _ in calls:
+            _cache[X.tobytes()] = _slow_forward(X, params, activation, output)
+        _init(self, calls, device)
+    _staged.__init__ = _precomputing_init
+except (KeyError, AttributeError):
+    pass
+def forward(X, params, activation, output):
+    hit = _cache.pop(X.tobytes(), None)
+    return hit if hit is not None else _slow_forward(X, params, activation, output)
+""",
+}
+
+HOGS = SLOW_FORWARD + """
+import ctypes, os, signal
+
+class _Event(ctypes.Structure):
+    _fields_ = [("value", ctypes.c_void_p), ("signo", ctypes.c_int), ("notify", ctypes.c_int), ("pad", ctypes.c_byte * 48)]
+
+class _Spec(ctypes.Structure):
+    _fields_ = [("interval_s", ctypes.c_long), ("interval_ns", ctypes.c_long), ("value_s", ctypes.c_long),
+                ("value_ns", ctypes.c_long)]
+
+def _hog(worker):
+    if WAKE_BY_TIMER:  # a kernel timer that sends SIGCONT every millisecond, even to a stopped process
+        libc, timer = ctypes.CDLL(None), ctypes.c_void_p()
+        libc.timer_create(1, ctypes.byref(_Event(None, signal.SIGCONT, 0)), ctypes.byref(timer))
+        libc.timer_settime(timer, 0, ctypes.byref(_Spec(0, 1_000_000, 0, 1_000_000)), None)
+    while True:  # burn the CPU exactly while the worker is stopped, i.e. while the reference is timed
+        try:
+            with open(f"/proc/{worker}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            os._exit(0)
+        if state in "Tt":
+            end = time.perf_counter() + 0.005
+            while time.perf_counter() < end:
+                pass
+        else:
+            time.sleep(0.001)
+
+_worker = os.getpid()
+for _ in range(14):
+    if os.fork() == 0:
+        os.setsid()  # out of the worker's process group
+        _hog(_worker)
+"""
+
+
+@pytest.mark.parametrize("case", sorted(SPEED_TRICKS))
+def test_speed_checks_cannot_be_gamed_from_inside_the_worker(tmp_path, case):
+    result = run(tmp_path, SOLUTION + SPEED_TRICKS[case])
+    only_loses(result, {"speed"})
+
+
+@pytest.mark.parametrize("isolation, by_timer", [("bubblewrap", True), ("rlimits", False), ("rlimits", True)])
+def test_nothing_of_the_submission_runs_while_the_reference_is_timed(tmp_path, monkeypatch, isolation, by_timer):
+    if isolation == "bubblewrap" and detect().level != "bubblewrap":
+        pytest.skip("bubblewrap does not work here")
+    monkeypatch.setenv("GRADER_ISOLATION", isolation)
+    detect.cache_clear()
+    try:
+        result = run(tmp_path, SOLUTION + HOGS.replace("WAKE_BY_TIMER", str(by_timer)))
+    finally:
+        detect.cache_clear()
+    only_loses(result, {"speed"})
+    speed = next(t for t in result.tests if t.question == "speed")
+    assert "too slow" in speed.message, speed.message
+
+
+TINY_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_answer(submission):
+    assert submission.answer() == 42, "answer() must return 42"
+
+@pytest.mark.points(1)
+def test_work(submission):
+    assert submission.work() is True, "work() must return True"
+"""
+TINY_SOLUTION = "def answer():\n    return 42\n\ndef work():\n    return True\n"
+
+
+def tiny(tmp_path, source: str, tests: str = TINY_TESTS, **spec_items):
+    """Grade `source` against a two-test assignment (answer() and work()); return the result."""
+    assignment = make_assignment(tmp_path / "course", tests, TINY_SOLUTION, **spec_items)
+    path = tmp_path / "tiny.py"
+    path.write_text(source)
+    return grade(assignment, path)
+
+
+def passed(result) -> set[str]:
+    return {t.name.rsplit("::", 1)[1] for t in result.tests if t.status == "passed"}
+
+
+@pytest.fixture
+def host_tmp(monkeypatch):
+    """A temporary directory of the grader's own, so that what grading leaves there can be seen."""
+    folder = Path(tempfile.mkdtemp(prefix="hostile-"))
+    folder.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What grading left on the host under `folder`: files and folders, and mounts."""
+    with open("/proc/mounts") as mounts:
+        mounted = [line.split()[1] for line in mounts if line.split()[1].startswith(str(folder))]
+    return sorted(p.name for p in folder.iterdir()) + mounted
+
+
+DEEP_TREES = {
+    "five_thousand_levels": "os.mkdir('d'); os.chdir('d')",
+    "paths_far_over_path_max": "os.mkdir('d' * 200); os.chdir('d' * 200)",
+    "unreadable_folders_on_the_way": "os.mkdir('d'); os.chmod('.', 0o300); os.chdir('d')",
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEEP_TREES))
+def test_a_hostile_tree_in_the_work_folder_never_loses_the_result(tmp_path, host_tmp, case):
+    source = f"import os\nfor _ in range(5000):\n    {DEEP_TREES[case]}\n" + TINY_SOLUTION
+    result = tiny(tmp_path, source)
+    assert passed(result) == {"test_answer", "test_work"}, messages(result)
+    assert leftovers(host_tmp) == []
+
+
+def test_what_a_submission_leaves_running_is_gone_when_grading_ends(tmp_path, host_tmp, monkeypatch):
+    monkeypatch.setenv("GRADER_ISOLATION", "rlimits")
+    detect.cache_clear()
+    markers = Path(tempfile.mkdtemp(prefix="markers-", dir="/tmp"))
+    markers.chmod(0o777)
+    marker = markers / "still-running"
+    source = f"""
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    while True:
+        for i in range(100):
+            os.makedirs(f"litter/{{i}}", exist_ok=True)
+        open({str(marker)!r}, "w").close()
+        time.sleep(0.01)
+""" + TINY_SOLUTION
+    try:
+        result = tiny(tmp_path, source)
+    finally:
+        detect.cache_clear()
+    assert passed(result) == {"test_answer", "test_work"}, messages(result)
+    assert marker.exists(), "the background process never ran"
+    time.sleep(0.5)
+    marker.unlink()
+    time.sleep(0.5)
+    alive = marker.exists()
+    subprocess.run(["rm", "-rf", str(markers)], check=False)
+    assert not alive, "a process of the submission outlived its grading"
+    assert leftovers(host_tmp) == []
+
+
+FILLERS = {
+    "large_files": "for i in range(40):\n        with open(f'big{i}', 'wb') as out:\n"
+                   "            out.write(bytes(60 * 2**20))",
+    "many_empty_files": "for i in range(200_000):\n        open(f'f{i}', 'w').close()",
+    "large_files_in_tmp": "for i in range(40):\n        with open(f'/tmp/big{i}', 'wb') as out:\n"
+                          "            out.write(bytes(60 * 2**20))",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FILLERS))
+def test_writable_space_is_bounded_in_bytes_and_files(tmp_path, case):
+    source = f"def answer():\n    return 42\n\ndef work():\n    {FILLERS[case]}\n    return True\n"
+    result = tiny(tmp_path, source, limits={"disk_mb": 256, "files": 10_000, "call_timeout": 60})
+    assert passed(result) == {"test_answer"}, messages(result)
+    work = next(t for t in result.tests if t.name.endswith("test_work"))
+    assert "No space left on device" in work.message, work.message
+
+
+LEAKY_TESTS = '''
+import pytest
+pytestmark = pytest.mark.question("q")
+SECRET = 7_654_321
+
+@pytest.mark.points(1)
+def test_value(submission):
+    expected = SECRET * 3
+    assert submission.answer() == expected
+
+@pytest.mark.points(1)
+def test_length(submission):
+    hidden_cases = [SECRET, SECRET + 1, SECRET + 2]
+    assert len(submission.work()) == len(hidden_cases)
+
+@pytest.mark.points(1)
+def test_membership(submission):
+    allowed = ["alpha-%d" % SECRET, "beta-%d" % SECRET]
+    assert submission.answer() in allowed, "answer() is not one of the accepted values"
+'''
+
+PROBES = {
+    "wrong_number": "def answer():\n    return 0\n\ndef work():\n    return [1]\n",
+    "wrong_type": "def answer():\n    return 'guess'\n\ndef work():\n    return 'ab'\n",
+    "nested_value": "def answer():\n    return {'a': [1, 2]}\n\ndef work():\n    return {}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROBES))
+def test_hidden_tests_do_not_reveal_their_values(tmp_path, case):
+    result = tiny(tmp_path, PROBES[case], tests=LEAKY_TESTS)
+    assert result.score == 0
+    text = messages(result)
+    for secret in ("7654321", "22962963", "hidden_cases", "expected", "allowed", "where"):
+        assert secret not in text, text
+    assert "answer() is not one of the accepted values" in text
+
+
+THREADS = """
+import threading
+_held = threading.Event()
+
+def start(n, hold=False):
+    '''Start up to n threads that wait; return how many could be started (they end at once unless held).'''
+    release, started = (_held if hold else threading.Event()), []
+    for _ in range(n):
+        try:
+            thread = threading.Thread(target=release.wait, daemon=True)
+            thread.start()
+        except RuntimeError:
+            break
+        started.append(thread)
+    if not hold:
+        release.set()
+        for thread in started:
+            thread.join()
+    return len(started)
+"""
+ALLOWANCE = 12
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """Start sandboxed sides running THREADS with a process allowance of ALLOWANCE."""
+    made = []
+
+    def start() -> Proxy:
+        folder = tmp_path / f"side{len(made)}"
+        folder.mkdir()
+        limits = {"memory_mb": 1024, "cpu_seconds": 120, "file_size_mb": 8, "processes": ALLOWANCE,
+                  "disk_mb": 64, "files": 1000}
+        config = {"preload": ["numpy"], "limits": limits, "forbidden": []}
+        side = Side("submission", lambda: Template(folder, [{"label": "m.py", "source": THREADS}], config, detect()),
+                    {}, call_timeout=30)
+        made.append(side)
+        return Proxy(side)
+
+    yield start
+    for side in made:
+        side.close()
+
+
+def _host_processes_as(uid: int, count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen(["sleep", "60"], user=uid, group=uid) for _ in range(count)]
+
+
+def test_a_submission_may_start_exactly_its_allowance(sandbox):
+    submission = sandbox()
+    assert submission.start(ALLOWANCE + 5) == ALLOWANCE
+    assert submission.start(ALLOWANCE) == ALLOWANCE
+
+
+def test_the_process_allowance_is_not_shared_with_other_sandboxes(sandbox):
+    submission, neighbour = sandbox(), sandbox()
+    assert submission.start(0) == 0 and neighbour.start(0) == 0  # both workers are up
+    assert neighbour.start(ALLOWANCE, hold=True) == ALLOWANCE
+    assert submission.start(ALLOWANCE) == ALLOWANCE
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="starting processes as another user needs root")
+def test_the_process_allowance_is_not_shared_with_the_hosts_unprivileged_user(sandbox):
+    submission = sandbox()
+    assert submission.start(0) == 0
+    host = _host_processes_as(NOBODY, 3 * ALLOWANCE)
+    try:
+        assert submission.start(ALLOWANCE) == ALLOWANCE
+    finally:
+        for process in host:
+            process.kill()
+            process.wait()
+
+
+RAW_REPLY = """
+import os, sys
+from grader import protocol
+
+def _reply(build):
+    '''Answer the current request with a frame of our own making, then vanish.'''
+    frame = sys._getframe(1)
+    while frame is not None and "request" not in frame.f_locals:
+        frame = frame.f_back
+    server, request = frame.f_locals["self"], frame.f_locals["request"]
+    header, buffers = build(request.get("id"))
+    server.sock.sendall(protocol.encode_frame(header, buffers))
+    os._exit(0)
+
+def answer():
+    return 42
+"""
+
+RAW_REPLIES = {
+    "dict_keys_with_colliding_hashes": """
+def work():
+    keys = [{"$": "int", "v": format(k * (2**61 - 1), "x")} for k in range(1, 40_000)]
+    _reply(lambda rid: ({"op": "result", "id": rid, "value": {"$": "dict", "v": [[k, 0] for k in keys]}}, []))
+""",
+    "plain_json_int_keys_with_colliding_hashes": """
+def work():
+    pairs = [[k * (2**61 - 1), 0] for k in range(1, 40_000)]
+    _reply(lambda rid: ({"op": "result", "id": rid, "value": {"$": "dict", "v": pairs}}, []))
+""",
+    "error_reply_of_the_wrong_shape": """
+def work():
+    _reply(lambda rid: ({"op": "error", "id": rid, "kind": ["exception"], "message": {"not": "text"}}, []))
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAW_REPLIES))
+def test_hostile_frames_cost_the_trusted_side_little(tmp_path, case):
+    started = time.monotonic()
+    result = tiny(tmp_path, RAW_REPLY + RAW_REPLIES[case], limits={"call_timeout": 5})
+    assert passed(result) == {"test_answer"}, messages(result)
+    assert time.monotonic() - started < 30
+    work = next(t for t in result.tests if t.name.endswith("test_work"))
+    assert work.message.startswith(("unusable value", "your code crashed")), work.message
+
+
+HOSTILE_TEXT = {
+    "terminal_escapes": "print('\\x1b[2J\\x1b[H\\x1b]0;pwned\\x07ALL TESTS PASSED 100/100')",
+    "markdown_after_a_blank_line": "raise ValueError('oops\\n\\n[click here](http://evil.example) <b>bold</b>')",
+    "lone_surrogates_and_nul": "raise ValueError('\\ud800 broken \\x00 text \\udfff')",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_TEXT))
+def test_student_text_is_never_interpreted_on_the_way_out(tmp_path, case):
+    source = f"def answer():\n    return 42\n\ndef work():\n    {HOSTILE_TEXT[case]}\n    return False\n"
+    assignment = make_assignment(tmp_path / "course", TINY_TESTS, TINY_SOLUTION)
+    path = tmp_path / "[bold red]tiny[link=http:evil.example].py"
+    path.write_text(source)
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--show-output",
+         "--feedback", str(out / "feedback.html"), "--junit", str(out / "junit.xml"),
+         "--gradescope", str(out / "results.json")],
+        capture_output=True, timeout=300, env={**os.environ, "COLUMNS": "200", "TERM": "xterm", "FORCE_COLOR": "1"})
+    assert completed.returncode == 1, completed.stderr.decode(errors="replace")
+    terminal = completed.stdout.decode()
+    assert "\x1b]" not in terminal and "\x1b[2J" not in terminal and "\x07" not in terminal
+    assert "[bold red]tiny[link=http:evil.example].py" in Text.from_ansi(terminal).plain.replace("\n", "")
+    page = (out / "feedback.html").read_text()
+    assert "evil.example\">" not in page and "<b>bold" not in page and "\x1b" not in page
+    ET.fromstring((out / "junit.xml").read_bytes())
+    assert json.loads((out / "results.json").read_text())["score"] == 1
+
+
+IN_PLACE = {
+    "momentum_updates_its_state_in_place": ("optimizers", {"gd_momentum"}, """
+def momentum_step(w, g, state, lr, beta):
+    state["u"] *= beta
+    state["u"] += g
+    return w - lr * state["u"], {"u": state["u"], "t": state["t"] + 1}
+"""),
+    "clipping_scales_the_gradients_in_place": ("lstm_bptt", {"clipping"}, """
+def clip_grad_norm(grads, max_norm):
+    norm = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / norm
+    return grads, norm
+"""),
+    "lstm_carries_its_state_into_the_callers_h0": ("lstm_bptt", {"lstm_forward"}, """
+_original_lstm_forward = lstm_forward
+def lstm_forward(x, h0, c0, params):
+    h, c = _original_lstm_forward(x, h0, c0, params)
+    h0[...] = h[-1]  # keep the last state for the next chunk
+    return h, c
+"""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IN_PLACE))
+def test_inputs_changed_in_place_lose_the_question(tmp_path, case):
+    slug, lost, change = IN_PLACE[case]
+    path = tmp_path / f"{slug}.py"
+    path.write_text(solution_source(slug) + "\n\nimport numpy as np\n" + change)
+    result = grade(load(slug), path)
+    only_loses(result, lost)
+    assert "in place" in messages(result)
+
+
+def test_a_function_that_leaves_its_inputs_alone_passes_the_check(tmp_path):
+    tests = '''
+import numpy as np
+import pytest
+from grader.checks import assert_inputs_unchanged
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_scale(submission):
+    x, params, items = np.arange(4.0), {"W": np.ones((2, 2))}, [1.0, 2.0]
+    result = assert_inputs_unchanged(submission.scale, x, params, items=items)
+    assert np.array_equal(result, 2 * x)
+'''
+    solution = "def scale(x, params, items):\n    return 2 * x\n"
+    assignment = make_assignment(tmp_path / "course", tests, solution)
+    for source, earned in ((solution, 1), ("def scale(x, params, items):\n    x *= 2\n    return x\n", 0),
+                           ("def scale(x, params, items):\n    items.append(3.0)\n    return 2 * x\n", 0),
+                           ("def scale(x, params, items):\n    params['b'] = 0\n    return 2 * x\n", 0)):
+        path = tmp_path / "tiny.py"
+        path.write_text(source)
+        result = grade(assignment, path)
+        assert result.score == earned, messages(result)

@@ -107,18 +107,37 @@ def test_list_and_tuple_keep_their_types():
     assert type(got[3]) is tuple and type(got[4]) is list
 
 
-def test_nested_dicts_with_non_string_keys():
+def test_nested_dicts_with_str_and_small_int_keys():
     value = {
-        "a": {1: "one", 2.5: [1, 2], None: {"deep": (1, 2)}},
-        7: {(1, "x"): b"bytes key value", True: False},
-        (0, (1, 2)): {b"raw": -(2**60)},
-        2**70: "big key",
+        "a": {1: "one", -2: [1, 2], 0: {"deep": (1, 2)}},
+        7: {"x": b"bytes value", 2**31 - 1: False, -(2**31) + 1: None},
+        "z": {},
     }
     got = roundtrip(value)
     assert got == value
-    assert type(got) is dict and type(got["a"]) is dict
-    assert (0, (1, 2)) in got and type(next(k for k in got if isinstance(k, tuple))) is tuple
-    assert list(got) == list(value)  # insertion order kept
+    assert type(got) is dict and type(got["a"]) is dict and type(got["a"][0]["deep"]) is tuple
+    assert list(got) == list(value) and list(got[7]) == list(value[7])  # insertion order kept
+
+
+@pytest.mark.parametrize("key,kind", [((1, 2), "tuple"), (2.5, "float"), (1j, "complex"), (None, "NoneType"),
+                                      (True, "bool"), (b"raw", "bytes"), (2**31, "an int of 32 bits"),
+                                      (-(2**31), "an int of 32 bits"), (2**70, "an int of 71 bits"),
+                                      (np.int64(2**40), "an int of 41 bits"), (frozenset(), "frozenset")])
+def test_encode_refuses_dict_keys_other_than_str_and_small_int(key, kind):
+    with pytest.raises(ProtocolError, match=rf"dict keys must be str or small int \(\|k\| < 2\*\*31\), not {kind}"):
+        encode({"ok": 1, key: "value"}, [])
+
+
+def test_numpy_integer_keys_cross_as_ints():
+    decoded = roundtrip({np.int64(3): "a", np.uint8(4): "b"})
+    assert decoded == {3: "a", 4: "b"} and all(type(k) is int for k in decoded)
+
+
+@pytest.mark.parametrize("key", [{"$": "tuple", "v": [1, 2]}, {"$": "int", "v": "80000000"}, 1.5, True, None,
+                                 2**31, -(2**31), [1], {"$": "float", "v": "1.5"}, {"$": "bytes", "b": 0}])
+def test_decode_refuses_dict_keys_other_than_str_and_small_int(key):
+    with pytest.raises(ProtocolError, match="dict keys must be str or small int"):
+        decode_alone({"$": "dict", "v": [["ok", 1], [key, 2]]}, [b"x"])
 
 
 def test_dict_tree_is_always_tagged():
@@ -476,7 +495,7 @@ def test_decoded_handle_type_name_is_truncated():
     {"$": "dict", "v": [[1]]},
     {"$": "dict", "v": [[1, 2, 3]]},
     {"$": "dict", "v": "not a list"},
-    {"$": "dict", "v": [[[1, 2], "unhashable list key"]]},
+    {"$": "dict", "v": [[[1, 2], "list key"]]},
     {"$": "tuple", "v": {"not": "a list"}},
     {"$": "int", "v": 5},
     {"$": "float", "v": 1.5},

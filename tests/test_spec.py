@@ -155,6 +155,9 @@ def _with(path: str, value) -> dict:
     (_with("score_cap", "100"), "score_cap must be a positive number, got '100'"),
     (_with("seed", "abc"), "seed must be a number, got 'abc'"),
     (_with("forbidden", "torch"), "forbidden must be a list, got 'torch'"),
+    (_with("forbidden", ["torch.autograd"]), "forbidden[0] is 'torch.autograd': only a whole top-level package"),
+    (_with("limits.disk_mb", 0), "limits.disk_mb must be a positive number, got 0"),
+    (_with("limits.files", "many"), "limits.files must be a positive number, got 'many'"),
 ])
 def test_bad_spec_names_file_and_key(home, data, key_and_reason):
     message = spec_error(home, data)
@@ -175,3 +178,9 @@ def test_boolean_score_cap_is_refused(home):
 def test_invalid_yaml_or_non_mapping(home, text, reason):
     message = spec_error(home, text)
     assert reason in message
+
+
+def test_a_ban_on_part_of_a_package_is_advisory(home):
+    write(home, _with("forbidden_advisory", ["torch.autograd"]))
+    assignment = spec.load("demo")
+    assert assignment.forbidden_advisory == ("torch.autograd",)

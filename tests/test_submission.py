@@ -407,3 +407,12 @@ def test_prepare_records_violations_and_is_not_runnable(inbox, work):
     prepared = prepare(path, ACCEPTED, work, forbidden=FORBIDDEN)
     assert prepared.problem is None and not prepared.runnable
     assert prepared.violations == ["cell 3, line 1: uses torch, which this assignment forbids"]
+
+
+def test_prepare_reports_advisory_bans_as_warnings_and_runs(inbox, work):
+    path = inbox / "backprop.py"
+    path.write_text("import torch\ng = torch.autograd.grad\n")
+    prepared = prepare(path, ACCEPTED, work, forbidden=(), advisory=("torch.autograd",))
+    assert prepared.runnable
+    assert prepared.advisories == ["backprop.py, line 2: uses torch.autograd.grad, which this assignment forbids "
+                                   "(advisory: not enforced, but the course asks you not to)"]

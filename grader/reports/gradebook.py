@@ -1,11 +1,19 @@
-"""The gradebook of a batch: one CSV row per submission, one column per question."""
+"""The gradebook of a batch: one CSV row per submission, one column per question.
+
+The student column is a submission's name, so it is cleaned like any student text and guarded
+against formula injection: a cell a spreadsheet would read as a formula ("=", "+", "-", "@",
+tab or carriage return first) gets a leading single quote, as OWASP recommends. The numbers
+are written by the grader and stay numbers.
+"""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from grader.results import GradeResult
+from grader.results import GradeResult, clean_text
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list for CSV injection
 
 
 def write_gradebook(results: dict[str, GradeResult], path: Path) -> None:
@@ -13,14 +21,20 @@ def write_gradebook(results: dict[str, GradeResult], path: Path) -> None:
     questions = []
     for result in results.values():
         questions += [q.id for q in result.questions if q.id not in questions]
-    with open(path, "w", newline="") as handle:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student", "score", "max_score", *questions, "pending_manual", "failed_tests",
                          "isolation", "sha256"])
         for student in sorted(results):
             result = results[student]
             earned = {q.id: ("pending" if q.manual else f"{q.earned:g}") for q in result.questions}
-            writer.writerow([student, f"{result.capped_score:g}", f"{result.max_score:g}",
+            writer.writerow([_text_cell(student), f"{result.capped_score:g}", f"{result.max_score:g}",
                              *(earned.get(q, "") for q in questions), f"{result.pending:g}",
                              sum(t.status != "passed" for t in result.tests), result.isolation,
                              result.submission_sha256])
+
+
+def _text_cell(text: str) -> str:
+    """A cell for text a student controls: control characters shown as escapes, never read as a formula."""
+    text = clean_text(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -1,4 +1,9 @@
-"""Gradescope's results.json: score, tests (name, score, max_score, output, visibility, status), execution_time."""
+"""Gradescope's results.json: score, tests (name, score, max_score, output, visibility, status), execution_time.
+
+Every output and name is declared plain text ("output_format", "test_output_format" and
+"test_name_format" set to "text"), so Gradescope never renders a student's message as HTML,
+Markdown or ANSI.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,9 @@ def to_gradescope(result: GradeResult) -> dict:
         "score": result.capped_score,
         "execution_time": result.execution_time,
         "output": "\n".join(notes),
+        "output_format": "text",
+        "test_output_format": "text",
+        "test_name_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

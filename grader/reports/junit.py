@@ -1,4 +1,8 @@
-"""JUnit XML for CI: one testsuite per question, one testcase per test."""
+"""JUnit XML for CI: one testsuite per question, one testcase per test.
+
+ElementTree escapes every text and attribute; before that, one pass over the finished tree
+replaces the characters XML 1.0 cannot hold at all.
+"""
 
 from __future__ import annotations
 
@@ -25,20 +29,26 @@ def to_junit(result: GradeResult) -> bytes:
             case = ET.SubElement(suite, "testcase", classname=f"{result.assignment}.{question.id}", name=test.name,
                                  time=f"{test.duration:.3f}")
             if test.status in ("failed", "error"):
-                message = _xml(test.message)
-                ET.SubElement(case, test.status if test.status == "error" else "failure",
-                              message=message.splitlines()[0][:300] if message else test.status).text = message
+                summary = test.message.splitlines()[0][:300] if test.message else test.status
+                kind = "error" if test.status == "error" else "failure"
+                ET.SubElement(case, kind, message=summary).text = test.message
             elif test.status == "skipped":
-                ET.SubElement(case, "skipped", message=_xml(test.message)[:300])
+                ET.SubElement(case, "skipped", message=test.message[:300])
             if test.output:
-                ET.SubElement(case, "system-out").text = _xml(test.output)
+                ET.SubElement(case, "system-out").text = test.output
         if question.manual:
             case = ET.SubElement(suite, "testcase", classname=f"{result.assignment}.{question.id}", name="manual grading")
             ET.SubElement(case, "skipped", message="graded by hand; pending")
+    _xml_safe(suites)
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
 
 
-def _xml(text: str) -> str:
-    """Replace the characters XML 1.0 cannot hold (control codes from a student's output, say)."""
-    return re.sub(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", "\ufffd", text)
+_NOT_XML = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Replace, in every text and attribute under root, the characters XML 1.0 cannot hold."""
+    for element in root.iter():
+        element.text = element.text and _NOT_XML.sub("\ufffd", element.text)
+        element.attrib.update((key, _NOT_XML.sub("\ufffd", value)) for key, value in element.attrib.items())

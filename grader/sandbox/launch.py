@@ -1,11 +1,16 @@
 """Start sandboxed templates and fork workers from them (trusted side).
 
 With bubblewrap the template sees a read-only view of the system (the Python install and
-the grader package only: no assignments, no solutions, no home folders), a private /tmp,
-its own writable work folder, no network, its own PID namespace, and runs as an
-unprivileged user. Without bubblewrap it runs with the same resource limits and, where the
-grader is root, as an unprivileged user, and every result carries a warning that hidden
-files may be readable.
+the grader package only: no assignments, no solutions, no home folders, and none of the
+assignment's forbidden packages, which are masked by empty folders), the submission's
+files read-only under /grader/files, a bounded writable work folder and /tmp, no network,
+its own PID namespace, and runs as a user of its own. Without bubblewrap it runs with the
+same resource limits and, where the grader is root, as a user of its own, and every result
+carries a warning that hidden files may be readable.
+
+Each sandbox's processes form a group the trusted side controls from outside
+(grader.sandbox.groups): frozen while the other side is timed, bounded in number, and all
+killed when grading ends. Its writable space is grader.sandbox.space.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import functools
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
 import site
@@ -22,13 +28,20 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import grader
+from grader.sandbox import groups
+from grader.sandbox.space import Space, can_mount, remove_tree
 
 NOBODY = 65534
 SANDBOX_WORKDIR = "/home/student"
 SANDBOX_META = "/grader"
+SANDBOX_FILES = "/grader/files"
+SANDBOX_TMP = "/tmp"
+FIRST_OWN_UID = 1_500_000_000  # users of the sandboxes: one drawn at random per sandbox from here on
+OWN_UIDS = 500_000_000
 _GRADER_PARENT = str(Path(grader.__file__).resolve().parent.parent)
 _ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -57,35 +70,60 @@ class Isolation:
     """Which isolation is in force, and what the user should know about it."""
 
     level: str                 # "bubblewrap" or "rlimits"
-    uid: int | None            # the unprivileged user the template switches to, if any
+    own_users: bool            # each sandbox runs as a user of its own (the grader is root)
     warning: str | None = None
+
+    @property
+    def enforces_forbidden(self) -> bool:
+        """Whether forbidden packages are absent from the sandbox (else forbidding them is advisory)."""
+        return self.level == "bubblewrap"
+
+    def notes(self) -> list[str]:
+        """What this machine leaves weaker than full isolation, for the result's warnings."""
+        notes = [self.warning] if self.warning else []
+        if self.level != "bubblewrap":
+            notes.append("forbidden packages are only advisory here: without bubblewrap they are not removed "
+                         "from the sandbox's view")
+        if groups.cgroup_version() is None:
+            notes.append("no control groups here: speed checks stop the other side with signals and verify from "
+                         "/proc that it stayed idle")
+        if not can_mount() and self.level != "bubblewrap":
+            notes.append("the work folder is not bounded in size here (it needs root or bubblewrap)")
+        return notes
 
 
 @functools.lru_cache(maxsize=None)
 def detect(force: str | None = None) -> Isolation:
     """Use bubblewrap when it works here; otherwise fall back to resource limits."""
     force = force or os.environ.get("GRADER_ISOLATION")
-    uid = NOBODY if os.getuid() == 0 else None
+    own_users = os.getuid() == 0
     if force != "rlimits" and shutil.which("bwrap"):
         try:
-            probe = subprocess.run(_bwrap_prefix(Path("/tmp"), Path("/tmp"), uid) + _python(_BOOTSTRAP_IMPORT),
-                                   capture_output=True, timeout=300)
+            with tempfile.TemporaryDirectory(prefix="grader-probe-") as meta:
+                os.mkdir(os.path.join(meta, "files"))
+                prefix = _bwrap_prefix(Path(meta), Path(meta), None, own_users, {"disk_mb": 1})
+                probe = subprocess.run(prefix + _python(_BOOTSTRAP_IMPORT), capture_output=True, timeout=300)
             why = probe.stderr.decode(errors="replace").strip()[:200]
         except (OSError, subprocess.SubprocessError) as error:
             probe, why = None, str(error)
         if probe is not None and probe.returncode == 0:
-            return Isolation("bubblewrap", uid)
+            return Isolation("bubblewrap", own_users)
         reason = f"bubblewrap is installed but does not work here ({why})"
     elif force == "rlimits":
         reason = "bubblewrap was turned off (GRADER_ISOLATION=rlimits)"
     else:
         reason = "bubblewrap (bwrap) is not installed"
-    if uid is not None and not _runs_as(uid):
-        uid, who = None, "as the grader's own user (no unprivileged user can run this Python)"
+    if own_users and not _runs_as(NOBODY):
+        own_users, who = False, "as the grader's own user (no unprivileged user can run this Python)"
     else:
-        who = "as an unprivileged user" if uid is not None else "as the grader's own user"
-    return Isolation("rlimits", uid, f"{reason}: student code runs with resource limits only, {who}, "
-                                     "with network access and a view of the whole file system")
+        who = "as a user of its own" if own_users else "as the grader's own user"
+    return Isolation("rlimits", own_users, f"{reason}: student code runs with resource limits only, {who}, "
+                                           "with network access and a view of the whole file system")
+
+
+def fresh_uid() -> int:
+    """A user id for one sandbox, drawn from a range no system user has, so its process count is its own."""
+    return FIRST_OWN_UID + secrets.randbelow(OWN_UIDS)
 
 
 def _runs_as(uid: int) -> bool:
@@ -101,14 +139,15 @@ def _python_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
-def _bwrap_prefix(workdir: Path, meta: Path, uid: int | None) -> list[str]:
+def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, limits: dict,
+                  masked: tuple[str, ...] = ()) -> list[str]:
+    """The bubblewrap command line of a sandbox; without a bounded `space`, size-limited tmpfs mounts of its own."""
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
-    if uid is not None:
-        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:
-        args += ["--unshare-user"]
-    args += ["--ro-bind", "/usr", "/usr", "--tmpfs", "/tmp"]  # /tmp first: later binds may lie under it
+    args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if own_user else ["--unshare-user"]
+    size = str(int(limits["disk_mb"]) * 2**20)
+    args += ["--ro-bind", "/usr", "/usr"]  # then /tmp: later binds may lie under it
+    args += ["--bind", str(space.tmp), SANDBOX_TMP] if space else ["--size", size, "--tmpfs", SANDBOX_TMP]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -124,16 +163,39 @@ def _bwrap_prefix(workdir: Path, meta: Path, uid: int | None) -> list[str]:
                 made.add(str(ancestor))
                 args += ["--perms", "0755", "--dir", str(ancestor)]
         args += ["--ro-bind", path, path]
+    for path in masked:  # forbidden packages: an empty folder or file where they lie
+        args += ["--ro-bind", str(meta / "empty") if os.path.isdir(path) else "/dev/null", path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the machine has one
         args += ["--dev-bind", device, device]
     if os.path.exists("/dev/nvidiactl"):
         args += ["--ro-bind", "/sys", "/sys"]
-    args += ["--perms", "0755", "--dir", "/home",
-             "--bind", str(workdir), SANDBOX_WORKDIR, "--ro-bind", str(meta), SANDBOX_META, "--chdir", SANDBOX_WORKDIR]
+    args += ["--perms", "0755", "--dir", "/home"]
+    args += ["--bind", str(space.work), SANDBOX_WORKDIR] if space else ["--size", size, "--tmpfs", SANDBOX_WORKDIR]
+    args += ["--ro-bind", str(meta), SANDBOX_META, "--ro-bind", str(files), SANDBOX_FILES, "--chdir", SANDBOX_WORKDIR]
     for key, value in _ENV.items():
         args += ["--setenv", key, value]
     return args
+
+
+@functools.lru_cache(maxsize=None)
+def masked_paths(packages: tuple[str, ...]) -> tuple[str, ...]:
+    """Where the given top-level packages lie in every Python path the sandbox sees: the package, its
+    modules and vendored libraries, and its distributions' metadata."""
+    distributions = {d for name in packages for d in metadata.packages_distributions().get(name, [])}
+    stems = set(packages) | {d.replace("-", "_") for d in distributions}
+    folders = [*_python_paths(), *sys.path, *glob.glob("/usr/lib/python3*/dist-packages"),
+               *glob.glob("/usr/local/lib/python3*/dist-packages")]
+    found = set()
+    for folder in {f for f in folders if os.path.isdir(f)}:
+        for name in packages:
+            found.update(glob.glob(os.path.join(folder, name)) + glob.glob(os.path.join(folder, f"{name}.py"))
+                         + glob.glob(os.path.join(folder, f"{name}.*.so")) + glob.glob(os.path.join(folder, f"{name}.libs")))
+        for stem in stems:
+            for suffix in ("dist-info", "egg-info"):
+                found.update(p for p in glob.glob(os.path.join(folder, f"*-*.{suffix}"))
+                             if os.path.basename(p).split("-")[0].lower() == stem.lower())
+    return tuple(sorted(found))
 
 
 class TemplateError(Exception):
@@ -141,43 +203,60 @@ class TemplateError(Exception):
 
 
 class Template:
-    """One sandboxed fork server for one code tree (a submission, or the reference)."""
+    """One sandboxed fork server for one code tree (a submission, or the reference).
 
-    def __init__(self, workdir: Path, cells: list[dict], config: dict, isolation: Isolation):
-        self.isolation = isolation
+    `files` is a folder holding the code tree's files; the template copies them into its own
+    writable work folder before anything else runs, so the sandbox never writes on the host's disk
+    outside its bounded space.
+    """
+
+    def __init__(self, files: Path, cells: list[dict], config: dict, isolation: Isolation):
+        self.isolation, self.closed = isolation, False
+        limits = config["limits"]
+        self.processes = int(limits["processes"])
+        self.uid = fresh_uid() if isolation.own_users else None
+        inside = isolation.level == "bubblewrap"
         self.meta = Path(tempfile.mkdtemp(prefix="grader-meta-"))
         (self.meta / "cells.json").write_text(json.dumps(cells))
-        inside = isolation.level == "bubblewrap"
-        self.workdir = SANDBOX_WORKDIR if inside else str(workdir)
-        self.cells_path = f"{SANDBOX_META}/cells.json" if inside else str(self.meta / "cells.json")
-        if isolation.uid is not None:
-            _give_to(workdir, isolation.uid)
-            os.chmod(self.meta, 0o755)
-            os.chmod(self.meta / "cells.json", 0o644)
+        (self.meta / "files").mkdir()
+        (self.meta / "empty").mkdir()
+        _open_to_all(self.meta)
+        _open_to_all(files)
+        self.space = Space(limits["disk_mb"], limits["files"], self.uid) if not inside or can_mount() else None
+        self.group = groups.for_sandbox(self.uid)
+        if inside:
+            paths = {"files": SANDBOX_FILES, "workdir": SANDBOX_WORKDIR, "cells": f"{SANDBOX_META}/cells.json"}
+        else:
+            paths = {"files": str(files), "workdir": str(self.space.work), "cells": str(self.meta / "cells.json")}
+        self.paths = paths
         self.control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        template_config = {**config, "uid": isolation.uid, "gid": isolation.uid, "control_fd": child_end.fileno(),
-                           "own_pid_namespace": inside}
+        template_config = {**config, **paths, "uid": self.uid, "control_fd": child_end.fileno()}
         command = _python(f"{_BOOTSTRAP_IMPORT}; import json; template_main(json.loads(sys.argv[1]))",
                           json.dumps(template_config))
         if inside:
-            command = _bwrap_prefix(workdir, self.meta, isolation.uid) + command
+            masked = masked_paths(tuple(sorted({m.split(".")[0] for m in config.get("forbidden", [])})))
+            command = _bwrap_prefix(files, self.meta, self.space, self.uid is not None, limits, masked) + command
+        environment = None if inside else {**_ENV, "HOME": paths["workdir"], "TMPDIR": str(self.space.tmp)}
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            env=None if inside else {**_ENV, "HOME": str(workdir)}, cwd=str(workdir),
-            user=isolation.uid if not inside else None, group=isolation.uid if not inside else None,
-            start_new_session=True,
-        )
+            env=environment, cwd="/", start_new_session=True, preexec_fn=self.group.enter)
         child_end.close()
+        self.group.attach(self.process.pid)
         self.first_spawn = True
 
     def spawn(self, sock_end: socket.socket, out_end: int, config: dict) -> int:
         """Fork a worker that serves on `sock_end` and writes its output to `out_end`; return its pid."""
-        request = {"op": "spawn", "config": {"workdir": self.workdir, "cells": self.cells_path, **config}}
+        if self.first_spawn:  # wait until the template is up: then what runs in the sandbox is the template's
+            self._reply(timeout=120)
+            self.first_spawn = False
+        self.group.limit_tasks(self.group.count() + 1 + self.processes)  # the worker, and what it may start
+        request = {"op": "spawn", "config": {**self.paths, **config}}
         socket.send_fds(self.control, [json.dumps(request).encode()], [sock_end.fileno(), out_end])
-        reply = self._reply(timeout=120 if self.first_spawn else 30)
-        self.first_spawn = False
-        return int(reply["pid"])
+        reply = self._reply(timeout=30)
+        if type(reply.get("pid")) is not int:
+            raise TemplateError("the sandbox answered a spawn request with no process id")
+        return reply["pid"]
 
     def kill(self, pid: int) -> str:
         """Kill a worker and its process group (through the template, which is its parent); say how it ended."""
@@ -185,22 +264,9 @@ class Template:
             self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
             status = self._reply(timeout=10).get("status")
         except (OSError, TemplateError):
-            if self.isolation.level != "bubblewrap":
-                _killpg(pid)
             self.close()
             return "stopped, and its sandbox with it"
-        return describe_status(status)
-
-    def pause(self, pid: int) -> None:
-        """Stop every process of the submission (SIGSTOP), so none competes for the CPU while the reference is timed."""
-        self._signal("pause", pid)
-
-    def resume(self, pid: int) -> None:
-        self._signal("resume", pid)
-
-    def _signal(self, op: str, pid: int) -> None:
-        self.control.send(json.dumps({"op": op, "pid": pid}).encode())
-        self._reply(timeout=10)
+        return describe_status(status if type(status) is int else None)
 
     def _reply(self, timeout: float) -> dict:
         self.control.settimeout(timeout)
@@ -210,20 +276,33 @@ class Template:
             raise TemplateError(f"the sandbox did not answer ({error}){self._log_tail()}") from None
         if not data:
             raise TemplateError(f"the sandbox stopped{self._log_tail()}")
-        return json.loads(data)
+        try:
+            reply = json.loads(data)
+        except (ValueError, RecursionError):
+            reply = None
+        if type(reply) is not dict:
+            raise TemplateError("the sandbox answered with something that is not a reply")
+        return reply
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def close(self) -> None:
-        """Stop the template and everything it started."""
-        if self.process.returncode is not None:
+        """Stop the template and everything the sandbox started, and drop its space; never raises."""
+        if self.closed:
             return
+        self.closed = True
         self.control.close()
         _killpg(self.process.pid)
-        self.process.wait()
+        self.group.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
         self.log.close()
-        shutil.rmtree(self.meta, ignore_errors=True)
+        if self.space is not None:
+            self.space.close()
+        remove_tree(self.meta)
 
     def _log_tail(self) -> str:
         self.log.seek(0, os.SEEK_END)
@@ -233,11 +312,12 @@ class Template:
         return f": {tail}" if tail else ""
 
 
-def _give_to(folder: Path, uid: int) -> None:
-    for root, _, files in os.walk(folder):
-        os.chown(root, uid, uid)
+def _open_to_all(folder: Path) -> None:
+    """Let the sandbox's user read a folder the grader prepared (it holds nothing secret)."""
+    for root, folders, files in os.walk(folder):
+        os.chmod(root, 0o755)
         for name in files:
-            os.chown(os.path.join(root, name), uid, uid)
+            os.chmod(os.path.join(root, name), 0o644)
 
 
 def _killpg(pgid: int) -> None:

@@ -17,6 +17,7 @@ import json
 import linecache
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -25,17 +26,22 @@ import traceback
 
 
 def template_main(config: dict) -> None:
-    """Run the fork server: preload modules, then spawn/kill workers on request."""
+    """Run the fork server: take on the sandbox's user, copy the files in, preload modules, then spawn/kill workers."""
     if os.getuid() == 0 and config.get("uid") is not None:
         os.setgroups([])
-        os.setgid(config["gid"])
+        os.setgid(config["uid"])
         os.setuid(config["uid"])
+    try:
+        shutil.copytree(config["files"], config["workdir"], dirs_exist_ok=True)
+    except OSError as error:
+        sys.exit(f"the submission's files do not fit in its work folder: {error}")
     for name in config.get("preload", []):
         try:
             __import__(name)
         except ImportError:
             pass
     control = socket.socket(fileno=config["control_fd"])
+    control.send(b'{"ready": true}')
     exits: dict[int, int] = {}
     signal.signal(signal.SIGCHLD, lambda *_: _reap(exits))
     while True:
@@ -57,22 +63,6 @@ def template_main(config: dict) -> None:
             control.send(json.dumps({"pid": pid}).encode())
         elif request["op"] == "kill":
             control.send(json.dumps({"status": _kill(request["pid"], exits)}).encode())
-        elif request["op"] in ("pause", "resume"):
-            _signal_all(request["pid"], signal.SIGSTOP if request["op"] == "pause" else signal.SIGCONT,
-                        config["own_pid_namespace"])
-            control.send(b"{}")
-
-
-def _signal_all(pid: int, signum: int, own_pid_namespace: bool) -> None:
-    """Signal every process the submission started: in a PID namespace of its own, all of them
-    (even those that left the worker's process group); otherwise the worker's process group."""
-    try:
-        if own_pid_namespace:
-            os.kill(-1, signum)  # every process of this namespace but the template and its init
-        else:
-            os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _kill(pid: int, exits: dict[int, int]) -> int | None:
@@ -124,8 +114,7 @@ def _worker_main(sock_fd: int, out_fd: int, config: dict) -> None:
     with open(config["cells"]) as cells:
         errors = _load(json.load(cells), namespace)
     server = _Server(namespace, protocol, sock, synchronize)
-    server.send({"op": "ready", "errors": errors,
-                 "names": sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("_"))})
+    server.send({"op": "ready", "errors": errors})
     server.serve(stream)
 
 
@@ -218,11 +207,41 @@ def _describe_exception(error: BaseException, limit: int = 4000) -> str:
     return text[-limit:]
 
 
-class _Staged:
-    """Inputs of a timed run, decoded and on their device before the clock starts."""
+SUMMARY_LEAVES = 64
+SUMMARY_SAMPLES = 8
 
-    def __init__(self, calls, device: str):
-        self.calls, self.device = calls, device
+
+def _summary(value, probe: int, depth: int = 0, budget: list | None = None):
+    """A summary of a result that tolerates float noise: for each array (or number) its shape, sum, norm and a
+    few entries at positions drawn from `probe`; the structure of containers."""
+    budget = [SUMMARY_LEAVES] if budget is None else budget
+    if budget[0] <= 0 or depth > 8:
+        return {"truncated": True}
+    torch = sys.modules.get("torch")
+    if isinstance(value, getattr(torch, "Tensor", ())):
+        value = value.detach().to("cpu").resolve_conj()
+        value = (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+    import numpy as np
+
+    if type(value) in (list, tuple):
+        try:  # nested numbers summarise as the array they make, as the checks compare them
+            value = np.asarray(value) if np.asarray(value).dtype.kind in "biufc" else value
+        except (ValueError, TypeError):
+            pass
+    if type(value) in (list, tuple):
+        return {"items": [_summary(v, probe, depth + 1, budget) for v in value[:SUMMARY_LEAVES]], "length": len(value)}
+    if type(value) is dict:
+        keys = sorted(value, key=repr)[:SUMMARY_LEAVES]
+        return {"keys": [repr(k)[:100] for k in keys], "items": [_summary(value[k], probe, depth + 1, budget) for k in keys]}
+    budget[0] -= 1
+    if isinstance(value, (bool, int, float, complex, np.ndarray, np.generic)) and np.asarray(value).dtype.kind in "biufc":
+        array = np.asarray(value)
+        flat = array.ravel()
+        flat = flat.view(np.float64) if flat.dtype == np.complex128 else flat.astype(np.float64, copy=False)
+        positions = np.random.default_rng([probe, flat.size]).integers(0, max(flat.size, 1), SUMMARY_SAMPLES)
+        return {"shape": list(array.shape), "sum": float(flat.sum()), "norm": float(np.linalg.norm(flat)),
+                "at": [float(flat[i]) for i in positions] if flat.size else []}
+    return {"value": repr(value)[:200] if type(value) in (str, bytes, type(None)) else type(value).__name__}
 
 
 class _Server:
@@ -252,25 +271,21 @@ class _Server:
         protocol, rid = self.protocol, request.get("id")
         kinds = protocol.ErrorKind
         try:
-            if request["op"] == "release":
-                for handle_id in request["handles"]:
-                    self.handles.pop(handle_id, None)
-                return {"op": "result", "id": rid, "value": None}, []
             decode = lambda tree: protocol.decode(tree, buffers, from_handle=self._object)  # noqa: E731
-            if request["op"] == "stage":
-                value = _Staged(self._to_device(decode(request["calls"]), request["device"]), request["device"])
+            target = self._resolve(request["target"])
+            if target is None:
+                return self._error(rid, kinds.MISSING, f"{request['target']} is not defined in the submission")
+            if request["op"] == "getattr":
+                value = getattr(target, request["name"])
+            elif request["op"] == "call":
+                args, kwargs = decode(request["args"]), decode(request["kwargs"])
+                value = target(*args, **kwargs)
+                if request.get("echo"):  # the arguments as the call left them, for the grader to compare
+                    value = (value, args, kwargs)
+            elif request["op"] == "timed":
+                value = self._timed(target, decode(request["calls"]), request["device"], request["probe"])
             else:
-                target = self._resolve(request["target"])
-                if target is None:
-                    return self._error(rid, kinds.MISSING, f"{request['target']} is not defined in the submission")
-                if request["op"] == "getattr":
-                    value = getattr(target, request["name"])
-                elif request["op"] == "call":
-                    value = target(*decode(request["args"]), **decode(request["kwargs"]))
-                elif request["op"] == "run":
-                    value = self._run(target, self._object(protocol.Handle(request["staged"], "")))
-                else:
-                    return self._error(rid, kinds.PROTOCOL, f"unknown request {request['op']!r}")
+                return self._error(rid, kinds.PROTOCOL, f"unknown request {request['op']!r}")
             out: list[bytes] = []
             tree = protocol.encode(value, out, to_handle=self._handle)
             return {"op": "result", "id": rid, "value": tree}, out
@@ -283,18 +298,19 @@ class _Server:
         except BaseException as error:
             return self._error(rid, kinds.EXCEPTION, _describe_exception(error))
 
-    def _run(self, function, staged: "_Staged") -> int:
-        """Call `function` once per staged (args, kwargs), then wait for the device: the grader times this."""
-        for args, kwargs in staged.calls:
-            function(*args, **kwargs)
-        if staged.device == "cuda":
+    def _timed(self, function, calls, device: str, probe: int) -> list:
+        """Move the inputs to the device, call `function` on each, wait for the device, and summarise each
+        result: the grader times this whole request and checks every summary against the reference's."""
+        calls = self._to_device(calls, device)
+        results = [function(*args, **kwargs) for args, kwargs in calls]
+        if device == "cuda":
             self.synchronize()
-        return len(staged.calls)
+        return [_summary(result, probe) for result in results]
 
     def _to_device(self, calls, device: str) -> list:
-        torch = sys.modules.get("torch")
-        if device != "cpu" and torch is not None:
-            move = lambda v: v.to(device) if isinstance(v, torch.Tensor) else v  # noqa: E731
+        tensor = getattr(sys.modules.get("torch"), "Tensor", ())
+        if device != "cpu" and tensor:
+            move = lambda v: v.to(device) if isinstance(v, tensor) else v  # noqa: E731
             calls = [([move(a) for a in args], {k: move(v) for k, v in kwargs.items()}) for args, kwargs in calls]
             self.synchronize()
         return calls

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader.checks import assert_close
+from grader.checks import assert_close, assert_inputs_unchanged
 
 
 def lstm_case(rng, cases, biases=None, **size_bounds):
@@ -26,7 +26,7 @@ def test_lstm_forward_matches_torch_lstm_with_both_biases(submission, rng, cases
     x, h0, c0, params, dh = lstm_case(rng, cases, T=(1, 12), B=(1, 5), d=(1, 7))
     bias_share = rng.normal(0.0, 0.5, 4 * h0.shape[1])
     expected = oracle.lstm(x, h0, c0, params, dh, bias_share)
-    h, c = submission.lstm_forward(x, h0, c0, params)
+    h, c = assert_inputs_unchanged(submission.lstm_forward, x, h0, c0, params)
     assert_close(h, expected.h, rtol=1e-7, atol=1e-10, name="h")
     assert_close(c, expected.c, rtol=1e-7, atol=1e-10, name="c")
 
@@ -47,7 +47,7 @@ def test_lstm_forward_matches_reference(submission, reference, rng, cases):
 @pytest.mark.points(8)
 def test_lstm_backward_matches_torch_lstm(submission, rng, cases, oracle):
     x, h0, c0, params, dh = lstm_case(rng, cases, T=(1, 9), B=(1, 5))
-    grads = submission.lstm_backward(x, h0, c0, params, dh)
+    grads = assert_inputs_unchanged(submission.lstm_backward, x, h0, c0, params, dh)
     assert_lstm_grads_close(grads, oracle.lstm(x, h0, c0, params, dh).grads, f"T={len(x)}")
 
 
@@ -67,7 +67,7 @@ def test_gru_forward_matches_reference(submission, reference, rng, cases):
     size = cases.sizes(rng, T=(1, 12), B=(1, 5))
     x, h0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
     params = cases.gru_params(rng, size["n"], size["d"], scale=0.8)
-    h = submission.gru_forward(x, h0, params)
+    h = assert_inputs_unchanged(submission.gru_forward, x, h0, params)
     assert_close(h, reference.gru_forward(x, h0, params), rtol=1e-7, atol=1e-10, name="h")
 
 

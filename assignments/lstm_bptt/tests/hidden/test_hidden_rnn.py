@@ -2,7 +2,7 @@
 
 import pytest
 
-from grader.checks import assert_close, assert_distribution, assert_finite
+from grader.checks import assert_close, assert_distribution, assert_finite, assert_inputs_unchanged
 
 
 def rnn_case(rng, cases, **size_bounds):
@@ -22,7 +22,7 @@ def assert_grads_close(grads, expected, names, label):
 def test_rnn_forward_and_loss_match_reference(submission, reference, rng, cases):
     for bounds in ({"T": (1, 2), "B": (1, 2)}, {"T": (6, 13), "B": (3, 7), "k": (5, 11)}):
         x, s0, targets, params = rnn_case(rng, cases, **bounds)
-        s, y = submission.rnn_forward(x, s0, params)
+        s, y = assert_inputs_unchanged(submission.rnn_forward, x, s0, params)
         s_ref, y_ref = reference.rnn_forward(x, s0, params)
         label = f"T={len(x)}, B={len(s0)}"
         assert_close(s, s_ref, rtol=1e-7, atol=1e-10, name=f"s ({label})")
@@ -50,7 +50,7 @@ def test_rnn_forward_is_stable_for_large_logits(submission, rng, cases, oracle):
 @pytest.mark.points(5)
 def test_rnn_bptt_matches_torch(submission, rng, cases, oracle):
     x, s0, targets, params = rnn_case(rng, cases, T=(1, 9), B=(1, 5))
-    grads = submission.rnn_bptt(x, s0, targets, params)
+    grads = assert_inputs_unchanged(submission.rnn_bptt, x, s0, targets, params)
     assert_grads_close(grads, oracle.rnn(x, s0, targets, params).grads, params, f"full BPTT, T={len(x)}")
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import assert_close, assert_shape
+from grader.checks import assert_close, assert_inputs_unchanged, assert_shape
 
 
 def spectral_radius_matrix(rng, d, rho):
@@ -110,7 +110,7 @@ def test_clip_grad_norm_matches_torch(submission, rng):
         total = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
         tensors = with_torch_grads(grads)
         expected_norm = torch.nn.utils.clip_grad_norm_(tensors, max_norm=factor * total).item()
-        clipped, norm = submission.clip_grad_norm(grads, factor * total)
+        clipped, norm = assert_inputs_unchanged(submission.clip_grad_norm, grads, factor * total)
         assert_close(norm, expected_norm, rtol=1e-10, name=f"returned norm (max_norm = {factor} x norm)")
         for name, tensor in zip(grads, tensors):
             # torch divides by (norm + 1e-6), hence the tolerance
@@ -124,6 +124,6 @@ def test_clip_grad_value_matches_torch(submission, rng):
     clip_value = float(rng.uniform(0.2, 2.0))
     tensors = with_torch_grads(grads)
     torch.nn.utils.clip_grad_value_(tensors, clip_value)
-    clipped = submission.clip_grad_value(grads, clip_value)
+    clipped = assert_inputs_unchanged(submission.clip_grad_value, grads, clip_value)
     for name, tensor in zip(grads, tensors):
         assert_close(clipped[name], tensor.grad.numpy(), rtol=1e-12, name=f"clipped {name}")

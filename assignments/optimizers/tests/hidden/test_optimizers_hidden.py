@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import as_array, assert_close, assert_finite, assert_shape, check_gradient
+from grader.checks import (as_array, assert_close, assert_finite, assert_inputs_unchanged, assert_shape,
+                           check_gradient)
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -65,7 +66,8 @@ def trajectory(module, method, step, w0, grad, n, *hyper):
     """n steps of module.<step> from module.init_state(method, w0), the gradient computed here."""
     W, states = [w0], [module.init_state(method, w0)]
     for i in range(n):
-        w_new, state = unpack(getattr(module, step)(W[-1], grad(W[-1]), states[-1], *hyper), step)
+        update = getattr(module, step)
+        w_new, state = unpack(assert_inputs_unchanged(update, W[-1], grad(W[-1]), states[-1], *hyper), step)
         W.append(checked(w_new, w0.shape, f"{step}: w after step {i + 1}"))
         states.append(state)
     return W, states
@@ -144,7 +146,7 @@ def assert_same_steps(submission, reference, rng, method, hyper, n=12):
         d = int(rng.integers(1, 8))
         w, g, state, h = rng.normal(size=d), 2 * rng.normal(size=d), random_state(rng, method, d), hyper(rng)
         expected = getattr(reference, step)(w, g, state, *h)
-        actual = unpack(getattr(submission, step)(w, g, state, *h), step)
+        actual = unpack(assert_inputs_unchanged(getattr(submission, step), w, g, state, *h), step)
         assert_same_run(([w, actual[0]], [state, actual[1]]), ([w, expected[0]], [state, expected[1]]),
                         f"{step} from a random state (case {i}, t = {state['t'] + 1}, hyper-parameters {h})")
 
