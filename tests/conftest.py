@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from grader import spec
+from grader.proxy import Proxy, Side
+from grader.sandbox.launch import Template, detect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +24,28 @@ def _grader_home():
     mp.setenv("GRADER_HOME", str(ROOT))
     yield
     mp.undo()
+
+
+SIDE_LIMITS = {"memory_mb": 1024, "cpu_seconds": 120, "file_size_mb": 8, "processes": 8, "disk_mb": 64, "files": 1000}
+
+
+@pytest.fixture
+def sides(tmp_path):
+    """`sides(source, preload, **limits)` starts a sandboxed side running `source` and returns its proxy."""
+    made = []
+
+    def start(source: str, preload=("numpy",), **limits) -> Proxy:
+        folder = tmp_path / f"side{len(made)}"
+        folder.mkdir()
+        config = {"preload": list(preload), "limits": {**SIDE_LIMITS, **limits}, "forbidden": []}
+        side = Side("submission", lambda: Template(folder, [{"label": "m.py", "source": source}], config, detect()),
+                    {}, call_timeout=30)
+        made.append(side)
+        return Proxy(side)
+
+    yield start
+    for side in made:
+        side.close()
 
 
 def load(slug: str) -> spec.Assignment:

@@ -8,11 +8,8 @@ import pytest
 import time
 
 from grader.perf import compare_speed
-from grader.proxy import Proxy, Side
-from grader.sandbox.launch import Template, detect
 
 REFERENCE = "def mm(a, b):\n    return a @ b\n"
-LIMITS = {"memory_mb": 1024, "cpu_seconds": 120, "file_size_mb": 8, "processes": 8, "disk_mb": 64, "files": 1000}
 SUBMISSIONS = {
     "same": (REFERENCE, False),
     "python_loops": ("""
@@ -48,24 +45,6 @@ if os.fork() == 0:  # a process that leaves the worker's group and keeps countin
 def ready():
     return True
 """
-
-
-@pytest.fixture
-def sides(tmp_path):
-    made = []
-
-    def proxy(source: str, preload=("numpy",)) -> Proxy:
-        folder = tmp_path / f"side{len(made)}"
-        folder.mkdir()
-        config = {"preload": list(preload), "limits": LIMITS, "forbidden": []}
-        side = Side("submission", lambda: Template(folder, [{"label": "m.py", "source": source}], config, detect()),
-                    {}, call_timeout=30)
-        made.append(side)
-        return Proxy(side)
-
-    yield proxy
-    for side in made:
-        side.close()
 
 
 def matrices(rng):

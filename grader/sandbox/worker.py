@@ -21,7 +21,6 @@ import shutil
 import signal
 import socket
 import sys
-import time
 import traceback
 
 
