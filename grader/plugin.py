@@ -6,6 +6,8 @@ test's outcome is recorded from what pytest observed here, never from the worker
 
 from __future__ import annotations
 
+import base64
+import io
 import zlib
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from grader import errors
 from grader.checks import assert_all_close
-from grader.perf import compare_speed
+from grader.perf import compare_speed, default_device
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
 from grader.spec import Assignment
@@ -65,17 +67,38 @@ class GraderPlugin:
     def speed(self, request, rng):
         """`speed(submission.f, reference.f, make_args, budget)` fails when f returns something other than
         the reference's result on a sample input, or takes over `budget` times the reference's time on
-        the same fresh inputs (`make_args(rng)` returns a tuple of arguments)."""
+        the same fresh inputs (`make_args(rng)` returns a tuple of arguments). `budget` may be a dict
+        by device ({"cpu": 5, "cuda": 3})."""
 
-        def check(student, reference, make_args, budget: float, rtol: float = 1e-6, atol: float = 1e-8,
-                  **options) -> None:
+        def check(student, reference, make_args, budget: float | dict[str, float], rtol: float = 1e-6,
+                  atol: float = 1e-8, device: str | None = None, **options) -> None:
+            device = device or default_device()
+            if isinstance(budget, dict):  # a budget per device: {"cpu": 5, "cuda": 3}
+                budget = budget[device]
             sample = tuple(make_args(rng))
             assert_all_close(student(*sample), reference(*sample), rtol, atol, name="result")  # fast must be right
-            timing = compare_speed(student, reference, make_args, rng, budget, rtol=rtol, atol=atol, **options)
+            timing = compare_speed(student, reference, make_args, rng, budget, device=device, rtol=rtol, atol=atol,
+                                   **options)
             self.results[request.node.nodeid].timing = timing.summary()
             timing.check()
 
         return check
+
+    @pytest.fixture
+    def attach(self, request):
+        """`attach(title, figure)` adds a matplotlib figure, rendered to PNG here in the trusted process from
+        plain data, to this test's result (shown in the feedback page, carried in the JSON)."""
+
+        def add(title: str, figure) -> None:
+            import matplotlib.pyplot as plt  # only tests that draw need it
+
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+            plt.close(figure)
+            self.results[request.node.nodeid].figures.append(
+                {"title": str(title), "png": base64.b64encode(buffer.getvalue()).decode()})
+
+        return add
 
     # -- hooks
     def pytest_configure(self, config):

@@ -135,12 +135,13 @@ class Side:
     """The sandboxed code of one side (submission or reference), as seen from the tests."""
 
     def __init__(self, name: str, template_factory, worker_config: dict, call_timeout: float,
-                 budget: float | None = None):
+                 budget: float | None = None, call_timeouts: dict[str, float] | None = None):
         self.name = name
         self.template_factory = template_factory
         self.template: Template | None = None
         self.worker_config = worker_config
         self.call_timeout = call_timeout
+        self.call_timeouts = call_timeouts or {}  # longer limits for calls of these names (training, say)
         self.budget = budget
         self.spent = 0.0
         self.output = Output()
@@ -160,6 +161,8 @@ class Side:
         message = {"op": "call", "target": self._target(target), "args": tree_args[0], "kwargs": tree_args[1]}
         if echo:
             message["echo"] = True
+        name = target._name if isinstance(target, RemoteObject) else str(target)
+        timeout = timeout or self.call_timeouts.get(name)
         value = self._request(message, buffers, f"calling {self._describe(target)}", timeout)
         if echo and not (type(value) is tuple and len(value) == 3 and type(value[1]) is list and type(value[2]) is dict):
             raise errors.BadValue(f"calling {self._describe(target)}: the worker did not send back the arguments")
@@ -167,7 +170,10 @@ class Side:
 
     def getattr(self, handle: "RemoteObject", name: str):
         message = {"op": "getattr", "target": self._target(handle), "name": name}
-        return self._request(message, [], f"reading {handle._type_name}.{name}")
+        value = self._request(message, [], f"reading {handle._type_name}.{name}")
+        if isinstance(value, RemoteObject):
+            value._name = name  # a method keeps its name, for its call limit and its messages
+        return value
 
     def timed(self, target, calls: list, device: str, probe: int, timeout: float | None = None) -> tuple[float, list]:
         """Call `target` on every (args, kwargs) of `calls` in one request, timed from this side.
@@ -342,7 +348,7 @@ class Side:
 
     def _describe(self, target) -> str:
         if isinstance(target, RemoteObject):
-            return f"a {target._type_name} object"
+            return f"{target._name}()" if target._name else f"a {target._type_name} object"
         return f"{target}()"
 
 
@@ -398,6 +404,7 @@ class RemoteObject:
 
     def __init__(self, side: Side, handle_id: int, type_name: str, generation: int):
         self._side, self._handle_id, self._type_name, self._generation = side, handle_id, type_name, generation
+        self._name = ""  # the attribute it was read as, if any
 
     @property
     def grader_description(self) -> str:

@@ -34,6 +34,7 @@ class TestResult:
     output: str = ""
     duration: float = 0.0
     timing: str = ""           # what a performance check measured (reported, not graded)
+    figures: list[dict] = field(default_factory=list)  # {"title", "png"}: PNGs (base64) the test rendered
 
 
 @dataclass

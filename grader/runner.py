@@ -90,6 +90,7 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             args.append("--collect-only")
         output = log if log is not None else io.StringIO()
         saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") if k in os.environ}
+        os.environ.setdefault("MPLBACKEND", "Agg")  # figures the tests draw are rendered off screen
         bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # keep the assignment folders clean
         meta_path = list(sys.meta_path)  # a pytest around this one must not rewrite the assignment's asserts either
         sys.meta_path[:] = [f for f in meta_path if not isinstance(f, AssertionRewritingHook)]
@@ -131,9 +132,10 @@ def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], i
     config = {"preload": [m for m in assignment.preload if m not in forbidden_modules],
               "limits": worker_limits(assignment), "forbidden": forbidden_modules}
     payload = [{"label": c.label, "source": c.source} for c in cells]
+    slack = 1 if budget else 3  # the reference has no budget and three times the limits
     side = Side(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
-                call_timeout=assignment.limits.call_timeout if budget else 3 * assignment.limits.call_timeout,
-                budget=budget)
+                call_timeout=slack * assignment.limits.call_timeout, budget=budget,
+                call_timeouts={n: slack * t for n, t in assignment.limits.call_timeouts})
     side.template = side.template_factory()  # start importing now, while pytest collects
     return side
 

@@ -17,6 +17,7 @@ class SpecError(Exception):
 @dataclass(frozen=True)
 class Limits:
     call_timeout: float = 20.0
+    call_timeouts: tuple[tuple[str, float], ...] = ()  # (function or method name, seconds): longer calls, e.g. train
     total_timeout: float = 600.0
     memory_mb: int = 2048
     processes: int = 16
@@ -119,6 +120,7 @@ def parse(data, root: Path) -> Assignment:
     limits_reader = _Reader(where, limits_data, prefix="limits.")
     limits = Limits(
         call_timeout=limits_reader.number("call_timeout", Limits.call_timeout, positive=True),
+        call_timeouts=_call_timeouts(limits_reader.mapping("call_timeouts", required=False), where),
         total_timeout=limits_reader.number("total_timeout", Limits.total_timeout, positive=True),
         memory_mb=int(limits_reader.number("memory_mb", Limits.memory_mb, positive=True)),
         processes=int(limits_reader.number("processes", Limits.processes, positive=True)),
@@ -168,6 +170,15 @@ def parse(data, root: Path) -> Assignment:
     )
     reader.no_unknown()
     return assignment
+
+
+def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:
+    """Per-name call limits: `{train: 120}` gives calls of train (a function, or a method of a returned object) 120 s."""
+    reader = _Reader(where, data, prefix="limits.call_timeouts.")
+    for name in data:
+        if not isinstance(name, str) or not name.isidentifier():
+            _fail(where, f"limits.call_timeouts.{name}", "must be named by a function or method name")
+    return tuple((name, float(reader.number(name, positive=True))) for name in data)
 
 
 def _forbidden(reader: "_Reader", where: Path) -> tuple[str, ...]:

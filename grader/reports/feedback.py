@@ -9,15 +9,16 @@ fetching anything, so the page is self-contained and nothing in it can run.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from grader.notebook import Cell
 from grader.results import GradeResult, clean_text
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # figures are embedded PNGs
 _CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;width:100%}"
         "td,th{border:1px solid #ccc;padding:4px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;margin:0}"
-        ".highlight{background:#f6f6f6;padding:6px}")
+        ".highlight{background:#f6f6f6;padding:6px}figure{margin:6px 0}img{max-width:100%}")
 
 
 def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
@@ -41,7 +42,7 @@ def _summary(result: GradeResult) -> str:
             detail = "\n".join(filter(None, [test.message, test.timing and f"timing: {test.timing}",
                                              test.output and f"output:\n{test.output}"]))
             rows.append(f"<tr><td>{escape(test.name)}</td><td>{test.earned:g} / {test.points:g}</td>"
-                        f"<td><pre>{escape(detail)}</pre></td></tr>")
+                        f"<td><pre>{escape(detail)}</pre>{''.join(map(_figure, test.figures))}</td></tr>")
     notes = [*(f"while loading: {m}" for m in result.load_errors), *result.warnings]
     return "\n".join([
         f"<h2>{escape(result.assignment)}: feedback for {escape(result.submission)}</h2>",
@@ -51,6 +52,15 @@ def _summary(result: GradeResult) -> str:
         "<table>", *rows, "</table>",
         *(f"<pre>{escape(note)}</pre>" for note in notes),
     ])
+
+
+def _figure(figure: dict) -> str:
+    """A figure a test rendered, embedded as a PNG (base64 checked, so nothing but an image can come of it)."""
+    png = figure.get("png", "")
+    if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", png):
+        return ""
+    title = escape(str(figure.get("title", "")))
+    return f"<figure><img src=\"data:image/png;base64,{png}\" alt=\"{title}\"><figcaption>{title}</figcaption></figure>"
 
 
 def _code(cells: list[Cell]) -> str:

@@ -20,6 +20,7 @@ def to_gradescope(result: GradeResult) -> dict:
             "max_score": test.points,
             "status": "passed" if test.status == "passed" else "failed",
             "output": "\n".join(filter(None, [test.message, test.timing and f"Timing: {test.timing}",
+                                               *(f"Figure: {f['title']} (in the feedback page)" for f in test.figures),
                                                test.output and f"Output:\n{test.output}"])),
             "visibility": "visible" if test.visibility == "public" else "after_published",
             "tags": [test.question],

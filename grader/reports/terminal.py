@@ -32,7 +32,8 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
         note = "graded by a TA (manual)" if question.manual else ""
         table.add_row(Text(f"{question.id}: {question.title}", style="bold"), Text(label, style=style), Text(note))
         for test in (t for t in result.tests if t.question == question.id):
-            reason = "\n".join(filter(None, [test.message, test.timing and f"timing: {test.timing}"]))
+            figures = [f"figure: {f['title']} (in the feedback page)" for f in test.figures]
+            reason = "\n".join(filter(None, [test.message, test.timing and f"timing: {test.timing}", *figures]))
             if show_output and test.output:
                 reason += f"\n[output]\n{test.output}"
             table.add_row(Text(f"  {test.name}", style=_STYLE.get(test.status, "")),

@@ -1,0 +1,121 @@
+"""What test authors get beyond submission and reference: figures attached to a result, speed budgets
+per device, and longer limits for named calls (training)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from grader.reports.feedback import to_feedback_html
+from grader.reports.gradescope import to_gradescope
+from grader.runner import grade
+
+from conftest import make_assignment
+
+SOLUTION = """
+import time
+import numpy as np
+
+def curve(n):
+    return np.cumsum(np.ones(n))
+
+def mm(a, b):
+    return a @ b
+
+def train(seconds):
+    time.sleep(seconds)
+    return Model()
+
+def answer(seconds):
+    time.sleep(seconds)
+    return 42
+
+class Model:
+    def fit(self, seconds):
+        time.sleep(seconds)
+        return True
+"""
+
+FIGURE_TESTS = """
+import matplotlib.pyplot as plt
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_curve_is_drawn(submission, attach):
+    figure, axes = plt.subplots()
+    axes.plot(submission.curve(10))
+    attach("the curve, step by step", figure)
+"""
+
+
+def graded(tmp_path, tests: str, source: str = SOLUTION, **spec_items):
+    assignment = make_assignment(tmp_path / "course", tests, SOLUTION, **spec_items)
+    path = tmp_path / "tiny.py"
+    path.write_text(source)
+    return grade(assignment, path)
+
+
+def test_a_figure_is_attached_to_the_result_and_shown_in_every_report(tmp_path):
+    result = graded(tmp_path, FIGURE_TESTS)
+    (test,) = result.tests
+    assert test.status == "passed"
+    (figure,) = test.figures
+    assert figure["title"] == "the curve, step by step"
+    page = to_feedback_html(result, [])
+    assert f'<img src="data:image/png;base64,{figure["png"]}" alt="the curve, step by step">' in page
+    assert "img-src data:" in page
+    assert json.loads(json.dumps(result.to_dict()))["tests"][0]["figures"] == [figure]
+    assert "Figure: the curve, step by step" in to_gradescope(result)["tests"][0]["output"]
+    assert base64.b64decode(figure["png"]).startswith(b"\x89PNG")
+
+
+def test_a_figure_that_is_not_a_png_in_base64_is_left_out_of_the_page(tmp_path):
+    result = graded(tmp_path, FIGURE_TESTS)
+    result.tests[0].figures[0]["png"] = '"><script>alert(1)</script>'
+    assert "<script" not in to_feedback_html(result, [])
+
+
+SPEED_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_mm_generous(submission, reference, speed):
+    speed(submission.mm, reference.mm, lambda r: (r.standard_normal((32, 32)), r.standard_normal((32, 32))),
+          budget={"cpu": 1e6, "cuda": 1e6})
+
+@pytest.mark.points(1)
+def test_mm_impossible(submission, reference, speed):
+    speed(submission.mm, reference.mm, lambda r: (r.standard_normal((32, 32)), r.standard_normal((32, 32))),
+          budget={"cpu": 1e-6, "cuda": 1e-6})
+"""
+
+
+def test_a_speed_budget_may_be_given_per_device(tmp_path):
+    result = graded(tmp_path, SPEED_TESTS)
+    status = {t.name.rsplit("::", 1)[1]: t for t in result.tests}
+    assert status["test_mm_generous"].status == "passed", status["test_mm_generous"].message
+    assert "too slow" in status["test_mm_impossible"].message
+
+
+LIMIT_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_training_may_take_longer(submission):
+    model = submission.train(3)
+    assert model.fit(3) is True
+
+@pytest.mark.points(1)
+def test_other_calls_keep_the_ordinary_limit(submission):
+    assert submission.answer(3) == 42
+"""
+
+
+def test_named_calls_get_their_own_limit(tmp_path):
+    result = graded(tmp_path, LIMIT_TESTS, limits={"call_timeout": 1.5, "call_timeouts": {"train": 10, "fit": 10}})
+    status = {t.name.rsplit("::", 1)[1]: t for t in result.tests}
+    assert status["test_training_may_take_longer"].status == "passed", status["test_training_may_take_longer"].message
+    assert "calling answer() took longer than the limit of 1.5 s" in status["test_other_calls_keep_the_ordinary_limit"].message
