@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+import grader
 from grader import spec
 from grader.audit import audit
 from grader.batch import grade_batch, is_class_folder, submissions_in
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (spec.SpecError, GradingError) as error:
-        Console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(error)))
+        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(error)))
         return 2
     except KeyboardInterrupt:
         return 130
@@ -40,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Sandboxed autograder for deep-learning assignments.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {grader.__version__}")
     commands = parser.add_subparsers(required=True, metavar="command")
+    defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
 
-    grade_cmd = commands.add_parser("grade", help="grade one submission, or every submission in a class folder")
+    grade_cmd = commands.add_parser("grade", help="grade one submission, or every submission in a class folder", **defaults)
     grade_cmd.add_argument("assignment", help="assignment slug (or its folder)")
     grade_cmd.add_argument("path", type=Path, help=".py, .ipynb, folder or .zip; or a folder of many submissions")
     grade_cmd.add_argument("--public-only", action="store_true", help="run only the public tests")
@@ -54,38 +57,50 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="batch: submissions graded at once")
     grade_cmd.add_argument("--regrade", action="store_true", help="batch: grade again those already graded")
     grade_cmd.add_argument("--show-output", action="store_true", help="show what the submission printed")
+    grade_cmd.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that lost points")
     grade_cmd.add_argument("--quiet", action="store_true", help="print nothing (for --json and friends)")
     grade_cmd.set_defaults(run=_grade)
 
-    check = commands.add_parser("check", help="run the public tests, as a student would before submitting")
-    check.add_argument("assignment")
-    check.add_argument("path", type=Path)
-    check.add_argument("--show-output", action="store_true")
+    check = commands.add_parser("check", help="run the public tests, as a student would before submitting", **defaults)
+    check.add_argument("assignment", help="assignment slug (or its folder)")
+    check.add_argument("path", type=Path, help="your notebook, module, folder or .zip")
+    check.add_argument("--show-output", action="store_true", help="show what your code printed")
+    check.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that fail")
     check.set_defaults(run=_check)
 
-    lint = commands.add_parser("validate", help="lint an assignment's spec, files, tests and mutants")
-    lint.add_argument("assignment")
+    lint = commands.add_parser("validate", help="lint an assignment's spec, files, tests and mutants", **defaults)
+    lint.add_argument("assignment", help="assignment slug (or its folder)")
     lint.set_defaults(run=_validate)
 
-    audit_cmd = commands.add_parser("audit", help="grade the reference, the starter and the mutants; check each")
-    audit_cmd.add_argument("assignment")
-    audit_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    audit_cmd = commands.add_parser("audit", help="grade the reference, the starter and the mutants; check each",
+                                    **defaults)
+    audit_cmd.add_argument("assignment", help="assignment slug (or its folder)")
+    audit_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="variants graded at once")
     audit_cmd.set_defaults(run=_audit)
 
-    bundle = commands.add_parser("release", help="write the student bundle: handout, starters, spec, public tests")
-    bundle.add_argument("assignment")
-    bundle.add_argument("--out", type=Path, default=Path("release"))
+    bundle = commands.add_parser("release", help="write the student bundle: handout, starters, spec, public tests",
+                                 **defaults)
+    bundle.add_argument("assignment", help="assignment slug (or its folder)")
+    bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
     bundle.set_defaults(run=_release)
 
-    notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook")
-    notebook.add_argument("script", type=Path)
-    notebook.add_argument("-o", "--output", type=Path)
+    notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook", **defaults)
+    notebook.add_argument("script", type=Path, help="a .py file whose cells start with '# %%'")
+    notebook.add_argument("-o", "--output", type=Path, help="the notebook to write (default: the script's name, .ipynb)")
     notebook.set_defaults(run=_notebook)
     return parser
 
 
+def _existing(path: Path) -> Path:
+    """A path the user named must exist: a command mistake is one line and exit status 2, nothing written."""
+    if not path.exists():
+        raise GradingError(f"{path}: no such file or folder (expected a .py, .ipynb, .zip or a folder of them)")
+    return path
+
+
 def _grade(args) -> int:
     assignment = spec.load(args.assignment)
+    _existing(args.path)
     if is_class_folder(args.path, assignment):
         submissions = submissions_in(args.path)
         if not submissions:
@@ -105,15 +120,15 @@ def _grade(args) -> int:
 
     result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver)
     if not args.quiet:
-        render(result, console, show_output=args.show_output)
-    return 0 if all(t.status == "passed" for t in result.tests) else 1
+        render(result, console, show_output=args.show_output, verbose=args.verbose)
+    return 0 if all(t.status == "passed" for t in result.tests) and not result.problem else 1
 
 
 def _check(args) -> int:
     assignment = spec.load(args.assignment)
-    result = grade(assignment, args.path, public_only=True)
-    render(result, console, show_output=args.show_output)
-    passed = all(t.status == "passed" for t in result.tests)
+    result = grade(assignment, _existing(args.path), public_only=True)
+    render(result, console, show_output=args.show_output, verbose=args.verbose)
+    passed = all(t.status == "passed" for t in result.tests) and not result.problem
     console.print("[bold green]All public tests pass.[/]" if passed else
                   "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
     return 0 if passed else 1

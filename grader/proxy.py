@@ -149,6 +149,7 @@ class Side:
         self.generation = 0
         self.load_failure: str | None = None
         self.load_errors: list[str] = []
+        self.load_output = ""
         self.request_id = 0
 
     # -- the public surface
@@ -283,6 +284,8 @@ class Side:
             messages = ready.get("errors")
             if type(messages) is list and all(type(m) is str for m in messages[:50]):
                 self.load_errors = [m[:4000] for m in messages[:50]]
+                loaded = self.output.take()  # printed while loading: not any test's output
+                self.load_output = self.load_output or loaded
                 return self.worker
             self._drop_worker()
             self.load_failure = "the worker sent a malformed message while loading the submission"

@@ -68,10 +68,13 @@ class GradeResult:
     load_errors: list[str] = field(default_factory=list)
     execution_time: float = 0.0
     public_only: bool = False
+    problem: str = ""          # why nothing of the submission could be graded (nothing gradable, a forbidden use)
+    load_output: str = ""      # what the submission printed while it loaded
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""
-        self.submission = clean_text(self.submission)
+        self.submission, self.problem, self.load_output = map(clean_text, (self.submission, self.problem,
+                                                                            self.load_output))
         self.warnings = [clean_text(message) for message in self.warnings]
         self.load_errors = [clean_text(message) for message in self.load_errors]
         for test in self.tests:

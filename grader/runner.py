@@ -57,8 +57,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             sides.append(reference)
         plugin = GraderPlugin(assignment, submission, reference, problem)
         run_pytest(assignment, plugin, public_only, log)
-        load_errors = list(submission.load_errors) if submission is not None else []
-        result = _result(assignment, prepared, plugin, isolation, load_errors, public_only, time.monotonic() - started)
+        result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
         if feedback is not None:
             feedback.parent.mkdir(parents=True, exist_ok=True)
             feedback.write_text(to_feedback_html(result, prepared.cells))
@@ -155,7 +154,7 @@ def _violation_message(prepared: Prepared) -> str | None:
 
 
 def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, isolation: Isolation,
-            load_errors: list[str], public_only: bool, elapsed: float) -> GradeResult:
+            submission: Side | None, public_only: bool, elapsed: float) -> GradeResult:
     tests = list(plugin.results.values())
     questions = []
     for q in assignment.questions:
@@ -165,11 +164,10 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         elif mine or not public_only:
             questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
                                             round(sum(t.earned for t in mine), 6)))
-    warnings = isolation.notes() + prepared.advisories
-    if prepared.problem:
-        warnings.append(prepared.problem)
     return GradeResult(
         assignment=assignment.slug, assignment_version=assignment.version, toolkit_version=grader.__version__,
         submission=prepared.name, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
-        questions=questions, score_cap=assignment.score_cap, warnings=warnings + prepared.violations,
-        load_errors=load_errors, execution_time=round(elapsed, 3), public_only=public_only)
+        questions=questions, score_cap=assignment.score_cap, warnings=isolation.notes() + prepared.advisories,
+        load_errors=list(submission.load_errors) if submission is not None else [],
+        load_output=submission.load_output if submission is not None else "",
+        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from dataclasses import dataclass
@@ -238,9 +239,10 @@ class _Reader:
         return value
 
     def no_unknown(self):
-        unknown = sorted(set(self.data) - self.seen)
+        unknown = sorted(map(str, set(self.data) - self.seen))
         if unknown:
-            _fail(self.where, self.prefix + str(unknown[0]), "is not a known key")
+            close = difflib.get_close_matches(unknown[0], sorted(self.seen), n=1)
+            _fail(self.where, self.prefix + unknown[0], "is not a known key" + (f" (did you mean {close[0]}?)" if close else ""))
 
 
 def _fail(where: Path, key: str, message: str):

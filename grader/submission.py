@@ -54,6 +54,9 @@ def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tup
     try:
         if path.is_symlink() or not path.exists():
             return Prepared(name, path, "module", problem=f"{name}: no such file or folder (links are not followed)")
+        if path.is_file() and path.suffix not in (".py", ".ipynb", ".zip"):
+            return Prepared(name, path, "module", problem=f"{name} is not a .py, .ipynb or .zip file, nor a folder: "
+                                                          f"hand in {' or '.join(accepted)}")
         if path.is_dir():
             digest = _copy_tree(path, workdir)
         elif path.suffix == ".zip":

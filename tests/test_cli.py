@@ -108,3 +108,36 @@ def test_feedback_report_escapes_what_the_student_wrote(tmp_path):
     page = report.read_text()
     assert "<script" not in page and "&lt;script&gt;alert(1)" in page
     assert "sigmoid" in page and "Score: 0" in page
+
+
+def test_version_and_help_document_the_commands():
+    assert grader("--version").stdout.startswith("grader ")
+    done = grader("grade", "--help")
+    assert "--verbose" in done.stdout and "(default:" in done.stdout and "grades)" in done.stdout
+
+
+def test_a_path_that_does_not_exist_is_a_command_mistake(tmp_path):
+    done = grader("grade", "backprop", tmp_path / "missing.py", "--json", tmp_path / "r.json")
+    assert done.returncode == 2 and "missing.py: no such file or folder" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2 and not (tmp_path / "r.json").exists()
+
+
+def test_a_submission_with_nothing_gradable_is_a_result_of_zero_with_one_message(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my answers")
+    done = grader("grade", "backprop", notes, "--gradescope", tmp_path / "g.json", "--junit", tmp_path / "j.xml")
+    assert done.returncode == 1 and "not graded" in done.stdout and "✗" not in done.stdout
+    gradescope = json.loads((tmp_path / "g.json").read_text())
+    assert gradescope["score"] == 0 and gradescope["tests"] == []
+    assert gradescope["output"].startswith("Not graded: notes.txt is not a .py, .ipynb or .zip file")
+    (case,) = ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+    assert case.find("error").get("message").startswith("notes.txt is not a .py")
+
+
+def test_what_a_notebook_prints_while_loading_is_kept_apart(tmp_path):
+    path = tmp_path / "backprop.py"
+    path.write_text("print('hello from the top level')\n" + solution_source("backprop"))
+    done = grader("grade", "backprop", path, "--json", tmp_path / "r.json", "--quiet")
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["load_output"].strip() == "hello from the top level"
+    assert not any("hello from the top level" in t["output"] for t in result["tests"]), done.stderr

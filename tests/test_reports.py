@@ -158,22 +158,53 @@ def test_gradebook_union_of_questions(tmp_path):
 
 # ---------------------------------------------------------------------------- terminal
 
-def test_terminal_render_mentions_isolation_and_pending():
-    buffer = io.StringIO()
-    terminal.render(make_result(), Console(file=buffer, width=120), show_output=True)
-    text = buffer.getvalue()
+def rendered(result, width: int, **options) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    terminal.render(result, console, **options)
+    return console.file.getvalue()
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_terminal_shows_a_row_per_question_and_what_was_lost(width):
+    text = rendered(make_result(), width, show_output=True)
+    assert all(len(line) <= width for line in text.splitlines())
     assert "isolation: bubblewrap" in text
     assert "pending / 5" in text and "pending (manual) 5" in text
-    assert "12 / 12" in text and "capped at 12" in text
-    assert "public/test_forward.py::test_values" in text and "first at index (2,)" in text
+    assert "score 12 / 12" in text and "25 points, full marks at 12" in text
+    assert "✗ values" in text and "first at index (2,)" in text and "✗ deep" in text
+    assert "shapes" not in text and "gradient[3]" not in text  # passed: only -v lists them
     assert "student printed this" in text
     assert "warning: a warning" in text and "while loading: cell 4: NameError" in text
+    assert len(text.splitlines()) < 30
+
+
+def test_terminal_verbose_lists_every_test_failing_first():
+    text = rendered(make_result(), 120, verbose=True)
+    assert "✓ shapes  6/6" in text and "✓ gradient[3]  8/8" in text
+    assert text.index("✗ values") < text.index("✓ shapes")
+
+
+def test_terminal_for_check_speaks_of_public_tests_not_caps():
+    text = rendered(make_result(public_only=True), 80)
+    assert "public tests 2 of 4 pass" in text and "full marks at" not in text and "capped" not in text
+
+
+def test_terminal_shows_one_message_when_nothing_could_be_graded():
+    text = rendered(make_result(problem="jane.txt is not a .py, .ipynb or .zip file"), 80)
+    assert "not graded" in text and "jane.txt is not a .py" in text and "✗" not in text
+
+
+def test_terminal_says_a_repeated_message_once():
+    result = make_result()
+    result.tests[3].message = result.tests[1].message
+    result.tests[3].question = "forward"
+    text = rendered(result, 120)
+    assert text.count("first at index (2,)") == 1 and "(the same as above)" in text
 
 
 def test_terminal_render_lists_tests_of_unknown_questions():
     result = make_result()
     result.tests.append(results.TestResult(name="hidden/test_misc.py::test_orphan", question="nowhere", points=1,
                                            earned=0, status="error", visibility="hidden", message="boom"))
-    buffer = io.StringIO()
-    terminal.render(result, Console(file=buffer, width=120))
-    assert "test_orphan" in buffer.getvalue() and "boom" in buffer.getvalue()
+    text = rendered(result, 120)
+    assert "orphan" in text and "boom" in text and "nowhere" in text

@@ -184,3 +184,8 @@ def test_a_ban_on_part_of_a_package_is_advisory(home):
     write(home, _with("forbidden_advisory", ["torch.autograd"]))
     assignment = spec.load("demo")
     assert assignment.forbidden_advisory == ("torch.autograd",)
+
+
+def test_a_mistyped_key_is_named_with_the_closest_valid_one(home):
+    assert "questions[0].point is not a known key (did you mean points?)" in spec_error(home, _with("questions.0.point", 3))
+    assert "forbiden is not a known key (did you mean forbidden?)" in spec_error(home, _with("forbiden", ["torch"]))

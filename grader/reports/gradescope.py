@@ -33,7 +33,10 @@ def to_gradescope(result: GradeResult) -> dict:
                           "max_score": question.possible, "status": "failed", "visibility": "visible",
                           "output": "Pending: a TA grades this question.\n" + "\n".join(question.rubric),
                           "tags": [question.id]})
-    notes = [f"Isolation: {result.isolation}.", *result.warnings, *(f"While loading: {e}" for e in result.load_errors)]
+    if result.problem:  # nothing could be graded: one clear message, not a list of zeros
+        tests = []
+    notes = [*([f"Not graded: {result.problem}"] if result.problem else []), f"Isolation: {result.isolation}.",
+             *result.warnings, *(f"While loading: {e}" for e in result.load_errors)]
     return {
         "score": result.capped_score,
         "execution_time": result.execution_time,

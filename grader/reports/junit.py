@@ -17,6 +17,14 @@ def to_junit(result: GradeResult) -> bytes:
     suites = ET.Element("testsuites", name=f"{result.assignment}:{result.submission}",
                         tests=str(len(result.tests)), time=f"{result.execution_time:.3f}",
                         failures=str(sum(t.status != "passed" for t in result.tests)))
+    if result.problem:  # nothing could be graded: one error that says why, not a suite of zeros
+        suite = ET.SubElement(suites, "testsuite", name="submission", tests="1", failures="0", errors="1",
+                              skipped="0", time=f"{result.execution_time:.3f}")
+        case = ET.SubElement(suite, "testcase", classname=result.assignment, name="the submission", time="0")
+        ET.SubElement(case, "error", message=result.problem.splitlines()[0][:300]).text = result.problem
+        suites.set("tests", "1")
+        suites.set("failures", "1")
+        return _finish(suites)
     for question in result.questions:
         mine = [t for t in result.tests if t.question == question.id]
         suite = ET.SubElement(suites, "testsuite", name=question.id, tests=str(len(mine)),
@@ -39,6 +47,10 @@ def to_junit(result: GradeResult) -> bytes:
         if question.manual:
             case = ET.SubElement(suite, "testcase", classname=f"{result.assignment}.{question.id}", name="manual grading")
             ET.SubElement(case, "skipped", message="graded by hand; pending")
+    return _finish(suites)
+
+
+def _finish(suites: ET.Element) -> bytes:
     _xml_safe(suites)
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
