@@ -1,4 +1,6 @@
-"""The `grader` command: grade, check, validate, audit, notebook."""
+"""The `grader` command: grade, check, validate, audit, release, notebook.
+
+Each command imports what it needs when it runs, so grading pays for nothing else."""
 
 from __future__ import annotations
 
@@ -7,23 +9,18 @@ import json
 import os
 from pathlib import Path
 
-import nbformat
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import grader
 from grader import spec
-from grader.audit import audit
 from grader.batch import grade_batch, is_class_folder, submissions_in
-from grader.notebook import from_percent_script
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 from grader.reports.terminal import render
-from grader.release import release
 from grader.results import clean_text
 from grader.runner import GradingError, grade
-from grader.validate import validate
 
 console = Console()
 
@@ -135,6 +132,7 @@ def _check(args) -> int:
 
 
 def _validate(args) -> int:
+    from grader.validate import validate
     assignment = spec.load(args.assignment)
     problems = validate(assignment)
     for problem in problems:
@@ -146,6 +144,7 @@ def _validate(args) -> int:
 
 
 def _audit(args) -> int:
+    from grader.audit import audit
     assignment = spec.load(args.assignment)
     rows = audit(assignment, jobs=args.jobs)
     table = Table(title=f"audit of {assignment.slug}")
@@ -162,6 +161,8 @@ def _audit(args) -> int:
 
 
 def _release(args) -> int:
+    from grader.release import release
+    from grader.validate import validate
     assignment = spec.load(args.assignment)
     problems = validate(assignment)
     if problems:
@@ -172,6 +173,9 @@ def _release(args) -> int:
 
 
 def _notebook(args) -> int:
+    import nbformat
+
+    from grader.notebook import from_percent_script
     output = args.output or args.script.with_suffix(".ipynb")
     nbformat.write(from_percent_script(args.script.read_text()), output)
     console.print(f"wrote {output}")

@@ -82,13 +82,14 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
         ini = Path(scratch) / "pytest.ini"
         ini.write_text("[pytest]\n")
         args = [*folders, "-c", str(ini), "--rootdir", str(assignment.root), "--confcutdir", str(assignment.root),
-                "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
-                "-p", "no:benchmark", "-q", "-rN", "--tb=no", "-o", "python_files=test_*.py",
+                "--import-mode=importlib", "-p", "no:cacheprovider", "-q", "-rN", "--tb=no", "-o", "python_files=test_*.py",
                 "--assert=plain"]  # a failed assert says what its message says, nothing of the test's values
         if collect_only:
             args.append("--collect-only")
         output = log if log is not None else io.StringIO()
-        saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") if k in os.environ}
+        saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+                 if k in os.environ}
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the grader's plugin only: no third-party one loads
         os.environ.setdefault("MPLBACKEND", "Agg")  # figures the tests draw are rendered off screen
         bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # keep the assignment folders clean
         meta_path = list(sys.meta_path)  # a pytest around this one must not rewrite the assignment's asserts either
@@ -99,6 +100,7 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
                 code = pytest.main(args, plugins=[plugin])
         finally:
             _forget_test_modules(assignment, set(sys.modules) - modules)
+            del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
             os.environ.update(saved)
             sys.dont_write_bytecode = bytecode
             sys.meta_path[:] = meta_path
@@ -135,7 +137,8 @@ def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], i
     side = Side(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
                 call_timeout=slack * assignment.limits.call_timeout, budget=budget,
                 call_timeouts={n: slack * t for n, t in assignment.limits.call_timeouts})
-    side.template = side.template_factory()  # start importing now, while pytest collects
+    if budget is not None:  # the submission's sandbox starts importing now, while pytest collects;
+        side.template = side.template_factory()  # the reference's only when a test asks for it
     return side
 
 
