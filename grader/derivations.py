@@ -320,6 +320,10 @@ def check(steps, goal: tuple[str, str, str], family: Family = ELBO, instances: i
     """Check a derivation (a list of steps) against `goal` = (left, relation, right), e.g.
     ("log p(x)", ">=", "ELBO"), on `instances` random instances of `family`.
 
+    A link from the goal's left side as written (up to the order of terms and factors) straight to
+    its right side (by value for an inequality; as written for an identity, whose sides are equal in
+    value) asserts the statement rather than deriving it, and fails.
+
     Credit: 1 when every step holds and the chain proves the goal; 0.5 when every step holds but the
     chain proves less (other end points, or an inequality where the identity is asked); when step k
     of n first fails, 0.5 (k - 2) / (n - 1): the share of the relations that held before it.
@@ -343,6 +347,8 @@ def check(steps, goal: tuple[str, str, str], family: Family = ELBO, instances: i
     for index in range(1, len(chain)):
         (before, _), (after, holds) = chain[index - 1], chain[index]
         failure = _first_failure(before, after, holds, drawn, rtol, atol)
+        if not failure and _restates((before, after), (left, right), relation, drawn, rtol, atol):
+            failure = f"it goes from {goal[0]} to {goal[2]} in one step: that is the statement itself, not a derivation"
         if failure:
             verdict.first_bad, verdict.reason = index + 1, f"{steps[index].strip()}: {failure}"
             verdict.credit = 0.5 * (index - 1) / max(1, len(steps) - 1)
@@ -410,6 +416,26 @@ def _scalar(node: Node, instance: Instance) -> float | str:
 
 def _same(a: Node, b: Node, drawn: list[Instance], rtol: float, atol: float) -> bool:
     return _first_failure(a, b, "=", drawn, rtol, atol) == ""
+
+
+def _restates(link: tuple[Node, Node], goal: tuple[Node, Node], relation: str, drawn: list[Instance],
+              rtol: float, atol: float) -> bool:
+    """Whether a link goes from the goal's left side as written to its right side: as written too for an
+    identity (whose sides are equal in value), by value for an inequality."""
+    (before, after), (left, right) = link, goal
+    if _canonical(before) != _canonical(left):
+        return False
+    return _canonical(after) == _canonical(right) if relation == "=" else _same(after, right, drawn, rtol, atol)
+
+
+def _canonical(node: Node):
+    """The node as a comparable value, with the operands of + and * in a fixed order."""
+    if node.kind in ("+", "*"):
+        operands = []
+        for child in node.children:  # flatten a + b + c
+            operands += [_canonical(c) for c in child.children] if child.kind == node.kind else [_canonical(child)]
+        return (node.kind, tuple(sorted(operands, key=repr)))
+    return (node.kind, node.value, node.name, node.first, node.other, tuple(_canonical(c) for c in node.children))
 
 
 def _proved(chain: list[tuple[Node, str]]) -> str:

@@ -52,7 +52,12 @@ DERIVATIONS = {
     "stops_early": (JENSEN[:2], BOUND, 0, False),
     "starts_elsewhere": (["ELBO", "<= log p(x)"], BOUND, 0, False),
     "mixes_both_inequalities": (
-        ["log p(x)", ">= ELBO", "<= log p(x)", ">= ELBO"], BOUND, 0, False),
+        ["log p(x)", "= log E_q[p(x,z) / q(z|x)]", ">= ELBO", "<= log E_q[p(x,z) / q(z|x)]", ">= ELBO"], BOUND, 0,
+        False),
+    "states_the_result": (["log p(x)", ">= [obvious] ELBO"], BOUND, 2, False),
+    "states_the_result_by_value": (["log p(x)", ">= E_q[log p(x,z) - log q(z|x)]"], BOUND, 2, False),
+    "states_the_identity_reordered": (
+        ["log p(x)", "= KL(q(z|x) || p(z|x)) + ELBO"], IDENTITY, 2, False),
     "a_step_without_relation": (["log p(x)", "log E_q[p(x,z) / q(z|x)]"], BOUND, 2, False),
     "a_step_that_does_not_parse": (["log p(x)", "= log E_q[p(x,z) / q(z|x)", ">= ELBO"], BOUND, 2, False),
 }

@@ -334,7 +334,7 @@ def test_forbidden_packages_are_absent_from_the_sandbox(tmp_path, case):
 
 
 SLOW_FORWARD = """
-import sys, time
+import sys
 _original_forward = forward
 def _training():
     frame = sys._getframe(2)
@@ -343,10 +343,9 @@ def _training():
     return frame is not None
 
 def _slow_forward(X, params, activation, output):
-    if not _training():
-        time.sleep(0.03)  # far over the speed budget
-    return _original_forward(X, params, activation, output)
-forward = _slow_forward
+    for _ in range(1 if _training() else 20):  # twenty times the work: far over the speed budget, whatever the load
+        result = _original_forward(X, params, activation, output)
+    return result
 """
 
 GRADER_CALLS = """
@@ -428,13 +427,9 @@ def forward(X, params, activation, output):
 """,
 }
 
-HOGS = """
-import ctypes, os, signal, sys, time
-_original_forward = forward
-def forward(X, params, activation, output):
-    for _ in range(1 if sys._getframe(1).f_code.co_name == "train" else 20):  # 20 times the work when graded
-        result = _original_forward(X, params, activation, output)
-    return result
+HOGS = SLOW_FORWARD + """
+import ctypes, os, signal, time
+forward = _slow_forward
 
 class _Event(ctypes.Structure):
     _fields_ = [("value", ctypes.c_void_p), ("signo", ctypes.c_int), ("notify", ctypes.c_int), ("pad", ctypes.c_byte * 48)]

@@ -1,0 +1,124 @@
+"""Hidden tests for Parts 1 to 3 and the speed check, on other sizes, vocabularies and
+temperatures."""
+
+import numpy as np
+import pytest
+import torch
+
+from grader.checks import assert_close, assert_finite, assert_inputs_unchanged, assert_shape
+
+
+@pytest.mark.question("encoding")
+@pytest.mark.points(2)
+def test_one_hot_any_shape_and_vocabulary(submission, rng):
+    for shape in [(int(rng.integers(1, 30)),), (2, 3, 4)]:
+        vocab = int(rng.integers(3, 40))
+        indices = rng.integers(0, vocab, shape)
+        codes = assert_inputs_unchanged(submission.one_hot, indices, vocab)
+        expected = torch.nn.functional.one_hot(torch.as_tensor(indices), vocab).float()
+        assert_close(codes, expected, rtol=0, atol=0, name=f"one_hot(indices of shape {shape}, {vocab})")
+
+
+@pytest.mark.question("encoding")
+@pytest.mark.points(3)
+def test_cross_entropy_on_batches_with_large_logits(submission, rng):
+    """Logits around a thousand in float32: exp overflows unless the maximum is taken out."""
+    T, B, vocab = int(rng.integers(2, 20)), int(rng.integers(1, 5)), int(rng.integers(3, 30))
+    for offset, dtype in ((0.0, torch.float64), (1000.0, torch.float32)):
+        logits = torch.as_tensor(rng.normal(offset, 5.0, (T, B, vocab)), dtype=dtype)
+        targets = torch.as_tensor(rng.integers(0, vocab, (T, B)))
+        loss = assert_inputs_unchanged(submission.cross_entropy, logits, targets)
+        expected = torch.nn.functional.cross_entropy(logits.double().reshape(-1, vocab), targets.reshape(-1))
+        assert_finite(loss, name=f"cross_entropy (logits near {offset:g})")
+        assert_close(loss, expected, rtol=1e-5, name=f"cross_entropy of (T, B, V) = {(T, B, vocab)} logits near {offset:g}")
+
+
+def tiled_rows(rng, vocab, distinct=4, each=1500, scale=1.5):
+    """`distinct` random logit rows, each repeated `each` times, in a random order."""
+    rows = rng.normal(0.0, scale, (distinct, vocab))
+    return torch.as_tensor(rows[rng.permutation(np.repeat(np.arange(distinct), each))])
+
+
+@pytest.mark.question("sampling")
+@pytest.mark.points(4)
+def test_sampling_follows_the_tempered_softmax(submission, rng, lm):
+    for temperature in (0.25, 0.75, 1.5):
+        logits = tiled_rows(rng, lm.V)
+        choices = submission.sample_from_logits(logits, temperature, int(rng.integers(2**31)))
+        assert_shape(choices, (len(logits),), name=f"choices at temperature {temperature}")
+        p_value, counts = lm.goodness_of_fit(lm.softmax(logits.numpy(), temperature), np.asarray(choices))
+        assert p_value >= lm.FALSE_ALARM, (f"at temperature {temperature} the choices do not follow "
+                                           f"softmax(logits / temperature) (p = {p_value:.2g}; {counts})")
+
+
+@pytest.mark.question("sampling")
+@pytest.mark.points(2)
+def test_small_temperatures_are_greedy_and_finite(submission, rng):
+    """At temperature 1e-3 the logits divided by it are in the thousands: a softmax that
+    does not take out the maximum overflows."""
+    vocab = int(rng.integers(3, 30))
+    logits = torch.as_tensor(rng.permuted(np.tile(np.arange(vocab) * 0.5, (40, 1)), axis=1) + 3.0)
+    choices = submission.sample_from_logits(logits, 1e-3, int(rng.integers(2**31)))
+    assert_close(choices, logits.argmax(dim=-1), rtol=0, atol=0, name="choices at temperature 1e-3")
+
+
+@pytest.mark.question("sampling")
+@pytest.mark.points(2)
+def test_sampling_is_reproducible_and_keeps_the_leading_shape(submission, rng):
+    vocab = int(rng.integers(3, 30))
+    logits = torch.as_tensor(rng.normal(0.0, 0.3, (2, 50, vocab)))
+    seed = int(rng.integers(2**31))
+    first = submission.sample_from_logits(logits, 1.0, seed)
+    assert_shape(first, (2, 50), name="choices for (2, 50, V) logits")
+    assert_close(submission.sample_from_logits(logits, 1.0, seed), first, rtol=0, atol=0, name="choices with the same seed")
+    other = np.asarray(submission.sample_from_logits(logits, 1.0, seed + 1))
+    assert not np.array_equal(other, np.asarray(first)), "another seed gave the very same 100 choices"
+    single = submission.sample_from_logits(logits[0, 0], 1.0, seed)
+    assert_shape(single, (), name="the choice for one (V,) row of logits")
+
+
+@pytest.mark.question("model")
+@pytest.mark.points(3)
+def test_forward_logits_other_sizes_in_float64(submission, rng, lm):
+    for hidden, vocab, T, B in ((1, 3, 1, 1), (int(rng.integers(8, 40)), int(rng.integers(3, 30)), int(rng.integers(5, 40)), int(rng.integers(2, 6)))):
+        weights = lm.random_weights(rng, hidden, vocab, dtype=torch.float64)
+        x = rng.integers(0, vocab, (T, B))
+        logits = assert_inputs_unchanged(submission.forward_logits, weights, x)
+        assert_close(logits, lm.oracle_logits(weights, x), rtol=1e-8, atol=1e-10,
+                     name=f"forward_logits (H={hidden}, V={vocab}, T={T}, B={B}, float64)")
+
+
+@pytest.mark.question("model")
+@pytest.mark.points(3)
+def test_logits_are_causal(submission, rng, lm):
+    """Row t of the logits may depend on the characters up to t, never on later ones."""
+    model = submission.CharRNN(lm.V, 24)
+    x = rng.integers(0, lm.V, 40)
+    k = int(rng.integers(5, 35))
+    y = x.copy()
+    y[k:] = (x[k:] + rng.integers(1, lm.V, 40 - k)) % lm.V
+    before, after = np.asarray(model.logits(x)), np.asarray(model.logits(y))
+    assert_close(after[:k], before[:k], rtol=1e-5, atol=1e-6,
+                 name=f"logits of the first {k} positions after changing the characters from position {k} on")
+    assert not np.allclose(after[k], before[k], rtol=1e-6, atol=1e-7), \
+        f"the logits at position {k} do not change when the character at position {k} does"
+    weights = lm.random_weights(rng, 16)
+    xs = rng.integers(0, lm.V, (30, 3))
+    ys = xs.copy()
+    ys[k - 3:, 1] = (xs[k - 3:, 1] + 1) % lm.V
+    before, after = np.asarray(submission.forward_logits(weights, xs)), np.asarray(submission.forward_logits(weights, ys))
+    assert_close(after[:k - 3], before[:k - 3], rtol=1e-5, atol=1e-6, name="forward_logits before the change")
+    assert_close(after[:, [0, 2]], before[:, [0, 2]], rtol=1e-5, atol=1e-6,
+                 name="forward_logits of the sequences of the batch that did not change")
+
+
+@pytest.mark.question("speed")
+@pytest.mark.points(6)
+def test_forward_logits_speed(submission, reference, speed, lm):
+    """forward_logits on 64 sequences of 128 characters, hidden size 128, float32, timed
+    against the reference (one torch.nn.LSTM call over the whole batch)."""
+
+    def make_args(rng):
+        return lm.random_weights(rng, 128, scale=0.1), torch.as_tensor(rng.integers(0, lm.V, (128, 64)))
+
+    speed(submission.forward_logits, reference.forward_logits, make_args, budget={"cpu": 3, "cuda": 10}, rtol=1e-4, atol=1e-5)
