@@ -1,71 +1,206 @@
-"""A feedback report per student: the results, then the student's code, as one HTML page.
+"""A feedback report per student: the score, each question's tests, and the student's code, as one HTML page.
 
-The page is built here, every piece of text put in with html.escape; nothing goes through a
-Markdown renderer, so no text (a test message, a cell's label) can turn into markup. The code
-cells are highlighted by nbconvert's highlighter, which escapes them too. The notebook's own
-outputs and markdown are not included, and a Content-Security-Policy forbids scripts and
-fetching anything, so the page is self-contained and nothing in it can run.
+The page is a Jinja2 template (templates/feedback.html) rendered with autoescaping on, so every piece
+of text (a test message, captured output, a cell's label, a line of code) goes in escaped; nothing is
+marked safe but our own stylesheet, and nothing goes through a Markdown renderer. Code is split into
+lines and tokens here, with pygments' Python lexer; the template escapes each token. The lines a
+message cites (a traceback's `File "backprop.py", line 12`, `<cell 3>", line 4`, a scan's
+`cell 3, line 4`, a load error's `cell 3: SyntaxError at line 4`) are highlighted, and the message
+links to them (#cell-3-line-4). Figures are embedded PNGs whose base64 is checked. A
+Content-Security-Policy forbids scripts and fetching anything, and the page uses neither: it is one
+self-contained file that reads well on a phone and prints.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from html import escape
+from dataclasses import dataclass, field
+from importlib import resources
 
 from grader.notebook import Cell
-from grader.results import GradeResult, clean_text
+from grader.results import GradeResult, QuestionResult, TestResult, clean_text
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # figures are embedded PNGs
-_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;width:100%}"
-        "td,th{border:1px solid #ccc;padding:4px;text-align:left;vertical-align:top}pre{white-space:pre-wrap;margin:0}"
-        ".highlight{background:#f6f6f6;padding:6px}figure{margin:6px 0}img{max-width:100%}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+@dataclass
+class _Line:
+    number: int
+    id: str
+    tokens: list[tuple[str, str]]   # (pygments' short CSS class, text), escaped by the template
+    cited: bool = False
+
+
+@dataclass
+class _CodeCell:
+    label: str
+    id: str
+    lines: list[_Line]
+
+
+@dataclass
+class _TestView:
+    test: TestResult
+    id: str
+    lost: bool
+    message: list[tuple[str, str]]  # (text, "#anchor" or "") pieces: citations become in-page links
+    figures: list[dict]
+    output_lines: int
+
+
+@dataclass
+class _QuestionView:
+    question: QuestionResult | None   # None: tests whose question the spec does not name
+    id: str
+    title: str
+    tests: list[_TestView] = field(default_factory=list)
+
+    @property
+    def percent(self) -> float:
+        q = self.question
+        return 0.0 if q is None or q.manual or q.possible <= 0 else max(0.0, min(100.0, 100 * q.earned / q.possible))
+
+    @property
+    def lost_tests(self) -> int:
+        return sum(t.lost for t in self.tests)
 
 
 def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
     """Render the result and the submission's code cells as a standalone HTML page."""
-    from pygments.formatters import HtmlFormatter  # nbconvert's highlighter; slow to import, only reports need it
-    title = escape(f"{result.assignment}: {result.submission}")
-    styles = HtmlFormatter().get_style_defs(".highlight") + _CSS
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">"
-            f"<title>{title}</title><style>{styles}</style></head>\n<body>\n"
-            f"{_summary(result)}\n{_code(cells)}\n</body></html>\n")
+    code = [_code_cell(number, cell) for number, cell in enumerate(cells, start=1)]
+    cite = _Citations(code)
+    questions = _questions(result, cite)
+    load_errors = [cite.link(message) for message in result.load_errors]
+    warnings = [cite.link(message) for message in result.warnings]
+    problem = cite.link(result.problem)  # why nothing could be graded (a forbidden use cites its lines)
+    for cell in code:
+        for line in cell.lines:
+            line.cited = line.id in cite.cited
+    return _environment().get_template("feedback.html").render(
+        result=result, questions=questions, load_errors=load_errors, warnings=warnings, problem=problem, code=code,
+        cited=len(cite.cited), load_output_lines=_count_lines(result.load_output), stylesheet=_stylesheet())
 
 
-def _summary(result: GradeResult) -> str:
-    """The score, a table of questions and tests with the reasons for lost points, and the notes from loading."""
-    rows = []
-    for question in result.questions:
-        points = "pending (graded by a TA)" if question.manual else f"{question.earned:g} / {question.possible:g}"
-        rows.append(f"<tr><th>{escape(question.id)}: {escape(question.title)}</th><th>{points}</th><th></th></tr>")
-        for test in (t for t in result.tests if t.question == question.id):
-            detail = "\n".join(filter(None, [test.message, test.timing and f"timing: {test.timing}",
-                                             test.output and f"output:\n{test.output}"]))
-            rows.append(f"<tr><td>{escape(test.name)}</td><td>{test.earned:g} / {test.points:g}</td>"
-                        f"<td><pre>{escape(detail)}</pre>{''.join(map(_figure, test.figures))}</td></tr>")
-    notes = [*(f"while loading: {m}" for m in result.load_errors), *result.warnings]
-    return "\n".join([
-        f"<h2>{escape(result.assignment)}: feedback for {escape(result.submission)}</h2>",
-        f"<p><b>Score: {result.capped_score:g} / {result.max_score:g}</b> (autograded {result.score:g} / "
-        f"{result.autograded_possible:g}, pending manual grading {result.pending:g}). "
-        f"Isolation: {escape(result.isolation)}.</p>",
-        "<table>", *rows, "</table>",
-        *(f"<pre>{escape(note)}</pre>" for note in notes),
-    ])
+# ---------------------------------------------------------------------------- the student's code
+
+def _code_cell(number: int, cell: Cell) -> _CodeCell:
+    """A cell's code as numbered lines of tokens, line numbers as Python counts them."""
+    label = clean_text(cell.label)
+    match = re.fullmatch(r"cell ([0-9]+)", label)
+    anchor = f"cell-{int(match.group(1))}" if match else f"file-{number}"
+    source = clean_text(cell.source.replace("\r\n", "\n").replace("\r", "\n"))  # CR ends a line for Python too
+    lines = [_Line(n, f"{anchor}-line-{n}", tokens) for n, tokens in enumerate(_tokenize(source), start=1)]
+    return _CodeCell(label=label, id=anchor, lines=lines)
 
 
-def _figure(figure: dict) -> str:
-    """A figure a test rendered, embedded as a PNG (base64 checked, so nothing but an image can come of it)."""
-    png = figure.get("png", "")
-    if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", png):
-        return ""
-    title = escape(str(figure.get("title", "")))
-    return f"<figure><img src=\"data:image/png;base64,{png}\" alt=\"{title}\"><figcaption>{title}</figcaption></figure>"
+def _tokenize(source: str) -> list[list[tuple[str, str]]]:
+    """The source's lines, each a list of (CSS class, text) tokens from pygments' Python lexer."""
+    from pygments.lexers.python import PythonLexer
+
+    lines: list[list[tuple[str, str]]] = [[]]
+    for kind, value in PythonLexer(stripnl=False, ensurenl=True).get_tokens(source):
+        css = _css_class(kind)
+        for index, part in enumerate(value.split("\n")):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append((css, part))
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # what follows the last newline
+    return lines
 
 
-def _code(cells: list[Cell]) -> str:
-    """Each code cell under its label, highlighted as Python; control and bidi characters shown as escapes."""
-    from nbconvert.filters.highlight import Highlight2HTML
-    highlight = Highlight2HTML(pygments_lexer="ipython3")
-    return "\n".join(f"<h4>{escape(clean_text(cell.label))}</h4>\n{highlight(clean_text(cell.source))}"
-                     for cell in cells)
+@functools.cache
+def _css_class(kind) -> str:
+    from pygments.token import STANDARD_TYPES
+
+    while kind not in STANDARD_TYPES:
+        kind = kind.parent
+    return STANDARD_TYPES[kind]
+
+
+class _Citations:
+    """Finds the code lines a message cites and turns each citation into a link to that line."""
+
+    def __init__(self, code: list[_CodeCell]):
+        self.cells = {cell.label: cell for cell in reversed(code)}  # the first cell of a label wins
+        self.files = {_filename(label): cell for label, cell in self.cells.items()}
+        self.cited: set[str] = set()
+        alternatives = lambda names: "|".join(map(re.escape, sorted(names, key=len, reverse=True)))  # noqa: E731
+        labels, files = alternatives(self.cells), alternatives(self.files)
+        self.pattern = labels and re.compile(
+            rf'File "(?P<file>{files})", line (?P<fn>[0-9]+)'              # a frame of a traceback
+            rf'|(?<![\w<])(?P<scan>{labels}), line (?P<sn>[0-9]+)'         # the scan for forbidden modules
+            rf'|(?<![\w<])(?P<load>{labels}): \w+ at line (?P<ln>[0-9]+)')  # a syntax error while loading
+
+    def link(self, text: str) -> list[tuple[str, str]]:
+        """The text as (piece, href) pairs; a piece that cites an existing line links to it."""
+        pieces, start = [], 0
+        for match in self.pattern.finditer(text) if self.pattern else ():
+            cell = self.files[match["file"]] if match["file"] else self.cells[match["scan"] or match["load"]]
+            number = int(match["fn"] or match["sn"] or match["ln"])
+            if not 1 <= number <= len(cell.lines):
+                continue
+            line = cell.lines[number - 1].id
+            self.cited.add(line)
+            pieces += [(text[start:match.start()], ""), (match[0], f"#{line}")]
+            start = match.end()
+        pieces.append((text[start:], ""))
+        return [piece for piece in pieces if piece[0]]
+
+
+def _filename(label: str) -> str:
+    """The file name a cell's code runs under in the worker, as its tracebacks show it (sandbox/worker.py)."""
+    return label if label.endswith(".py") else f"<{label}>"
+
+
+# ---------------------------------------------------------------------------- the results
+
+def _questions(result: GradeResult, cite: _Citations) -> list[_QuestionView]:
+    """Questions in the spec's order, each with its tests, those that lost points first."""
+    views = {q.id: _QuestionView(q, f"q-{n}", q.title) for n, q in enumerate(result.questions, start=1)}
+    orphans = _QuestionView(None, "q-other", "Other tests")
+    for number, test in enumerate(result.tests, start=1):
+        lost = test.status in ("failed", "error") or test.earned < test.points - 1e-9  # a skip may cost nothing
+        figures = [{"title": clean_text(str(f.get("title", ""))), "png": f["png"]} for f in test.figures
+                   if isinstance(f, dict) and isinstance(f.get("png"), str) and _BASE64.fullmatch(f["png"])]
+        view = _TestView(test=test, id=f"t-{number}", lost=lost, message=cite.link(test.message), figures=figures,
+                         output_lines=_count_lines(test.output))
+        views.get(test.question, orphans).tests.append(view)
+    ordered = [*views.values(), *([orphans] if orphans.tests else [])]
+    for question in ordered:
+        question.tests.sort(key=lambda t: not t.lost)  # stable: in the spec's order within each group
+    return ordered
+
+
+def _count_lines(text: str) -> int:
+    return text.count("\n") + (not text.endswith("\n"))
+
+
+# ---------------------------------------------------------------------------- the template
+
+@functools.cache
+def _environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    from markupsafe import Markup
+
+    def finalize(value):  # every string the page prints, whatever its source: no control or bidi characters
+        return clean_text(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+    environment = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=True,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=finalize)
+    environment.filters["points"] = lambda value: f"{value:g}"
+    return environment
+
+
+@functools.cache
+def _stylesheet():
+    """Our stylesheet and pygments' token colours: the one piece of the page not escaped (it is ours)."""
+    from markupsafe import Markup
+    from pygments.formatters.html import HtmlFormatter
+
+    ours = resources.files("grader.reports").joinpath("templates", "report.css").read_text(encoding="utf-8")
+    tokens = "\n".join(HtmlFormatter(style="default").get_token_style_defs(".code"))
+    return Markup(f"{ours}\n/* pygments, style 'default' */\n{tokens}\n")
