@@ -1,0 +1,22 @@
+"""Performance: the negative ELBO of a large batch, timed against the reference on the same fresh inputs."""
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.question("speed")
+
+N, D = 4096, 8  # images in the batch, latent dimensions
+
+
+def make_args(rng):
+    x = torch.tensor(rng.random((N, 64)), dtype=torch.float32)
+    logits = torch.tensor(rng.normal(0.0, 3.0, (N, 64)), dtype=torch.float32)
+    mu = torch.tensor(rng.normal(0.0, 1.0, (N, D)), dtype=torch.float32)
+    logvar = torch.tensor(rng.uniform(-4.0, 1.0, (N, D)), dtype=torch.float32)
+    return x, logits, mu, logvar
+
+
+@pytest.mark.points(8)
+def test_negative_elbo_is_vectorised(submission, reference, speed):
+    speed(submission.negative_elbo, reference.negative_elbo, make_args, budget={"cpu": 5.0, "cuda": 5.0},
+          rtol=1e-4, atol=1e-4)

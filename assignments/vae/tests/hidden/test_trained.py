@@ -1,0 +1,178 @@
+"""The trained model, judged on held-out digits by figures computed here from what it returns:
+its encoder's means and log-variances and its decoder's probabilities."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from grader.checks import assert_close
+
+model_question = pytest.mark.question("model")
+training_question = pytest.mark.question("training")
+
+SEED = 2024
+EPOCHS = 40
+# Measured with the reference (seeds 0, 1, 2 and 2024): held-out negative ELBO 24.66 to 24.73 nats per
+# image; the per-pixel-mean baseline (a decoder that ignores z, KL 0) scores 27.20. A threshold halfway.
+THRESHOLD = 25.9
+MIN_KL = 1.0          # nats per image on the held-out digits; the reference has about 3.1, a collapsed model 0.0
+MIN_SPREAD = 0.05     # mean over pixels of the std across images: the reference's about 0.15, a collapsed model's 0.01
+BOUND_TOLERANCE = 1.0  # nats: the last epoch's reported bound against the ELBO measured here on the training
+#                        images (the reference: within 0.06; sigma = exp(logvar): 2.7 off; other scalings far more)
+
+
+@pytest.fixture(scope="module")
+def run(submission, vae):
+    x_train, _ = vae.digits()
+    model, bounds = submission.train(x_train, SEED, epochs=EPOCHS)
+    return model, bounds
+
+
+def image_grid(images, rows, title):
+    """One figure showing the (k, 64) images as a grid of 8x8 tiles with `rows` rows."""
+    columns = int(np.ceil(len(images) / rows))
+    tiles = np.ones((rows * columns, 8, 8))
+    tiles[: len(images)] = np.clip(images, 0, 1).reshape(-1, 8, 8)
+    grid = np.pad(tiles, ((0, 0), (1, 1), (1, 1)), constant_values=0.5).reshape(rows, columns, 10, 10)
+    figure = Figure(figsize=(columns * 0.5, rows * 0.5 + 0.4))
+    axes = figure.add_subplot()
+    axes.imshow(grid.transpose(0, 2, 1, 3).reshape(rows * 10, columns * 10), cmap="gray_r", vmin=0, vmax=1)
+    axes.set_axis_off()
+    axes.set_title(title)
+    return figure
+
+
+# -------------------------------------------------------------------------------------- model
+
+@model_question
+@pytest.mark.points(2)
+def test_encode_is_deterministic(vae, run, rng):
+    model, _ = run
+    _, x_test = vae.digits()
+    x = x_test[rng.choice(len(x_test), size=int(rng.integers(5, 50)), replace=False)]
+    mu, logvar = vae.encode(model, x)
+    mu_again, logvar_again = vae.encode(model, x)
+    assert_close(mu_again, mu, rtol=1e-6, atol=1e-6, name="mu of the same images encoded twice")
+    assert_close(logvar_again, logvar, rtol=1e-6, atol=1e-6, name="logvar of the same images encoded twice")
+
+
+@model_question
+@pytest.mark.points(2)
+def test_encode_treats_images_independently(vae, run, rng):
+    model, _ = run
+    _, x_test = vae.digits()
+    x = x_test[:40]
+    order = rng.permutation(len(x))
+    mu, logvar = vae.encode(model, x)
+    mu_shuffled, logvar_shuffled = vae.encode(model, x[order])
+    assert_close(mu_shuffled, mu[order], rtol=1e-5, atol=1e-5, name="mu of the images in another order")
+    assert_close(logvar_shuffled, logvar[order], rtol=1e-5, atol=1e-5, name="logvar of the images in another order")
+
+
+@model_question
+@pytest.mark.points(3)
+def test_decode_gives_probabilities(vae, run, rng):
+    model, _ = run
+    _, x_test = vae.digits()
+    d = vae.encode(model, x_test[:2])[0].shape[1]
+    z = rng.normal(0.0, 3.0, (int(rng.integers(2, 30)), d))  # far from the prior too
+    p = vae.decode(model, z)
+    p_again = vae.decode(model, z)
+    assert_close(p_again, p, rtol=1e-6, atol=1e-7, name="decode of the same z twice")
+
+
+@model_question
+@pytest.mark.points(3)
+def test_sample_shape_range_and_seed(vae, run, rng):
+    model, _ = run
+    n, seed = int(rng.integers(3, 40)), int(rng.integers(2**31))
+    first = vae.as_array(model.sample(n, seed), f"model.sample({n}, seed)")
+    assert first.shape == (n, 64), f"model.sample({n}, seed) should have shape ({n}, 64), got {first.shape}"
+    assert first.min() >= 0 and first.max() <= 1, "model.sample should return probabilities in [0, 1]"
+    again = vae.as_array(model.sample(n, seed), f"model.sample({n}, seed) again")
+    assert_close(again, first, rtol=0, atol=1e-7, name="model.sample with the same seed twice")
+    other = vae.as_array(model.sample(n, seed + 1), f"model.sample({n}, seed + 1)")
+    assert not np.allclose(other, first), "model.sample gave the same images for two different seeds"
+
+
+# ----------------------------------------------------------------------------------- training
+
+@training_question
+@pytest.mark.points(4)
+def test_lower_bound_rises(vae, run, attach):
+    bounds = vae.bounds_of(run[1], EPOCHS)
+    figure = Figure(figsize=(5, 3))
+    axes = figure.add_subplot()
+    axes.plot(np.arange(1, EPOCHS + 1), bounds, marker=".")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("ELBO per image (nats)")
+    attach("The lower bound per epoch, as train returned it", figure)
+    assert (bounds < 0).all(), "the ELBO of these images is negative: return the bound, not the loss"
+    assert bounds[-5:].mean() > bounds[:5].mean() + 2.0, "the lower bound should rise over training"
+    assert bounds[-1] > bounds[0], "the lower bound of the last epoch should be above that of the first"
+
+
+@training_question
+@pytest.mark.points(5)
+def test_reported_bound_is_the_elbo(vae, run):
+    model, bounds = run
+    bounds = vae.bounds_of(bounds, EPOCHS)
+    x_train, _ = vae.digits()
+    reconstruction, kl = vae.negative_elbo_terms(model, x_train, seed=SEED)
+    measured = -float((reconstruction + kl).mean())
+    assert abs(bounds[-1] - measured) < BOUND_TOLERANCE, (
+        f"the last epoch's bound, {bounds[-1]:.2f}, should be close to the ELBO of the trained model on the training "
+        f"images, {measured:.2f} nats per image (reconstruction summed over pixels, plus KL, averaged over images)")
+
+
+@training_question
+@pytest.mark.points(8)
+def test_heldout_negative_elbo(vae, run, attach):
+    model, _ = run
+    x_train, x_test = vae.digits()
+    reconstruction, kl = vae.negative_elbo_terms(model, x_test, seed=SEED + 1)
+    value = float((reconstruction + kl).mean())
+    baseline = float(vae.bce(x_test.double().numpy(), x_train.double().numpy().mean(axis=0, keepdims=True)).mean())
+    mu, _ = vae.encode(model, x_test[:12])
+    attach("Held-out digits (top) and their reconstructions decode(mu) (bottom)",
+           image_grid(np.concatenate([x_test[:12].numpy(), vae.decode(model, mu)]), 2, "held-out digits"))
+    assert value < THRESHOLD, (
+        f"the held-out negative ELBO is {value:.2f} nats per image (reconstruction {reconstruction.mean():.2f} + KL "
+        f"{kl.mean():.2f}); it should be below {THRESHOLD}. A model that ignores its input scores {baseline:.2f}.")
+
+
+@training_question
+@pytest.mark.points(6)
+def test_no_posterior_collapse(vae, run):
+    model, _ = run
+    _, x_test = vae.digits()
+    mu, logvar = vae.encode(model, x_test)
+    kl = vae.kl(mu, logvar).mean()
+    assert kl > MIN_KL, (f"the mean KL term on held-out digits is {kl:.3f} nats: q(z|x) is (almost) the prior for "
+                         "every image, so z carries no information about x (posterior collapse)")
+    spread = vae.decode(model, mu).std(axis=0).mean()
+    assert spread > MIN_SPREAD, "the reconstructions of different digits are (almost) all the same image"
+
+
+@training_question
+@pytest.mark.points(2)
+def test_samples_vary(vae, run, attach):
+    model, _ = run
+    samples = vae.as_array(model.sample(64, SEED), "model.sample(64, seed)")
+    assert samples.shape == (64, 64), f"model.sample(64, seed) should have shape (64, 64), got {samples.shape}"
+    attach("64 samples from the prior, decoded (probabilities)", image_grid(np.clip(samples, 0, 1), 8, "samples"))
+    assert samples.std(axis=0).mean() > MIN_SPREAD, "the samples are (almost) all the same image"
+
+
+@training_question
+@pytest.mark.points(4)
+def test_training_is_reproducible(submission, vae, rng):
+    x_train, x_test = vae.digits()
+    x = x_train[:256]
+    seed = int(rng.integers(2**31))
+    first, _ = submission.train(x, seed, epochs=2)
+    again, _ = submission.train(x, seed, epochs=2)
+    other, _ = submission.train(x, seed + 1, epochs=2)
+    mu = vae.encode(first, x_test[:20])[0]
+    assert_close(vae.encode(again, x_test[:20])[0], mu, rtol=1e-5, atol=1e-6, name="mu after training twice with one seed")
+    assert not np.allclose(vae.encode(other, x_test[:20])[0], mu), "two seeds gave the same model"
