@@ -154,8 +154,9 @@ def _audit(args) -> int:
         score = f"{result.score:g} / {result.autograded_possible:g}" if result else "-"
         lost = ", ".join(sorted(result.lost_questions())) if result else "-"
         expected = {"full": "full marks", "starter": "≤ 5%"}.get(variant.expect, ", ".join(sorted(variant.loses)))
-        name = f"{variant.name}\n[dim]{variant.description}[/]" if variant.description else variant.name
-        table.add_row(name, score, lost, expected, "[red]✗ " + problem if problem else "[green]✓")
+        name = Text.assemble(variant.name, (f"\n{variant.description}" if variant.description else "", "dim"))
+        verdict = Text(f"✗ {problem}", style="red") if problem else Text("✓", style="green")
+        table.add_row(name, score, lost, expected, verdict)  # Text: a description's [brackets] are not markup
     console.print(table)
     return 1 if any(problem for _, _, problem in rows) else 0
 
