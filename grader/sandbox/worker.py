@@ -307,11 +307,20 @@ class _Server:
         return [_summary(result, probe) for result in results]
 
     def _to_device(self, calls, device: str) -> list:
+        """The calls with every tensor in their arguments (nested in lists, tuples and dicts too) on `device`."""
         tensor = getattr(sys.modules.get("torch"), "Tensor", ())
-        if device != "cpu" and tensor:
-            move = lambda v: v.to(device) if isinstance(v, tensor) else v  # noqa: E731
-            calls = [([move(a) for a in args], {k: move(v) for k, v in kwargs.items()}) for args, kwargs in calls]
-            self.synchronize()
+        if device == "cpu" or not tensor:
+            return calls
+
+        def move(value):
+            if isinstance(value, tensor):
+                return value.to(device)
+            if type(value) in (list, tuple):
+                return type(value)(move(v) for v in value)
+            return {k: move(v) for k, v in value.items()} if type(value) is dict else value
+
+        calls = move(calls)
+        self.synchronize()
         return calls
 
     def _resolve(self, target):
