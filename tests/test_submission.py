@@ -141,7 +141,8 @@ def test_prepare_unknown_file_type(inbox, work):
     path = inbox / "backprop.txt"
     path.write_bytes(SOURCE)
     prepared = prepare(path, ACCEPTED, work)
-    assert prepared.problem == "backprop.txt: found no backprop.ipynb or backprop.py in it"
+    assert prepared.problem == ("backprop.txt is not a .py, .ipynb or .zip file, nor a folder: "
+                                "hand in backprop.ipynb or backprop.py")
 
 
 # ---------------------------------------------------------------------------- folders
