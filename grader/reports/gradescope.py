@@ -29,10 +29,10 @@ def to_gradescope(result: GradeResult) -> dict:
     ]
     for question in result.questions:
         if question.manual:
-            tests.append({"name": f"{question.id}: {question.title} (graded by hand)", "score": 0.0,
-                          "max_score": question.possible, "status": "failed", "visibility": "visible",
-                          "output": "Pending: a TA grades this question.\n" + "\n".join(question.rubric),
-                          "tags": [question.id]})
+            tests.append({  # no score and no status: not a failed test worth 0, a question not graded yet
+                "name": f"{question.id}: {question.title} ({question.possible:g} points, graded by a TA)",
+                "visibility": "visible", "tags": [question.id],
+                "output": "Pending: a TA grades this question.\n" + "\n".join(question.rubric)})
     if result.problem:  # nothing could be graded: one clear message, not a list of zeros
         tests = []
     notes = [*([f"Not graded: {result.problem}"] if result.problem else []), f"Isolation: {result.isolation}.",
