@@ -1,5 +1,8 @@
 """The gradebook of a batch: one CSV row per submission, one column per question.
 
+Numeric columns hold numbers only: a question a TA has yet to grade is empty, and the status
+column says why; the capped score (what the grade is) comes first, the uncapped one beside it.
+
 The student column is a submission's name, so it is cleaned like any student text and guarded
 against formula injection: a cell a spreadsheet would read as a formula ("=", "+", "-", "@",
 tab or carriage return first) gets a leading single quote, as OWASP recommends. The numbers
@@ -23,15 +26,21 @@ def write_gradebook(results: dict[str, GradeResult], path: Path) -> None:
         questions += [q.id for q in result.questions if q.id not in questions]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "score", "max_score", *questions, "pending_manual", "failed_tests",
-                         "isolation", "sha256"])
+        writer.writerow(["student", "score", "max_score", *questions, "pending_manual", "uncapped_score", "status",
+                         "failed_tests", "isolation", "sha256"])
         for student in sorted(results):
             result = results[student]
-            earned = {q.id: ("pending" if q.manual else f"{q.earned:g}") for q in result.questions}
+            earned = {q.id: ("" if q.manual else f"{q.earned:g}") for q in result.questions}  # numbers only
             writer.writerow([_text_cell(student), f"{result.capped_score:g}", f"{result.max_score:g}",
-                             *(earned.get(q, "") for q in questions), f"{result.pending:g}",
-                             sum(t.status != "passed" for t in result.tests), result.isolation,
+                             *(earned.get(q, "") for q in questions), f"{result.pending:g}", f"{result.score:g}",
+                             _status(result), sum(t.status != "passed" for t in result.tests), result.isolation,
                              result.submission_sha256])
+
+
+def _status(result: GradeResult) -> str:
+    if result.problem:
+        return "not graded"
+    return "manual grading pending" if result.pending else "graded"
 
 
 def _text_cell(text: str) -> str:
