@@ -14,7 +14,10 @@ the submission does inside its sandbox:
 - While one side is timed the other side cannot run: its processes are frozen from outside
   (a control group where the grader may create one, else SIGSTOP to every process of the
   sandbox), and afterwards the grader reads how much CPU they used meanwhile; a block during
-  which they ran is measured again, and after a few such blocks the check fails.
+  which they ran is measured again, and after a few such blocks the check fails. On CUDA, kernels
+  queued before the freeze would still run: the driver is asked (NVML, `grader.gpu_activity`)
+  which processes used the GPU during the block, and a block in which the frozen side's did is
+  treated the same way.
 The check passes on the ratio of medians; absolute times are reported, never graded. CUDA
 is used when present, the CPU otherwise, and the result says which.
 """
@@ -29,9 +32,11 @@ from typing import Callable
 import numpy as np
 
 from grader.errors import CallTimeout
+from grader.gpu_activity import SAMPLE_PERIOD, GpuActivity
 from grader.proxy import RemoteFunction
 
 MIN_BLOCK_SECONDS = 0.02
+WATCHED_BLOCK_SECONDS = 3 * SAMPLE_PERIOD  # on a GPU watched through NVML: long enough for its samples
 MAX_CALLS_PER_BLOCK = 1024
 MAX_BUSY_BLOCKS = 3        # blocks measured again because the frozen side ran, before the check fails
 IDLE_CPU_SECONDS = 0.001   # what a frozen side may be seen to use (accounting granularity)
@@ -48,6 +53,7 @@ class Timing:
     reference: float
     budget: float
     lower_bound: bool = False  # the submission was stopped: its time is at least `submission`
+    gpu_watched: bool = False  # on CUDA: the frozen side's GPU activity was checked through NVML
 
     @property
     def ratio(self) -> float:
@@ -55,9 +61,11 @@ class Timing:
 
     def summary(self) -> str:
         over = "over " if self.lower_bound else ""
+        watch = "" if self.device == "cpu" else (", the idle side's GPU use checked" if self.gpu_watched else
+                                                 ", the idle side's GPU use not checked (no NVML)")
         return (f"{over}{self.ratio:.2f}x the reference's time (budget {self.budget:g}x) on {self.device}: median "
                 f"{over}{1e3 * self.submission:.2f} ms against {1e3 * self.reference:.2f} ms per {self.number} calls, "
-                f"{self.repeats} repetitions")
+                f"{self.repeats} repetitions{watch}")
 
     def check(self) -> None:
         if self.ratio > self.budget:
@@ -83,28 +91,31 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
     """
     device = device or default_device()
     probe = int(rng.integers(2**31))
+    gpu = GpuActivity.open() if device == "cuda" else None
 
     def block(timed: RemoteFunction, other: RemoteFunction, calls, timeout: float | None = None):
         """Seconds and result summaries of one block of `timed`, with the other side frozen and seen to stay idle."""
         used = []
         for _ in range(MAX_BUSY_BLOCKS):
             with other._side.frozen() as stillness:
+                start = GpuActivity.clock()
                 seconds, summaries = timed._side.timed(timed._name, calls, device, probe, timeout)
-            if stillness.cpu_seconds <= IDLE_CPU_SECONDS:
+                on_gpu = gpu.busy(stillness.pids, start, GpuActivity.clock()) if gpu else set()
+            if stillness.cpu_seconds <= IDLE_CPU_SECONDS and not on_gpu:
                 return seconds, summaries
-            used.append(f"{1e3 * stillness.cpu_seconds:.1f} ms")
+            used.append(f"{1e3 * stillness.cpu_seconds:.1f} ms of CPU" + (" and the GPU" if on_gpu else ""))
         raise AssertionError(f"the {other._side.name}'s processes kept running while they were stopped for the "
-                             f"{timed._side.name}'s timing (CPU used: {', '.join(used)}); the timing cannot be trusted")
+                             f"{timed._side.name}'s timing ({', '.join(used)}); the timing cannot be trusted")
 
     def fresh(number: int) -> list:
         return [(tuple(make_args(rng)), {}) for _ in range(number)]
 
     block(reference, submission, fresh(1))  # warm-up: first calls pay for imports, caches and allocations
     block(submission, reference, fresh(1))
-    number = 1
+    number, min_block = 1, WATCHED_BLOCK_SECONDS if gpu else MIN_BLOCK_SECONDS
     while True:  # size a block so that the reference's time dominates the round trip
         reference_time, _ = block(reference, submission, fresh(number))
-        if reference_time >= MIN_BLOCK_SECONDS or number >= MAX_CALLS_PER_BLOCK:
+        if reference_time >= min_block or number >= MAX_CALLS_PER_BLOCK:
             break
         number *= 2
     limit = max(1.0, 4 * budget * reference_time)  # far over budget: stop timing, the verdict is clear
@@ -120,7 +131,8 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
                     seconds, summaries[name] = block(submission, reference, calls, timeout=limit)
                 except CallTimeout:
                     return Timing(device, number, repeat + 1, limit,
-                                  statistics.median(times["reference"] or [reference_time]), budget, lower_bound=True)
+                                  statistics.median(times["reference"] or [reference_time]), budget,
+                                  lower_bound=True, gpu_watched=gpu is not None)
             times[name].append(seconds)
         for index, (got, expected) in enumerate(zip(summaries["submission"], summaries["reference"])):
             mismatch = summary_mismatch(got, expected, rtol, atol)
@@ -128,7 +140,7 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
                 raise AssertionError(f"while timed, call {index + 1} of a block returned something other than the "
                                      f"reference's result on the same input: {mismatch}")
     return Timing(device, number, repeats, statistics.median(times["submission"]),
-                  statistics.median(times["reference"]), budget)
+                  statistics.median(times["reference"]), budget, gpu_watched=gpu is not None)
 
 
 def summary_mismatch(got, expected, rtol: float, atol: float, where: str = "the result") -> str | None:

@@ -53,9 +53,10 @@ class Output:
 
 @dataclass
 class Stillness:
-    """How idle a frozen side stayed: the CPU time its processes used while frozen."""
+    """How idle a frozen side stayed: the CPU time its processes used while frozen, and which they were."""
 
     cpu_seconds: float = 0.0
+    pids: frozenset[int] = frozenset()
 
 
 class _Worker:
@@ -207,6 +208,7 @@ class Side:
         group = template.group
         group.freeze()
         try:
+            stillness.pids = frozenset(group.pids())
             before = group.cpu_seconds()
             yield stillness
             stillness.cpu_seconds = group.cpu_seconds() - before

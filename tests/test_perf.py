@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import time
+
 import numpy as np
 import pytest
-
-import time
 
 from grader.perf import compare_speed
 
@@ -71,6 +72,7 @@ def test_speed_check_runs_on_cuda_with_synchronisation(sides):
     timing = compare_speed(sides(source, ("numpy", "torch")).mm, sides(source, ("numpy", "torch")).mm, make,
                            np.random.default_rng(0), budget=3.0, device="cuda")
     assert timing.device == "cuda" and timing.ratio < 3.0, timing.summary()
+    assert timing.gpu_watched == (importlib.util.find_spec("pynvml") is not None), timing.summary()
 
 
 def test_everything_the_submission_runs_is_stopped_while_the_reference_is_timed(sides, tmp_path):
@@ -91,5 +93,6 @@ def test_everything_the_submission_runs_is_stopped_while_the_reference_is_timed(
         time.sleep(0.3)
         assert read() == stopped, "a background process of the submission ran while it was paused"
     assert stillness.cpu_seconds == 0
+    assert len(stillness.pids) >= 2, "the worker and the counter it forked are named"
     time.sleep(0.3)
     assert read() > stopped >= first

@@ -99,6 +99,10 @@ class Group:
         """Tasks (threads) now in the group."""
         raise NotImplementedError
 
+    def pids(self) -> list[int]:
+        """Host pids of the group's processes now."""
+        raise NotImplementedError
+
     def limit_tasks(self, limit: int) -> None:
         """Bound the tasks of the group, where the kernel can (else the worker's RLIMIT_NPROC bounds them)."""
 
@@ -162,12 +166,12 @@ class ControlGroup(Group):
         current = self.dirs["pids"] / "pids.current"
         if current.exists():
             return int(current.read_text())
-        return sum(len(list((Path("/proc") / str(pid) / "task").iterdir())) for pid in self._pids())
+        return sum(len(list((Path("/proc") / str(pid) / "task").iterdir())) for pid in self.pids())
 
     def limit_tasks(self, limit: int) -> None:
         _write(self.dirs["pids"] / "pids.max", str(limit), quiet=self.version == 2)
 
-    def _pids(self) -> list[int]:
+    def pids(self) -> list[int]:
         try:
             return [int(p) for p in self._procs[0].read_text().split()]
         except OSError:
@@ -176,7 +180,7 @@ class ControlGroup(Group):
     def kill_all(self) -> None:
         """Freeze, kill each process, thaw (so the kills land), until the group is empty."""
         for _ in range(50):
-            pids = self._pids()
+            pids = self.pids()
             if not pids:
                 return
             self.freeze()
