@@ -16,6 +16,8 @@ import yaml
 
 from grader import exam, spec
 from grader.notebook import from_percent_script
+from grader.reports.feedback import to_feedback_html
+from grader.reports.gradescope import to_gradescope
 from grader.runner import grade
 
 SPEC = {
@@ -88,6 +90,7 @@ def test_right_answers_earn_every_point_and_the_cap_applies(quiz, tmp_path):
     assert {q: t.earned for q, t in tests.items()} == {"decay": 4, "power": 2, "momentum": 2, "convex": 4, "gap": 6,
                                                        "double": 2}, {q: t.message for q, t in tests.items()}
     assert result.score == 20 and result.capped_score == 20 and result.pending == 3
+    assert "23 points, full marks at 20" in to_gradescope(result)["output"]
     assert all(t.visibility == "hidden" for t in tests.values())
     assert result.question("why").answer == "Because the gap is the KL divergence."
 
@@ -131,9 +134,13 @@ def power(f, T):
 momentum = "z"
 convex = [["a"]]
 gap = ["log p(x)", "= " + "(" * 5000 + "p(x)" + ")" * 5000]
+why = "<script>alert(1)</script>\x1b[31m"
 '''
     result, tests = graded(quiz, tmp_path, source)
     assert result.score == 0
+    page = to_feedback_html(result, [])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31m" in page and "<script>" not in page
+    assert "Your answer:\n<script>" in to_gradescope(result)["tests"][-1]["output"]
     assert "got text '9999" in tests["decay"].message and "10000000 characters" in tests["decay"].message
     assert len(tests["decay"].message) < 300
     assert "expected a number, got text 'fast'" in tests["power"].message
