@@ -105,9 +105,10 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             os.environ.update(saved)
             sys.dont_write_bytecode = bytecode
             sys.meta_path[:] = meta_path
-    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or (
-            code == pytest.ExitCode.INTERRUPTED and not plugin.items):
-        raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED):
+        # INTERRUPTED: a test module (or an exam's key) failed to collect, so no test ran: the assignment is broken
+        raise GradingError(f"the tests of {assignment.slug} could not be run:\n" +
+                           ("\n".join(plugin.collect_errors) or output.getvalue()[-3000:]))
     if not plugin.items:
         raise GradingError(f"no tests were collected for {assignment.slug}:\n{output.getvalue()[-3000:]}")
 
