@@ -45,7 +45,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     sides: list[Side] = []
     try:
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
-                           assignment.forbidden_advisory)
+                           assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual))
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:
@@ -163,7 +163,8 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
     for q in assignment.questions:
         mine = [t for t in tests if t.question == q.id]
         if q.manual:
-            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True, rubric=list(q.rubric)))
+            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True,
+                                            rubric=[item.label for item in q.rubric], answer=prepared.answers.get(q.id, "")))
         elif mine or not public_only:
             questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
                                             round(sum(t.earned for t in mine), 6)))

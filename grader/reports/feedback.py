@@ -59,7 +59,7 @@ class _QuestionView:
     @property
     def percent(self) -> float:
         q = self.question
-        return 0.0 if q is None or q.manual or q.possible <= 0 else max(0.0, min(100.0, 100 * q.earned / q.possible))
+        return 0.0 if q is None or q.pending or q.possible <= 0 else max(0.0, min(100.0, 100 * q.earned / q.possible))
 
     @property
     def lost_tests(self) -> int:
