@@ -241,7 +241,7 @@ def _report(args) -> int:
         raise GradingError(f"{args.grades}: no such grades folder (give the folder `grader grade --out` wrote)")
     output = args.output or args.grades / "class-report.html"
     summary = write_class_report(args.grades, output)
-    console.print(f"wrote {output}: {summary}", highlight=False)
+    console.print(f"wrote {output}: {summary}", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -31,7 +31,9 @@ def make_class(folder: Path, students: int, seed: int = 0) -> dict[str, results.
             for k in range(2):
                 ok = rng.random() < (0.9 if k == 0 else 0.6)
                 points = q.points / 2
-                message = "" if ok else f"{q.id}: expected {rng.randint(1, 9)}, got {rng.random():.3f} at index {k}"
+                a, b = rng.randint(2, 9), rng.randint(2, 9)
+                message = "" if ok else rng.choice([f"{q.id}: expected {a}, got {rng.random():.3f} at index {k}",
+                                                    f"{q.id} returned shape ({a}, {b}) instead of ({b}, {a})"])
                 tests.append(results.TestResult(f"hidden/test_{q.id}.py::test_case_{k}", q.id, points,
                                                 points if ok else 0.0, "passed" if ok else "failed", "hidden",
                                                 message=message, duration=0.01))

@@ -60,7 +60,7 @@ def class_report(grades: Grades) -> str:
     """The class report of a grades folder, as one HTML page."""
     graded = {s: r for s, r in grades.results.items() if not r.problem}
     not_graded = sorted([*grades.failures.items(),
-                         *((s, "not graded: " + r.problem.splitlines()[0]) for s, r in grades.results.items()
+                         *((s, "not graded: " + r.problem) for s, r in grades.results.items()
                            if r.problem)])
     questions = _questions(graded)
     scores = [r.capped_score for r in graded.values()]
@@ -154,6 +154,7 @@ def _histogram(scores: list[float], maximum: float) -> str:
               color="#3b5bab", edgecolor="white")
     axes.set_xlabel("score (capped)")
     axes.set_ylabel("students")
+    axes.yaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
 
