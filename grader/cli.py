@@ -228,10 +228,8 @@ def _review(args) -> int:
     server = serve(create_app(review, token), args.port)
     console.print(f"Reviewing {assignment.slug} in {args.grades}: open http://127.0.0.1:{server.server_port}/{token}/ "
                   "(Ctrl-C stops; every change is already saved)", highlight=False, soft_wrap=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    server.serve_forever()  # until Ctrl-C; it closes the server
+    console.print(f"stopped; the grades are in {args.grades / 'review.sqlite'}", highlight=False)
     return 0
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -24,6 +28,7 @@ from grader.answers import find_answers
 from grader.course.grades import read_grades
 from grader.course.review.merge import merge
 from grader.course.review.store import Store
+from grader.reports.gradescope import to_gradescope
 from grader.submission import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +164,10 @@ def test_merging_twice_gives_the_same_gradebook_and_feedback(tmp_path, folder, a
     page = pages["student004.html"].decode()
     assert "&lt;b&gt;good&lt;/b&gt;, but see (11)" in page and "<b>good</b>" not in page
     assert page.count('class="given"') == 3 and "# my proof</span>" in page  # the code, read from the submission
+    gradescope = {t["name"]: t for t in to_gradescope(result)["tests"]}
+    graded = gradescope["proof: The convergence proof, written out (graded by a TA)"]
+    assert (graded["score"], graded["max_score"]) == (8, 10) and "<b>good</b>, but see (11)" in graded["output"]
+    assert to_gradescope(result)["score"] == result.capped_score == float(rows["student004"]["score"])
 
 
 # ---------------------------------------------------------------------------- the app, over HTTP
@@ -239,3 +248,20 @@ def test_review_export_from_the_command_line(folder, assignment, capsys):
     assert "nope: no such grades folder" in capsys.readouterr().err
     assert cli.main(["review", "perceptron", str(folder), "--export", "--submissions", str(folder / "gone")]) == 2
     assert "gone: no such file or folder" in capsys.readouterr().err
+
+
+def test_review_serves_on_loopback_with_the_token_printed_once(folder, capsys):
+    assert cli.main(["review", "optimizers", str(folder)]) == 2
+    assert "optimizers has no manual question: nothing to review" in capsys.readouterr().err
+    command = [sys.executable, "-m", "grader", "review", "perceptron", str(folder)]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:[0-9]+/[A-Za-z0-9_-]{20,}/", line).group(0)
+        status, _, html = _request(url)
+        assert status == 200 and "Student 1" in html
+        assert _request(url.rsplit("/", 2)[0] + "/")[0] == 403
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0 and "stopped; the grades are in" in output and url not in output  # printed once

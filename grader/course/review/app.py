@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from importlib import resources
 from pathlib import Path
@@ -159,7 +160,11 @@ def new_token() -> str:
 
 
 def serve(app, port: int = 0):
-    """A threaded server for `app` on 127.0.0.1 (`port` 0: a free one); call serve_forever() on it."""
+    """A threaded server for `app` on 127.0.0.1 (`port` 0: a free one); call serve_forever() on it.
+
+    Requests are not logged: each URL holds the token, which is printed once.
+    """
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     return make_server("127.0.0.1", port, app, threaded=True)
