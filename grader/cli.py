@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("assignment", help="assignment slug (or its folder)")
     review.add_argument("grades", type=Path, help="the grades folder of a batch (grader grade --out)")
     review.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    review.add_argument("--ta", default=os.environ.get("USER", ""), help="the name the grades are saved under")
     review.add_argument("--export", action="store_true",
                         help="write the manual points into the results, the gradebook and the feedback pages")
     review.add_argument("--submissions", type=Path, help="--export: the class folder, to re-render the feedback pages")
@@ -225,7 +226,7 @@ def _review(args) -> int:
     except ReviewError as error:
         raise GradingError(str(error)) from None
     token = new_token()
-    server = serve(create_app(review, token), args.port)
+    server = serve(create_app(review, token, args.ta), args.port)
     console.print(f"Reviewing {assignment.slug} in {args.grades}: open http://127.0.0.1:{server.server_port}/{token}/ "
                   "(Ctrl-C stops; every change is already saved)", highlight=False, soft_wrap=True)
     server.serve_forever()  # until Ctrl-C; it closes the server

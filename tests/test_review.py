@@ -10,6 +10,7 @@ import csv
 import json
 import multiprocessing
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -26,10 +27,12 @@ from classes import HOSTILE, make_class
 from grader import cli, spec
 from grader.answers import find_answers
 from grader.course.grades import read_grades
+from grader.course.review.app import Review, create_app, serve
 from grader.course.review.merge import merge
 from grader.course.review.store import Store
 from grader.reports.gradescope import to_gradescope
 from grader.submission import prepare
+from grader.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 pytest.importorskip("flask", reason="Flask is not installed (pip install 'dl-grader[review]')")
@@ -105,9 +108,10 @@ def test_two_tas_at_once_lose_nothing(tmp_path):
 
 def test_a_rubric_item_whose_points_change_rescores_and_says_so(tmp_path, folder, assignment):
     home = tmp_path / "home" / "assignments" / "perceptron"
-    home.mkdir(parents=True)
+    shutil.copytree(assignment.root, home)
+    (home.parent.parent / "solutions").mkdir()
+    shutil.copy(assignment.solution, home.parent.parent / "solutions")
     text = (assignment.root / "assignment.yaml").read_text()
-    (home / "assignment.yaml").write_text(text)
     before = spec.load(home)
     proof = before.question("proof")
     store = Store(folder)
@@ -126,6 +130,10 @@ def test_a_rubric_item_whose_points_change_rescores_and_says_so(tmp_path, folder
     assert "worth 2 points when grading started, 1 now; the 1 student given it is re-scored" in change
     merge(after, folder)
     assert _manual(folder, "student000") == (4.0, True)
+    page = create_app(Review(after, folder), "t").test_client().get("/t/q/proof/0").get_data(as_text=True)
+    assert "Rubric changed: reduces to P&#39;" in page and "is re-scored" in page
+    assert validate(after) == [f"{home / 'assignment.yaml'}: questions[7].rubric: its items give 9 points but the "
+                               "question has 10"]  # grader validate says the rubric no longer adds up
 
 
 def _manual(folder: Path, student: str) -> tuple[float, bool]:
@@ -174,7 +182,6 @@ def test_merging_twice_gives_the_same_gradebook_and_feedback(tmp_path, folder, a
 
 @pytest.fixture
 def server(folder, assignment):
-    from grader.course.review.app import Review, create_app, serve
     review = Review(assignment, folder)
     httpd = serve(create_app(review, "secret-token"))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -23,8 +23,8 @@ from grader.course.review.store import Store
 from grader.reports.html import environment, stylesheet
 from grader.spec import Assignment, Question
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'")
 MAX_COMMENT = 20_000
 
 
@@ -68,8 +68,8 @@ class Review:
                 "comment": grade.comment if grade else "", "progress": f"{done} of {total} graded"}
 
 
-def create_app(review: Review, token: str):
-    """The Flask app serving `review` under /<token>/."""
+def create_app(review: Review, token: str, ta: str = ""):
+    """The Flask app serving `review` under /<token>/; the changes it saves are signed `ta`."""
     from flask import Flask, abort, jsonify, redirect, request
 
     app = Flask(__name__, static_folder=None)
@@ -114,7 +114,6 @@ def create_app(review: Review, token: str):
         student = review.student(qid, data.get("student") if isinstance(data.get("student"), int) else -1)
         if student is None:
             abort(400)
-        ta = str(data.get("by", ""))[:100]
         if action == "mark" and data.get("item") in {i.id for i in review.questions[qid].rubric}:
             review.store.set_mark(student, qid, data["item"], bool(data.get("given")), ta)
         elif action == "comment" and isinstance(data.get("text"), str) and len(data["text"]) <= MAX_COMMENT:

@@ -36,9 +36,13 @@ class Merged:
 def merge(assignment: Assignment, folder: Path, submissions: Path | None = None) -> Merged:
     """Write the manual points into every result of `folder`, then the gradebook; and the feedback pages,
     re-rendered from the submissions in the class folder `submissions` where it is given."""
-    store, grades, merged = Store(folder), read_grades(folder), Merged()
+    grades, merged = read_grades(folder), Merged()
     manual = [q for q in assignment.questions if q.manual]
-    by_question = {q.id: store.grades(q.id) for q in manual}
+    store = Store(folder)
+    try:
+        by_question = {q.id: store.grades(q.id) for q in manual}
+    finally:
+        store.close()
     for student, result in grades.results.items():
         for question in manual:
             mine = next((q for q in result.questions if q.id == question.id), None)

@@ -14,7 +14,7 @@
     const payload = Object.assign({question: question, student: student}, data);
     pending = pending.then(() => fetch(body.dataset.api + "/" + action, {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(payload),
-      credentials: "same-origin", cache: "no-store"})
+      credentials: "same-origin", cache: "no-store", keepalive: true})  // keepalive: a closing tab still saves
       .then((response) => {
         if (!response.ok) { throw new Error("the server answered " + response.status); }
         return response.json();

@@ -11,10 +11,12 @@ now, so an item whose points are edited re-scores every student who has it.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
-from contextlib import closing
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from grader.spec import Question, RubricItem
 
@@ -54,16 +56,27 @@ class Store:
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / STORE_NAME
+        # One connection, kept open and shared by the app's threads under a lock: SQLite serialises writers
+        # anyway, and closing the last connection of a WAL file checkpoints it, which would cost every write.
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")  # each change is on disk when the page is told it is saved
             db.executescript(_SCHEMA)
 
-    def _connect(self) -> closing[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit; writes open their own
-        db.execute("PRAGMA busy_timeout = 30000")
-        return closing(db)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     def _write(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run the statements as one transaction; another process's writer is waited for (busy_timeout)."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
