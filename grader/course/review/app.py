@@ -36,16 +36,17 @@ class Review:
     """What the pages show: the manual questions, the students who answered each, their results, the store."""
 
     def __init__(self, assignment: Assignment, folder: Path):
-        self.assignment, self.store = assignment, Store(folder)
+        self.assignment = assignment
         self.questions = {q.id: q for q in assignment.questions if q.manual}
         if not self.questions:
             raise ReviewError(f"{assignment.slug} has no manual question: nothing to review")
         self.results = read_grades(folder).results
+        if not self.results:
+            raise ReviewError(f"{folder}: no results to review (grade the class with `grader grade --out {folder}`)")
         order = sorted(self.results, key=lambda s: hashlib.sha256(s.encode()).hexdigest())  # not alphabetical
         self.students = {qid: [s for s in order if any(q.id == qid for q in self.results[s].questions)]
                          for qid in self.questions}
-        if not self.results:
-            raise ReviewError(f"{folder}: no results to review (grade the class with `grader grade --out {folder}`)")
+        self.store = Store(folder)
         self.changes = {qid: self.store.rubric_changes(q) for qid, q in self.questions.items()}
 
     def student(self, qid: str, number: int) -> str | None:
@@ -64,8 +65,7 @@ class Review:
         grade = self.store.grades_of(student).get(qid)
         done, total = self.progress(qid)
         return {"given": sorted(grade.given) if grade else [], "graded": bool(grade and grade.graded),
-                "score": grade.score(question) if grade else 0.0, "possible": question.points,
-                "comment": grade.comment if grade else "", "progress": f"{done} of {total} graded"}
+                "score": grade.score(question) if grade else 0.0, "progress": f"{done} of {total} graded"}
 
 
 def create_app(review: Review, token: str, ta: str = ""):
@@ -77,8 +77,7 @@ def create_app(review: Review, token: str, ta: str = ""):
 
     @app.before_request
     def guard():
-        first = request.path.split("/")[1] if request.path.count("/") >= 1 else ""
-        if not hmac.compare_digest(first.encode(), token.encode()):
+        if not hmac.compare_digest(request.path.split("/")[1].encode(), token.encode()):
             abort(403)
         if request.host.rsplit(":", 1)[0] not in ("127.0.0.1", "localhost"):
             abort(403)
@@ -111,7 +110,8 @@ def create_app(review: Review, token: str, ta: str = ""):
         if not isinstance(data, dict) or data.get("question") not in review.questions:
             abort(400)
         qid = data["question"]
-        student = review.student(qid, data.get("student") if isinstance(data.get("student"), int) else -1)
+        number = data.get("student")
+        student = review.student(qid, number if isinstance(number, int) and not isinstance(number, bool) else -1)
         if student is None:
             abort(400)
         if action == "mark" and data.get("item") in {i.id for i in review.questions[qid].rubric}:
