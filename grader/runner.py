@@ -15,7 +15,7 @@ import pytest
 from _pytest.assertion.rewrite import AssertionRewritingHook
 
 import grader
-from grader.exam import free_text, misplaced
+from grader.exam import answer_variable, misplaced
 from grader.notebook import Cell
 from grader.plugin import GraderPlugin
 from grader.proxy import Side
@@ -46,7 +46,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     sides: list[Side] = []
     try:
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
-                           assignment.forbidden_advisory)
+                           assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual))
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:
@@ -165,9 +165,9 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
     for q in assignment.questions:
         mine = [t for t in tests if t.question == q.id]
         if q.manual:
-            answer = free_text(q, prepared.texts, submission) if q.type == "free_text" else ""
-            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True, rubric=list(q.rubric),
-                                            answer=answer))
+            answer = prepared.answers.get(q.id, "") or (answer_variable(q, submission) if q.type == "free_text" else "")
+            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True,
+                                            rubric=[item.label for item in q.rubric], answer=answer))
         elif mine or not public_only:
             questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
                                             round(sum(t.earned for t in mine), 6)))
