@@ -16,6 +16,7 @@ from rich.text import Text
 import grader
 from grader import spec
 from grader.batch import grade_batch, is_class_folder, submissions_in
+from grader.course.tables import CourseError
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 from grader.reports.terminal import render
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (spec.SpecError, GradingError) as error:
+    except (spec.SpecError, GradingError, CourseError) as error:
         Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(error)))
         return 2
     except KeyboardInterrupt:
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--show-output", action="store_true", help="show what the submission printed")
     grade_cmd.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that lost points")
     grade_cmd.add_argument("--quiet", action="store_true", help="print nothing (for --json and friends)")
+    _course_files(grade_cmd)
     grade_cmd.set_defaults(run=_grade)
 
     check = commands.add_parser("check", help="run the public tests, as a student would before submitting", **defaults)
@@ -81,11 +83,42 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
     bundle.set_defaults(run=_release)
 
+    export = commands.add_parser("export", help="write a class's grades as Canvas, Moodle or plain CSV", **defaults)
+    export.add_argument("grades", type=Path, help="the grades folder (the --out of `grader grade`)")
+    export.add_argument("--format", choices=("canvas", "moodle", "csv"), default="csv", help="the gradebook's layout")
+    export.add_argument("-o", "--output", type=Path, help="the CSV to write (default: <grades>/export-<format>.csv)")
+    export.add_argument("--assignment", help="assignment slug or folder (default: the one the results name)")
+    export.add_argument("--column", help="the grade column's name (default: the assignment's title)")
+    _course_files(export)
+    export.set_defaults(run=_export)
+
     notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook", **defaults)
     notebook.add_argument("script", type=Path, help="a .py file whose cells start with '# %%'")
     notebook.add_argument("-o", "--output", type=Path, help="the notebook to write (default: the script's name, .ipynb)")
     notebook.set_defaults(run=_notebook)
     return parser
+
+
+def _course_files(command) -> None:
+    command.add_argument("--roster", type=Path, help="roster CSV: submission names to student ids, names, emails")
+    command.add_argument("--manifest", type=Path, help="submission times CSV (a TA's, Gradescope's or Canvas's): "
+                                                       "applies the spec's late policy")
+    command.add_argument("--extensions", type=Path, help="extensions CSV: student, extra time or new deadline")
+
+
+def _late_rules(assignment, args):
+    """The spec's late policy with the manifest, extensions and roster the command names; None without a manifest."""
+    from grader.course.late import LateRules
+    from grader.course.roster import read_roster
+    if args.manifest is None:
+        if args.extensions is not None:
+            raise CourseError("--extensions needs --manifest (the submission times)")
+        if assignment.late is not None:
+            Console(stderr=True).print(f"[yellow]warning:[/] {assignment.slug} has a late policy, but no --manifest "
+                                       "was given: no late penalty is applied")
+        return None
+    roster = read_roster(args.roster) if args.roster else None
+    return LateRules.read(assignment.late, args.manifest, args.extensions, roster, where=assignment.spec_path.name)
 
 
 def _existing(path: Path) -> Path:
@@ -102,8 +135,11 @@ def _grade(args) -> int:
         submissions = submissions_in(args.path)
         if not submissions:
             raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
+        late = _late_rules(assignment, args)
+        options = tuple(str(o) for flag in ("roster", "manifest", "extensions") if getattr(args, flag)
+                        for o in (f"--{flag}", getattr(args, flag).resolve()))
         batch = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
-                            regrade=args.regrade, quiet=args.quiet)
+                            regrade=args.regrade, quiet=args.quiet, options=options, adjust=late and late.apply)
         if not args.quiet:
             _print_batch(batch, submissions, args.out)
         return 1 if batch.failures else 0
@@ -115,7 +151,10 @@ def _grade(args) -> int:
         if args.junit:
             _write(args.junit, to_junit(result))
 
-    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver)
+    late = _late_rules(assignment, args)
+    name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
+    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver,
+                   adjust=late and (lambda result: late.apply(name, result)))
     if not args.quiet:
         render(result, console, show_output=args.show_output, verbose=args.verbose)
     return 0 if all(t.status == "passed" for t in result.tests) and not result.problem else 1
@@ -170,6 +209,36 @@ def _release(args) -> int:
         raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
     target = release(assignment, args.out)
     console.print(f"wrote {target}: students run [bold]grader check {target} <their notebook>[/]")
+    return 0
+
+
+def _export(args) -> int:
+    from grader.course.export import match, read_grades, write_export
+    from grader.course.roster import read_roster
+    grades = read_grades(args.grades)
+    results = grades.results
+    slug = args.assignment or next((result.assignment for result in results.values()), None)
+    if slug is None:
+        raise CourseError(f"{args.grades}: no readable result:\n" + "\n".join(grades.unreadable.values()))
+    assignment = spec.load(slug)
+    roster = read_roster(args.roster) if args.roster else None
+    late = _late_rules(assignment, args)
+    if late is not None:
+        for name, result in results.items():
+            late.apply(name, result)
+    matched = match(results, roster)
+    output = args.output or args.grades / f"export-{args.format}.csv"
+    rows = write_export(results, matched, args.format, output, args.column or assignment.title)
+    console.print(f"wrote {output}: {rows} rows ({args.format}), {len(matched.students)} submissions matched")
+    for title, names in (("submissions of no student on the roster", matched.unmatched),
+                         ("students without a submission", [f"{s.id} {s.name}" for s in matched.missing]),
+                         ("students with several submissions", [f"{sid}: {', '.join(n)}" for sid, n in
+                                                                matched.duplicates.items()]),
+                         ("results that could not be read", list(grades.unreadable.values()))):
+        if names:
+            console.print(Text(f"{title} ({len(names)}):", style="yellow"))
+            for name in names:
+                console.print(Text(f"  {clean_text(name)}"))
     return 0
 
 

@@ -35,10 +35,12 @@ def to_gradescope(result: GradeResult) -> dict:
                 "output": "Pending: a TA grades this question.\n" + "\n".join(question.rubric)})
     if result.problem:  # nothing could be graded: one clear message, not a list of zeros
         tests = []
-    notes = [*([f"Not graded: {result.problem}"] if result.problem else []), f"Isolation: {result.isolation}.",
+    notes = [*([f"Not graded: {result.problem}"] if result.problem else []),
+             *([f"Late policy: {result.late.status}, {result.late_penalty:g} points off ({result.late.reason})."]
+               if result.late else []), f"Isolation: {result.isolation}.",
              *result.warnings, *(f"While loading: {e}" for e in result.load_errors)]
     return {
-        "score": result.capped_score,
+        "score": result.final_score,
         "execution_time": result.execution_time,
         "output": "\n".join(notes),
         "output_format": "text",
