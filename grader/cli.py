@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     _course_files(export)
     export.set_defaults(run=_export)
 
+    similar = commands.add_parser("similarity", help="rank pairs of a class's submissions by shared code (as MOSS)",
+                                  **defaults)
+    similar.add_argument("assignment", help="assignment slug (or its folder): its starter and handout code is excluded")
+    similar.add_argument("path", type=Path, help="the class folder (one submission per file or folder)")
+    similar.add_argument("--out", type=Path, default=Path("similarity"), help="folder for similarity.csv and .html")
+    similar.add_argument("--top", type=int, default=50, help="pairs shown side by side in the HTML report")
+    similar.add_argument("--max-share", type=int, default=10,
+                         help="ignore code held by more than this many submissions (an idiom, not a copy)")
+    similar.set_defaults(run=_similarity)
+
     notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook", **defaults)
     notebook.add_argument("script", type=Path, help="a .py file whose cells start with '# %%'")
     notebook.add_argument("-o", "--output", type=Path, help="the notebook to write (default: the script's name, .ipynb)")
@@ -239,6 +249,38 @@ def _export(args) -> int:
             console.print(Text(f"{title} ({len(names)}):", style="yellow"))
             for name in names:
                 console.print(Text(f"  {clean_text(name)}"))
+    return 0
+
+
+def _similarity(args) -> int:
+    import time
+
+    from grader.course import similarity
+    from grader.reports.similarity import to_similarity_html, write_pairs_csv
+    assignment = spec.load(args.assignment)
+    submissions = submissions_in(_existing(args.path)) if args.path.is_dir() else {}
+    if len(submissions) < 2:
+        raise GradingError(f"{args.path}: a class folder with at least two submissions is needed")
+    started = time.perf_counter()
+    documents = [similarity.read_document(name, path, assignment) for name, path in submissions.items()]
+    pairs = similarity.compare(documents, similarity.excluded(assignment), max_share=max(2, args.max_share))
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_pairs_csv(pairs, args.out / "similarity.csv")
+    settings = {"k": similarity.K, "window": similarity.WINDOW, "max_share": args.max_share}
+    (args.out / "similarity.html").write_text(to_similarity_html(pairs[:args.top], assignment.slug, documents,
+                                                                 len(pairs), settings), encoding="utf-8")
+    table = Table(title=f"{len(documents)} submissions, {len(pairs)} pairs share code "
+                        f"({time.perf_counter() - started:.1f} s)")
+    for column in ("#", "submission", "matched", "submission", "matched", "similarity"):
+        table.add_column(column)
+    for rank, pair in enumerate(pairs[:20], start=1):
+        table.add_row(str(rank), Text(clean_text(pair.a.name)), f"{pair.fraction_a:.0%}", Text(clean_text(pair.b.name)),
+                      f"{pair.fraction_b:.0%}", f"{pair.similarity:.0%}")
+    console.print(table)
+    for document in documents:
+        if document.problem:
+            console.print(Text(f"not compared: {clean_text(document.name)}: {document.problem}", style="yellow"))
+    console.print(f"all pairs: {args.out / 'similarity.csv'}; side by side: {args.out / 'similarity.html'}")
     return 0
 
 
