@@ -5,8 +5,10 @@ Each command imports what it needs when it runs, so grading pays for nothing els
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -65,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("path", type=Path, help="your notebook, module, folder or .zip")
     check.add_argument("--show-output", action="store_true", help="show what your code printed")
     check.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that fail")
+    check.add_argument("--junit", type=Path, help="write JUnit XML (a CI's test report)")
     check.set_defaults(run=_check)
 
     lint = commands.add_parser("validate", help="lint an assignment's spec, files, tests and mutants", **defaults)
@@ -81,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
                                  **defaults)
     bundle.add_argument("assignment", help="assignment slug (or its folder)")
     bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
+    bundle.add_argument("--ci", action="append", choices=("github", "gitlab"), default=[],
+                        help="add a CI workflow that runs the public tests at every push (repeatable)")
+    bundle.add_argument("--ci-package", default=f"dl-grader=={grader.__version__}",
+                        help="what the workflow installs with pip to get the grader")
     bundle.set_defaults(run=_release)
 
     export = commands.add_parser("export", help="write a class's grades as Canvas, Moodle or plain CSV", **defaults)
@@ -165,19 +172,36 @@ def _grade(args) -> int:
     name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
     result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver,
                    adjust=late and (lambda result: late.apply(name, result)))
-    if not args.quiet:
-        render(result, console, show_output=args.show_output, verbose=args.verbose)
+    with _ci(result, args.path):
+        if not args.quiet:
+            render(result, console, show_output=args.show_output, verbose=args.verbose)
     return 0 if all(t.status == "passed" for t in result.tests) and not result.problem else 1
 
 
 def _check(args) -> int:
     assignment = spec.load(args.assignment)
     result = grade(assignment, _existing(args.path), public_only=True)
-    render(result, console, show_output=args.show_output, verbose=args.verbose)
+    if args.junit:
+        _write(args.junit, to_junit(result))
     passed = all(t.status == "passed" for t in result.tests) and not result.problem
-    console.print("[bold green]All public tests pass.[/]" if passed else
-                  "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
+    with _ci(result, args.path):
+        render(result, console, show_output=args.show_output, verbose=args.verbose)
+        console.print("[bold green]All public tests pass.[/]" if passed else
+                      "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
     return 0 if passed else 1
+
+
+@contextlib.contextmanager
+def _ci(result, path: Path):
+    """Under GitHub Actions: the block's output is not read as workflow commands; then the job summary and the
+    annotations of `result` follow. Elsewhere, nothing."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    from grader.course.ci import commands_stopped, github_report
+    with commands_stopped(sys.stdout):
+        yield
+    github_report(result, path, os.environ.get("GITHUB_STEP_SUMMARY"), sys.stdout)
 
 
 def _validate(args) -> int:
@@ -217,7 +241,7 @@ def _release(args) -> int:
     problems = validate(assignment)
     if problems:
         raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
-    target = release(assignment, args.out)
+    target = release(assignment, args.out, ci=tuple(dict.fromkeys(args.ci)), package=args.ci_package)
     console.print(f"wrote {target}: students run [bold]grader check {target} <their notebook>[/]")
     return 0
 
