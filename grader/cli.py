@@ -268,6 +268,9 @@ def _export(args) -> int:
                          ("students without a submission", [f"{s.id} {s.name}" for s in matched.missing]),
                          ("students with several submissions", [f"{sid}: {', '.join(n)}" for sid, n in
                                                                 matched.duplicates.items()]),
+                         ("submissions the manifest gives no time for (no late penalty assessed)",
+                          sorted(name for name, result in results.items() if result.late and
+                                 result.late.status == "no time")),
                          ("results that could not be read", list(grades.unreadable.values()))):
         if names:
             console.print(Text(f"{title} ({len(names)}):", style="yellow"))
@@ -329,7 +332,8 @@ def _print_batch(batch, submissions, out: Path) -> None:
             table.add_row(Text(clean_text(student)), Text("not graded", style="red"),
                           Text((reason[-1] if reason else "") + f" (see {out / (student + '.error.txt')})"), "")
         else:
-            table.add_row(Text(clean_text(student)), f"{result.capped_score:g} / {result.max_score:g}",
+            late = f" (late policy: {result.late.status}, -{result.late_penalty:g})" if result.late else ""
+            table.add_row(Text(clean_text(student)), f"{result.final_score:g} / {result.max_score:g}{late}",
                           str(sum(t.status != 'passed' for t in result.tests)), result.isolation)
     console.print(table)
     console.print(f"results and gradebook: {out}/ (gradebook.csv)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ def grades_folder(tmp_path, names):
 
 def grader(*args):
     return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**os.environ, "COLUMNS": "200"})
 
 
 def test_roster_matches_stems_ids_emails_and_lms_names(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -169,7 +170,7 @@ def test_every_renderer_shows_the_penalty_and_its_reason(tmp_path):
 
 def grader(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**os.environ, "COLUMNS": "200"})
 
 
 def test_grade_applies_the_manifest_and_export_recomputes_it_with_a_later_extension(tmp_path):
@@ -185,6 +186,7 @@ def test_grade_applies_the_manifest_and_export_recomputes_it_with_a_later_extens
     out = tmp_path / "grades"
     done = grader("grade", assignment.root, folder, "--out", out, "-j", "2", "--manifest", manifest)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "1.6 / 2 (late policy: late, -0.4)" in done.stdout
     rows = {r["student"]: r for r in csv.DictReader(open(out / "gradebook.csv"))}
     assert (rows["alice"]["score"], rows["bob"]["score"], rows["carol"]["score"]) == ("2", "1.6", "2")
     assert rows["bob"]["late"].startswith("late: ") and rows["carol"]["late"].startswith("no time: ")
@@ -196,6 +198,7 @@ def test_grade_applies_the_manifest_and_export_recomputes_it_with_a_later_extens
     done = grader("export", out, "--format", "csv", "--manifest", manifest, "--extensions", extensions,
                   "--assignment", assignment.root)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "submissions the manifest gives no time for (no late penalty assessed) (1):\n  carol" in done.stdout
     rows = {r["submission"]: r for r in csv.DictReader(open(out / "export-csv.csv"))}
     assert rows["bob"]["score"] == "2" and rows["bob"]["late_status"] == "on time"
     assert "extended from 2026-03-01T23:59+01:00" in rows["bob"]["late_reason"]
