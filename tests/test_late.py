@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from grader import spec
-from grader.course.late import Extensions, LateRules, Manifest, assess
+from grader.course.late import Extensions, Manifest, assess
 from grader.course.tables import CourseError
 from grader.reports import terminal
 from grader.reports.gradebook import write_gradebook

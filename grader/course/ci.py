@@ -20,6 +20,8 @@ import secrets
 import string
 from pathlib import Path
 
+import yaml
+
 from grader.results import GradeResult
 from grader.spec import Assignment
 
@@ -48,8 +50,6 @@ def check_script(assignment: Assignment) -> str:
 
 def workflow(assignment: Assignment, kind: str, package: str) -> tuple[str, str]:
     """(path in the bundle, text) of the CI file of `kind` ("github" or "gitlab") installing `package`."""
-    import yaml
-
     install = f'python -m pip install "{package}"'
     script = check_script(assignment)
     if kind == "github":
