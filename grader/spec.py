@@ -51,6 +51,7 @@ class Assignment:
     seed: int = 0
     score_cap: float | None = None
     solution: Path | None = None
+    hidden_tests: str = "shown"   # or "after_release": names and messages held back until a TA releases them
 
     @property
     def spec_path(self) -> Path:
@@ -168,9 +169,20 @@ def parse(data, root: Path) -> Assignment:
         seed=int(reader.number("seed", 0)),
         score_cap=cap,
         solution=root.parent.parent / "solutions" / f"{slug}.py",
+        hidden_tests=_choice(reader, where, "hidden_tests", HIDDEN_TESTS),
     )
     reader.no_unknown()
     return assignment
+
+
+HIDDEN_TESTS = ("shown", "after_release")  # the first is the default
+
+
+def _choice(reader: "_Reader", where: Path, key: str, choices: tuple[str, ...]) -> str:
+    value = reader.get(key, choices[0])
+    if value not in choices:
+        _fail(where, key, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:
