@@ -81,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
     bundle.set_defaults(run=_release)
 
+    released = commands.add_parser("feedback", help="release the hidden tests held back (hidden_results: after_release): "
+                                   "write each result's feedback page again, with them shown", **defaults)
+    released.add_argument("results", type=Path, help="a grades folder of <student>.json results, or one result .json")
+    released.set_defaults(run=_feedback)
+
     notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook", **defaults)
     notebook.add_argument("script", type=Path, help="a .py file whose cells start with '# %%'")
     notebook.add_argument("-o", "--output", type=Path, help="the notebook to write (default: the script's name, .ipynb)")
@@ -170,6 +175,23 @@ def _release(args) -> int:
         raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
     target = release(assignment, args.out)
     console.print(f"wrote {target}: students run [bold]grader check {target} <their notebook>[/]")
+    return 0
+
+
+def _feedback(args) -> int:
+    from grader.notebook import Cell
+    from grader.reports.feedback import to_feedback_html
+    from grader.results import GradeResult
+    paths = sorted(_existing(args.results).glob("*.json")) if args.results.is_dir() else [args.results]
+    for path in paths:
+        try:
+            result = GradeResult.from_dict(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError) as error:
+            raise GradingError(f"{path}: not a result written by grader grade --json ({error})") from None
+        result.hidden_held_back = False
+        _write(path, json.dumps(result.to_dict(), indent=2).encode())
+        _write(path.with_suffix(".html"), to_feedback_html(result, [Cell(**cell) for cell in result.code]).encode())
+    console.print(f"released the hidden tests of {len(paths)} result(s); each feedback page is beside its .json")
     return 0
 
 

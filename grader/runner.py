@@ -174,5 +174,5 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         load_errors=list(submission.load_errors) if submission is not None else [],
         load_output=submission.load_output if submission is not None else "",
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
-        hidden_held_back=assignment.hidden_tests == "after_release",
+        hidden_held_back=assignment.hidden_results == "after_release",
         code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells])

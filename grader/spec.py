@@ -51,7 +51,7 @@ class Assignment:
     seed: int = 0
     score_cap: float | None = None
     solution: Path | None = None
-    hidden_tests: str = "shown"   # or "after_release": names and messages held back until a TA releases them
+    hidden_results: str = "shown"   # or "after_release": hidden tests' names and messages held back until released
 
     @property
     def spec_path(self) -> Path:
@@ -169,13 +169,13 @@ def parse(data, root: Path) -> Assignment:
         seed=int(reader.number("seed", 0)),
         score_cap=cap,
         solution=root.parent.parent / "solutions" / f"{slug}.py",
-        hidden_tests=_choice(reader, where, "hidden_tests", HIDDEN_TESTS),
+        hidden_results=_choice(reader, where, "hidden_results", HIDDEN_RESULTS),
     )
     reader.no_unknown()
     return assignment
 
 
-HIDDEN_TESTS = ("shown", "after_release")  # the first is the default
+HIDDEN_RESULTS = ("shown", "after_release")  # the first is the default
 
 
 def _choice(reader: "_Reader", where: Path, key: str, choices: tuple[str, ...]) -> str:
