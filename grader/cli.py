@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                                  **defaults)
     bundle.add_argument("assignment", help="assignment slug (or its folder)")
     bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
+    bundle.add_argument("--gradescope", type=Path, metavar="ZIP",
+                        help="also write Gradescope's autograder zip (hidden tests and solution inside: keep it private)")
     bundle.set_defaults(run=_release)
 
     released = commands.add_parser("feedback", help="release the hidden tests held back (hidden_results: after_release): "
@@ -127,8 +129,9 @@ def _grade(args) -> int:
 
 
 def _check(args) -> int:
+    from grader.sandbox.launch import for_student
     assignment = spec.load(args.assignment)
-    result = grade(assignment, _existing(args.path), public_only=True)
+    result = grade(assignment, _existing(args.path), public_only=True, isolation=for_student())
     render(result, console, show_output=args.show_output, verbose=args.verbose)
     passed = all(t.status == "passed" for t in result.tests) and not result.problem
     console.print("[bold green]All public tests pass.[/]" if passed else
@@ -174,7 +177,13 @@ def _release(args) -> int:
     if problems:
         raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
     target = release(assignment, args.out)
-    console.print(f"wrote {target}: students run [bold]grader check {target} <their notebook>[/]")
+    console.print(f"wrote {target}: students follow its README.md (install the grader from dist/, then "
+                  f"[bold]grader check {assignment.slug} {assignment.submission[0]}[/])", highlight=False)
+    if args.gradescope:
+        from grader.release import gradescope_zip
+        zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")))
+        console.print(f"wrote {zipped}: upload it as the autograder of a "
+                      "Gradescope programming assignment", highlight=False)
     return 0
 
 

@@ -44,6 +44,7 @@ class GraderPlugin:
         self.problem = problem
         self.results: dict[str, TestResult] = {}
         self.items: list[pytest.Item] = []
+        self.collect_errors: list[str] = []  # test files that could not be imported, with pytest's reason
 
     # -- fixtures
     @pytest.fixture(scope="session")
@@ -104,6 +105,10 @@ class GraderPlugin:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "points(n): points the test is worth")
         config.addinivalue_line("markers", "question(id): the question of the assignment the test belongs to")
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext}")
 
     def pytest_collection_modifyitems(self, items):
         self.items = list(items)
