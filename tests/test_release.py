@@ -118,3 +118,40 @@ def _python3_first(tmp_path: Path) -> str:
     folder.mkdir()
     (folder / "python3").symlink_to(sys.executable)
     return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_a_student_installs_the_bundle_into_a_fresh_environment_and_checks(bundle, tmp_path):
+    """The bundle's own instructions, outside this repository, in a fresh virtual environment that sees the system's
+    packages (so torch is the one already installed and no CUDA build is downloaded), without the network."""
+    venv = tmp_path / "venv"
+    # without pip of its own (this pip installs into it), so no older setuptools hides the system's
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True,
+                   timeout=300)
+    python = venv / "bin" / "python"
+    (wheel,) = (bundle / "dist").glob("*.whl")
+    plain = {k: v for k, v in os.environ.items() if k not in ("GRADER_HOME", "PYTHONPATH", "GRADER_ISOLATION")}
+
+    def pip(*args):
+        return subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-index",
+                               "--disable-pip-version-check", *args], cwd=bundle, env=plain, capture_output=True,
+                              text=True, timeout=600)
+
+    done = pip("--force-reinstall", "--no-deps", wheel)  # into the environment, though the system has the grader
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = pip(f"{wheel}[student]")  # the README's command: the extra's dependencies must be there
+    if done.returncode != 0 and "No matching distribution" in done.stderr:
+        pytest.skip(f"a dependency of the student install is missing here and there is no index: {done.stderr[-300:]}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    where = subprocess.run([python, "-c", "import grader; print(grader.__file__)"], cwd=tmp_path, env=plain,
+                           capture_output=True, text=True)
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
+    grader = venv / "bin" / "grader"
+    shutil.copy(bundle / "starter.ipynb", bundle / "backprop.ipynb")
+    starter = subprocess.run([grader, "check", "backprop", "backprop.ipynb"], cwd=bundle, env={**plain, "COLUMNS": "80"},
+                             capture_output=True, text=True, timeout=600)
+    assert starter.returncode == 1, starter.stdout + starter.stderr
+    assert "public tests 0 of" in starter.stdout and "NotImplementedError" in starter.stdout
+    (bundle / "backprop.py").write_text(solution_source("backprop"))
+    reference = subprocess.run([grader, "check", "backprop", "backprop.py"], cwd=bundle, env=plain,
+                               capture_output=True, text=True, timeout=600)
+    assert reference.returncode == 0 and "All public tests pass" in reference.stdout, reference.stdout + reference.stderr
