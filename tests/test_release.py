@@ -16,6 +16,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from grader import autograder
+
 from conftest import ROOT, make_assignment, solution_source
 
 SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.schema.json").read_text())
@@ -110,6 +112,15 @@ def test_the_gradescope_zip_grades_as_gradescope_runs_it(released, tmp_path):
         scores[name] = document["score"]
         assert len([t for t in document["tests"] if "score" in t]) > 30  # the hidden tests ran too
     assert scores == {"starter": 0, "reference": 100}
+
+
+def test_an_autograder_that_cannot_grade_still_writes_results_that_say_so(tmp_path, capsys):
+    (tmp_path / "submission").mkdir()  # no source/: the zip was not unpacked here
+    assert autograder.main(["backprop", str(tmp_path)]) == 1
+    document = json.loads((tmp_path / "results" / "results.json").read_text())
+    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert document["score"] == 0 and "autograder itself failed" in document["output"]
+    assert "no assignment" in capsys.readouterr().err  # for the instructor, in Gradescope's stdout
 
 
 def _python3_first(tmp_path: Path) -> str:
