@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="add a CI workflow that runs the public tests at every push (repeatable)")
     bundle.add_argument("--ci-package", default=f"dl-grader=={grader.__version__}",
                         help="what the workflow installs with pip to get the grader")
+    bundle.add_argument("--gradescope", type=Path, metavar="ZIP",
+                        help="also write Gradescope's autograder zip (hidden tests and solution inside: keep it private)")
     bundle.set_defaults(run=_release)
 
     export = commands.add_parser("export", help="write a class's grades as Canvas, Moodle or plain CSV", **defaults)
@@ -108,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     similar.add_argument("--max-share", type=int, default=10,
                          help="ignore code held by more than this many submissions (an idiom, not a copy)")
     similar.set_defaults(run=_similarity)
+
+    released = commands.add_parser("feedback", help="release the hidden tests held back (hidden_results: after_release): "
+                                   "write each result's feedback page again, with them shown", **defaults)
+    released.add_argument("results", type=Path, help="a grades folder of <student>.json results, or one result .json")
+    released.set_defaults(run=_feedback)
 
     notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook", **defaults)
     notebook.add_argument("script", type=Path, help="a .py file whose cells start with '# %%'")
@@ -195,8 +202,9 @@ def _grade(args) -> int:
 
 
 def _check(args) -> int:
+    from grader.sandbox.launch import for_student
     assignment = spec.load(args.assignment)
-    result = grade(assignment, _existing(args.path), public_only=True)
+    result = grade(assignment, _existing(args.path), public_only=True, isolation=for_student())
     if args.junit:
         _write(args.junit, to_junit(result))
     passed = all(t.status == "passed" for t in result.tests) and not result.problem
@@ -258,7 +266,30 @@ def _release(args) -> int:
     if problems:
         raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
     target = release(assignment, args.out, ci=tuple(dict.fromkeys(args.ci)), package=args.ci_package)
-    console.print(f"wrote {target}: students run [bold]grader check {target} <their notebook>[/]")
+    console.print(f"wrote {target}: students follow its README.md (install the grader from dist/, then "
+                  f"[bold]grader check {assignment.slug} {assignment.submission[0]}[/])", highlight=False)
+    if args.gradescope:
+        from grader.release import gradescope_zip
+        zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")))
+        console.print(f"wrote {zipped}: upload it as the autograder of a "
+                      "Gradescope programming assignment", highlight=False)
+    return 0
+
+
+def _feedback(args) -> int:
+    from grader.notebook import Cell
+    from grader.reports.feedback import to_feedback_html
+    from grader.results import GradeResult
+    paths = sorted(_existing(args.results).glob("*.json")) if args.results.is_dir() else [args.results]
+    for path in paths:
+        try:
+            result = GradeResult.from_dict(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError) as error:
+            raise GradingError(f"{path}: not a result written by grader grade --json ({error})") from None
+        result.hidden_held_back = False
+        _write(path, json.dumps(result.to_dict(), indent=2).encode())
+        _write(path.with_suffix(".html"), to_feedback_html(result, [Cell(**cell) for cell in result.code]).encode())
+    console.print(f"released the hidden tests of {len(paths)} result(s); each feedback page is beside its .json")
     return 0
 
 

@@ -121,7 +121,7 @@ class GraderPlugin:
 
     def pytest_collectreport(self, report):
         if report.failed:
-            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext.strip().splitlines()[-1]}")
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext}")
 
     def pytest_collection_modifyitems(self, items):
         self.items = list(items)

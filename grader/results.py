@@ -91,6 +91,8 @@ class GradeResult:
     problem: str = ""          # why nothing of the submission could be graded (nothing gradable, a forbidden use)
     load_output: str = ""      # what the submission printed while it loaded
     late: LatePenalty | None = None  # set from the submission-time manifest whenever results are reported
+    hidden_held_back: bool = False  # hidden tests' names and messages not shown until a TA releases them
+    code: list[dict] = field(default_factory=list)  # the submission's code ({label, source}), for its feedback page
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""
@@ -145,6 +147,14 @@ class GradeResult:
     @property
     def max_score(self) -> float:
         return self.total_possible if self.score_cap is None else min(self.score_cap, self.total_possible)
+
+    def shown_tests(self) -> list[TestResult]:
+        """The tests a report may show by name: all of them, less the hidden ones while they are held back."""
+        return [t for t in self.tests if not (self.hidden_held_back and t.visibility == "hidden")]
+
+    def held_back(self, qid: str) -> int:
+        """How many hidden tests of a question are held back (0 once released)."""
+        return sum(t.question == qid and t.visibility == "hidden" for t in self.tests) if self.hidden_held_back else 0
 
     def question(self, qid: str) -> QuestionResult:
         return next(q for q in self.questions if q.id == qid)

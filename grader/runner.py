@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
 import time
@@ -108,12 +109,25 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             os.environ.update(saved)
             sys.dont_write_bytecode = bytecode
             sys.meta_path[:] = meta_path
+    if plugin.collect_errors:  # a test file that does not import would silently cost the student its points
+        raise GradingError(_collection_error(assignment, plugin.collect_errors))
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED):
-        # INTERRUPTED: a test module (or an exam's key) failed to collect, so no test ran: the assignment is broken
-        raise GradingError(f"the tests of {assignment.slug} could not be run:\n" +
-                           ("\n".join(plugin.collect_errors) or output.getvalue()[-3000:]))
+        raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")
     if not plugin.items:
         raise GradingError(f"no tests were collected for {assignment.slug}:\n{output.getvalue()[-3000:]}")
+
+
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+_DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "cv2": "opencv-python"}
+
+
+def _collection_error(assignment: Assignment, errors: list[str]) -> str:
+    """Why the tests did not load: a missing module is named with the command that installs it."""
+    missing = sorted({match.group(1).split(".")[0] for error in errors for match in _MISSING_MODULE.finditer(error)})
+    if missing:
+        return (f"the tests of {assignment.slug} need {', '.join(missing)}, which is not installed here; install it "
+                f"with: pip install {' '.join(_DISTRIBUTIONS.get(name, name) for name in missing)}")
+    return f"the tests of {assignment.slug} could not be loaded:\n" + "\n".join(error[-1500:] for error in errors)
 
 
 def _forget_test_modules(assignment: Assignment, names: set[str]) -> None:
@@ -181,4 +195,6 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         warnings=isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
         load_errors=list(submission.load_errors) if submission is not None else [],
         load_output=submission.load_output if submission is not None else "",
-        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "")
+        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
+        hidden_held_back=assignment.hidden_results == "after_release",
+        code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells])

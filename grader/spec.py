@@ -130,6 +130,7 @@ class Assignment:
     def key_path(self) -> Path:
         """The secret answers of numeric and choice questions (hidden, never released)."""
         return self.hidden_tests / "key.yaml"
+    hidden_results: str = "shown"   # or "after_release": hidden tests' names and messages held back until released
 
     @property
     def spec_path(self) -> Path:
@@ -171,13 +172,30 @@ def project_root() -> Path:
     for folder in (here, *here.parents):
         if (folder / "assignments").is_dir():
             return folder
-    raise SpecError("no assignments/ folder found here or above; run from the course repository or set GRADER_HOME")
+    raise SpecError("no assignments/ folder found here or above; run from the course repository or from inside "
+                    "the assignment's folder (its release bundle), or set GRADER_HOME to the course repository")
+
+
+def _bundle(slug: str) -> Path | None:
+    """The assignment's own folder (a release bundle) when the cwd is in it or just above it; None elsewhere."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        for candidate in (folder, folder / slug):
+            if candidate.name == slug and (candidate / "assignment.yaml").is_file():
+                return candidate
+    return None
 
 
 def load(slug_or_path: str | os.PathLike) -> Assignment:
-    """Load an assignment by slug (looked up under assignments/) or by the path of its folder."""
+    """Load an assignment by the path of its folder, or by slug: under $GRADER_HOME/assignments/ where that is
+    set, else the bundle the cwd is in (or holds), else under the nearest assignments/ folder above the cwd."""
     path = Path(slug_or_path)
-    folder = path if path.is_dir() and (path / "assignment.yaml").exists() else project_root() / "assignments" / str(slug_or_path)
+    if path.is_dir() and (path / "assignment.yaml").exists():
+        folder = path
+    else:
+        slug = str(slug_or_path)
+        bundle = None if os.environ.get("GRADER_HOME") else _bundle(slug)
+        folder = bundle or project_root() / "assignments" / slug
     spec_path = folder / "assignment.yaml"
     if not spec_path.exists():
         known = sorted(p.parent.name for p in (folder.parent).glob("*/assignment.yaml"))
@@ -242,6 +260,7 @@ def parse(data, root: Path) -> Assignment:
         solution=root.parent.parent / "solutions" / f"{slug}.py",
         kind=reader.choice("kind", ("assignment", "exam"), "assignment"),
         late=_late(reader.mapping("late", required=False), where),
+        hidden_results=reader.choice("hidden_results", HIDDEN_RESULTS, HIDDEN_RESULTS[0]),
     )
     reader.no_unknown()
     return assignment
@@ -295,6 +314,7 @@ def _tolerance(where: Path, key: str, data: dict) -> Tolerance:
     if min(tolerance.abs, tolerance.rel, tolerance.sigfigs) < 0 or not (tolerance.abs or tolerance.rel or tolerance.sigfigs):
         _fail(where, key, "needs at least one positive bound among abs, rel and sigfigs")
     return tolerance
+HIDDEN_RESULTS = ("shown", "after_release")  # the first is the default
 
 
 def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:

@@ -12,7 +12,7 @@ import nbformat
 
 from grader.notebook import from_percent_script
 
-from conftest import ROOT, solution_source
+from conftest import ROOT, make_assignment, solution_source
 
 
 def grader(*args, cwd=ROOT):
@@ -37,7 +37,8 @@ def test_grade_writes_json_gradescope_and_junit(tmp_path):
     assert gradescope["score"] == result["capped_score"]
     assert {"name", "score", "max_score", "output", "visibility", "status"} <= set(gradescope["tests"][0])
     suites = ET.parse(tmp_path / "report.xml").getroot()
-    assert suites.tag == "testsuites" and int(suites.get("tests")) == len(result["tests"])
+    manual = sum(question["manual"] for question in result["questions"])  # one skipped testcase each
+    assert suites.tag == "testsuites" and int(suites.get("tests")) == len(result["tests"]) + manual > manual
 
 
 def test_grading_twice_gives_the_same_score(tmp_path):
@@ -145,3 +146,35 @@ def test_what_a_notebook_prints_while_loading_is_kept_apart(tmp_path):
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["load_output"].strip() == "hello from the top level"
     assert not any("hello from the top level" in t["output"] for t in result["tests"]), done.stderr
+
+
+HIDDEN = """import pytest
+
+@pytest.mark.question("q")
+@pytest.mark.points(1)
+def test_secret_case(submission):
+    assert submission.double(21) == 42, "double(21) is not 42: the secret case fails"
+"""
+
+
+def test_hidden_tests_held_back_until_the_ta_releases_them(tmp_path):
+    folder = make_assignment(tmp_path, HIDDEN, "def double(x):\n    return 2 * x\n",
+                             hidden_results="after_release").root
+    submission = tmp_path / "tiny.py"
+    submission.write_text("def double(x):\n    return x + 1\n")
+    grades = tmp_path / "grades"
+    done = grader("grade", folder, submission, "--json", grades / "jane.json", "--feedback", grades / "jane.html",
+                  "--gradescope", tmp_path / "results.json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "secret" not in done.stdout and "1 hidden tests: results released later" in done.stdout
+    assert "secret" not in (grades / "jane.html").read_text()
+    (test,) = json.loads((tmp_path / "results.json").read_text())["tests"]
+    assert test["visibility"] == "after_published"
+    assert json.loads((grades / "jane.json").read_text())["hidden_held_back"] is True
+    released = grader("feedback", grades)
+    assert released.returncode == 0, released.stdout + released.stderr
+    page = (grades / "jane.html").read_text()
+    assert "secret_case" in page and "the secret case fails" in page and "released later" not in page
+    assert "<h3>tiny.py</h3>" in page and page.count("<span class=\"line") == 2  # its code, kept in the result
+    assert json.loads((grades / "jane.json").read_text())["hidden_held_back"] is False
+    assert grader("feedback", tmp_path / "results.json").returncode == 2  # not a result of grader grade

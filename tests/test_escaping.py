@@ -226,7 +226,8 @@ def test_gradescope_declares_plain_text_and_holds_the_student_text_exactly():
     assert has_no_raw_controls(json.dumps(document, ensure_ascii=False))
     outputs = [test["output"] for test in document["tests"]]
     assert outputs == [f"Timing: {CLEAN}\nOutput:\n{CLEAN}", f"{CLEAN}\nOutput:\n{CLEAN}", CLEAN]
-    assert document["output"] == f"Isolation: bubblewrap.\n{CLEAN}\nWhile loading: {CLEAN}"
+    assert document["output"] == (f"Score 1 of 5: the tests earned 1 of 5 points.\nWhile loading: {CLEAN}\n"
+                                  f"Isolation: bubblewrap.\n{CLEAN}")
 
 
 # ---------------------------------------------------------------------------- gradebook CSV

@@ -6,8 +6,12 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import jsonschema
 import pytest
+import xmlschema
+from junitparser import Error, Failure, JUnitXml, Skipped
 from rich.console import Console
 
 from grader import results  # not `from grader.results import TestResult`: pytest would try to collect it
@@ -17,6 +21,7 @@ from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 
 SHA = "ab" * 32
+SCHEMAS = Path(__file__).parent / "schemas"
 
 
 def make_result(**overrides) -> results.GradeResult:
@@ -90,7 +95,7 @@ def test_gradescope_schema():
     assert (values["score"], values["max_score"], values["status"]) == (0, 4, "failed")
     assert "index (2,)" in values["output"] and "student printed this" in values["output"]
     for name in ("hidden/test_backward.py::test_gradient[3]", "hidden/test_backward.py::test_deep"):
-        assert by_name[name]["visibility"] == "after_published"
+        assert by_name[name]["visibility"] == "after_published"  # nothing of a hidden test before publication
     manual = tests[-1]  # pending: neither a score nor a status, so Gradescope shows no failed 0
     assert manual["name"] == "essay: Why the max trick? (5 points, graded by a TA)"
     assert not {"score", "max_score", "status"} & set(manual)
@@ -98,11 +103,99 @@ def test_gradescope_schema():
     assert sum(t.get("max_score", 0) for t in tests) == 20
 
 
+def assert_gradescope_valid(document: dict) -> None:
+    """Gradescope's documented results.json format, as tests/schemas/gradescope_results.schema.json writes it down."""
+    schema = json.loads((SCHEMAS / "gradescope_results.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(json.dumps(document)), schema, cls=jsonschema.Draft202012Validator)
+
+
+def varied_results() -> list[results.GradeResult]:
+    """A result as graded, held back, checked (public only), not gradable, and with hostile text in it."""
+    hostile = make_result()
+    hostile.tests[1].message = "</testcase>]]><x/>\x1b[31m\u202e\ud800 <b>bold</b>"
+    return [make_result(), make_result(hidden_held_back=True), make_result(public_only=True, score_cap=None),
+            make_result(problem="notes.txt is not a .py, .ipynb or .zip file", tests=[]), hostile,
+            make_result(questions=[], tests=[])]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_gradescope_output_is_valid_against_the_documented_format(index):
+    assert_gradescope_valid(to_gradescope(varied_results()[index]))
+
+
+def test_the_schema_rejects_what_gradescope_would_not_read():
+    document = to_gradescope(make_result())
+    for broken in ({**document, "scroe": 1}, {**document, "visibility": "later"},
+                   {**document, "tests": [{**document["tests"][0], "status": "ok"}]},
+                   {k: v for k, v in document.items() if k != "score"}):
+        with pytest.raises(jsonschema.ValidationError):
+            assert_gradescope_valid(broken)
+
+
+def test_gradescope_output_explains_the_score_and_the_cap():
+    output = to_gradescope(make_result())["output"]
+    assert output.startswith("Score 12 of 12: the tests earned 14 of 20 points; the assignment has 25 points and "
+                             "full marks at 12")
+    assert "5 points are graded by a TA and added later" in output
+
+
+def test_held_back_hidden_tests_are_shown_after_publication_only():
+    document = to_gradescope(make_result(hidden_held_back=True))
+    visibility = {t["name"]: t["visibility"] for t in document["tests"]}
+    assert visibility["hidden/test_backward.py::test_deep"] == "after_published"
+    assert visibility["public/test_forward.py::test_values"] == "visible"
+    assert "appear when grades are published" in document["output"]
+
+
+def test_terminal_holds_back_hidden_tests_names_and_messages():
+    text = rendered(make_result(hidden_held_back=True), 80, verbose=True)
+    assert "deep" not in text and "relative error" not in text and "gradient[3]" not in text
+    assert "2 hidden tests: results released later" in text and "✗ values" in text
+    released = rendered(make_result(), 80, verbose=True)
+    assert "✗ deep" in released and "released later" not in released
+
+
 # ---------------------------------------------------------------------------- JUnit
+
+def junit_schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(SCHEMAS / "junit.xsd")
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_junit_is_valid_against_the_xunit_schema_and_counts_add_up(index, tmp_path):
+    result = varied_results()[index]
+    document = to_junit(result)
+    junit_schema().validate(document.decode())
+    path = tmp_path / "report.xml"
+    path.write_bytes(document)
+    root = ET.fromstring(document)
+    for suite in root.iter("testsuite"):
+        cases = suite.findall("testcase")
+        assert suite.get("tests") == str(len(cases))
+        for attribute, kind in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped")):
+            assert suite.get(attribute) == str(sum(case.find(kind) is not None for case in cases))
+    suites = list(JUnitXml.fromfile(str(path)))  # read back as a JUnit-reading CI reads it
+    manual = sum(q.manual for q in result.questions) if not result.problem else 0
+    expected = 1 if result.problem else len(result.tests) + manual
+    assert sum(suite.tests for suite in suites) == expected == int(root.get("tests"))
+    outcomes = [type(r) for suite in suites for case in suite for r in case.result]
+    assert outcomes.count(Failure) == int(root.get("failures"))
+    assert outcomes.count(Error) == int(root.get("errors"))
+    assert outcomes.count(Skipped) == manual + sum(t.status == "skipped" for t in result.tests) * (not result.problem)
+
+
+def test_the_xunit_schema_rejects_a_testsuite_without_errors():
+    root = ET.fromstring(to_junit(make_result()))
+    junit_schema().validate(ET.tostring(root, encoding="unicode"))
+    del root.find("testsuite").attrib["errors"]
+    with pytest.raises(xmlschema.XMLSchemaValidationError):
+        junit_schema().validate(ET.tostring(root, encoding="unicode"))
+
 
 def test_junit_parses_and_has_one_failure_per_failed_test():
     root = ET.fromstring(to_junit(make_result()))
-    assert root.tag == "testsuites" and root.get("tests") == "4" and root.get("failures") == "2"
+    assert root.tag == "testsuites" and root.get("tests") == "5" and root.get("failures") == "2"
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert set(suites) == {"forward", "backward", "essay"}
     failures = root.findall(".//testcase/failure")

@@ -119,6 +119,19 @@ def test_project_root_without_grader_home(tmp_path, monkeypatch):
     assert spec.project_root() == tmp_path.resolve()
 
 
+def test_a_slug_is_found_from_inside_its_bundle_or_the_folder_holding_it(tmp_path, monkeypatch):
+    bundle = tmp_path / "release" / "demo"  # a release bundle: the assignment's folder, no assignments/ above it
+    (bundle / "tests").mkdir(parents=True)
+    (bundle / "assignment.yaml").write_text(yaml.safe_dump(VALID))
+    monkeypatch.delenv("GRADER_HOME", raising=False)
+    for where in (bundle, bundle / "tests", bundle.parent):
+        monkeypatch.chdir(where)
+        assert spec.load("demo").root == bundle.resolve()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError, match="from inside the assignment's folder"):
+        spec.load("demo")
+
+
 def _without(data: dict, key: str) -> dict:
     data = copy.deepcopy(data)
     del data[key]
@@ -177,6 +190,7 @@ def _with(path: str, value) -> dict:
      "questions[1].rubric[0].weight is not a known key"),
     (_with("questions.1.rubric", ["2 points: same", "1 point: same"]), "questions[1].rubric[1] repeats the id"),
     (_with("questions.1.rubric", [3]), "questions[1].rubric[0] must be a string or a mapping"),
+    (_with("hidden_results", "later"), "hidden_results must be one of shown, after_release, got 'later'"),
 ])
 def test_bad_spec_names_file_and_key(home, data, key_and_reason):
     message = spec_error(home, data)

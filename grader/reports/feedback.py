@@ -55,6 +55,7 @@ class _QuestionView:
     id: str
     title: str
     tests: list[_TestView] = field(default_factory=list)
+    held_back: int = 0                # hidden tests whose results the TA has not released yet
 
     @property
     def percent(self) -> float:
@@ -159,9 +160,10 @@ def _filename(label: str) -> str:
 
 def _questions(result: GradeResult, cite: _Citations) -> list[_QuestionView]:
     """Questions in the spec's order, each with its tests, those that lost points first."""
-    views = {q.id: _QuestionView(q, f"q-{n}", q.title) for n, q in enumerate(result.questions, start=1)}
+    views = {q.id: _QuestionView(q, f"q-{n}", q.title, held_back=result.held_back(q.id))
+             for n, q in enumerate(result.questions, start=1)}
     orphans = _QuestionView(None, "q-other", "Other tests")
-    for number, test in enumerate(result.tests, start=1):
+    for number, test in enumerate(result.shown_tests(), start=1):
         lost = test.status in ("failed", "error") or test.earned < test.points - 1e-9  # a skip may cost nothing
         figures = [{"title": clean_text(str(f.get("title", ""))), "png": f["png"]} for f in test.figures
                    if isinstance(f, dict) and isinstance(f.get("png"), str) and _BASE64.fullmatch(f["png"])]

@@ -11,7 +11,8 @@ from grader.results import GradeResult
 
 
 def to_gradescope(result: GradeResult) -> dict:
-    """Build the results.json document; hidden tests are shown only after grades are published."""
+    """Build the results.json document; hidden tests held back (spec: hidden_tests: after_release) are shown
+    only after grades are published."""
     tests = [
         {
             "name": test.name,
@@ -22,7 +23,7 @@ def to_gradescope(result: GradeResult) -> dict:
             "output": "\n".join(filter(None, [test.message, test.timing and f"Timing: {test.timing}",
                                                *(f"Figure: {f['title']} (in the feedback page)" for f in test.figures),
                                                test.output and f"Output:\n{test.output}"])),
-            "visibility": "visible" if test.visibility == "public" else "after_published",
+            "visibility": "after_published" if test.visibility == "hidden" else "visible",  # as Gradescope expects hidden tests
             "tags": [test.question],
         }
         for index, test in enumerate(result.tests, start=1)
@@ -40,13 +41,11 @@ def to_gradescope(result: GradeResult) -> dict:
                                       *([f"Your answer:\n{question.answer}"] if question.answer else [])])})
     if result.problem:  # nothing could be graded: one clear message, not a list of zeros
         tests = []
-    cap = result.score_cap
-    notes = [*([f"Not graded: {result.problem}"] if result.problem else []),
-             *([f"{result.total_possible:g} points, full marks at {cap:g}: the score shown is capped there (the tests "
-                f"below add up to {result.autograded_score:g})."] if cap is not None and cap < result.total_possible else []),
+    notes = [f"Not graded: {result.problem}" if result.problem else _summary(result),
+             *(["The hidden tests' results appear when grades are published."] if result.hidden_held_back else []),
              *([f"Late policy: {result.late.status}, {result.late_penalty:g} points off ({result.late.reason})."]
-               if result.late else []), f"Isolation: {result.isolation}.",
-             *result.warnings, *(f"While loading: {e}" for e in result.load_errors)]
+               if result.late else []),
+             *(f"While loading: {e}" for e in result.load_errors), f"Isolation: {result.isolation}.", *result.warnings]
     return {
         "score": result.final_score,
         "execution_time": result.execution_time,
@@ -58,3 +57,15 @@ def to_gradescope(result: GradeResult) -> dict:
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def _summary(result: GradeResult) -> str:
+    """How the score is made: the tests' points, the cap that limits their sum, the points a TA adds later."""
+    parts = [f"Score {result.capped_score:g} of {result.max_score:g}: the tests earned {result.score:g} of "
+             f"{result.autograded_possible:g} points"]
+    if result.score_cap is not None and result.score_cap < result.total_possible:
+        parts.append(f"the assignment has {result.total_possible:g} points and full marks at {result.score_cap:g}, "
+                     "so the score is their sum up to that cap")
+    if result.pending:
+        parts.append(f"{result.pending:g} points are graded by a TA and added later")
+    return "; ".join(parts) + "."

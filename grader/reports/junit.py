@@ -13,24 +13,20 @@ from grader.results import GradeResult
 
 
 def to_junit(result: GradeResult) -> bytes:
-    """Render the result as JUnit XML (failures carry the reason, system-out the captured output)."""
+    """Render the result as JUnit XML (failures carry the reason, system-out the captured output).
+
+    Every testsuite carries the counts the common JUnit schema requires (tests, failures, errors,
+    skipped), counted from its own testcases; a manual question is one skipped testcase.
+    """
     suites = ET.Element("testsuites", name=f"{result.assignment}:{result.submission}",
-                        tests=str(len(result.tests)), time=f"{result.execution_time:.3f}",
-                        failures=str(sum(t.status != "passed" for t in result.tests)))
+                        time=f"{result.execution_time:.3f}")
     if result.problem:  # nothing could be graded: one error that says why, not a suite of zeros
-        suite = ET.SubElement(suites, "testsuite", name="submission", tests="1", failures="0", errors="1",
-                              skipped="0", time=f"{result.execution_time:.3f}")
+        suite = ET.SubElement(suites, "testsuite", name="submission", time=f"{result.execution_time:.3f}")
         case = ET.SubElement(suite, "testcase", classname=result.assignment, name="the submission", time="0")
         ET.SubElement(case, "error", message=result.problem.splitlines()[0][:300]).text = result.problem
-        suites.set("tests", "1")
-        suites.set("failures", "1")
-        return _finish(suites)
-    for question in result.questions:
+    for question in [] if result.problem else result.questions:
         mine = [t for t in result.tests if t.question == question.id]
-        suite = ET.SubElement(suites, "testsuite", name=question.id, tests=str(len(mine)),
-                              failures=str(sum(t.status in ("failed", "error") for t in mine)),
-                              skipped=str(sum(t.status == "skipped" for t in mine) + question.pending),
-                              time=f"{sum(t.duration for t in mine):.3f}")
+        suite = ET.SubElement(suites, "testsuite", name=question.id, time=f"{sum(t.duration for t in mine):.3f}")
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="points", value=f"{question.earned:g}/{question.possible:g}")
         for test in mine:
@@ -47,7 +43,25 @@ def to_junit(result: GradeResult) -> bytes:
         if question.pending:
             case = ET.SubElement(suite, "testcase", classname=f"{result.assignment}.{question.id}", name="manual grading")
             ET.SubElement(case, "skipped", message="graded by hand; pending")
+    _count(suites)
     return _finish(suites)
+
+
+_OUTCOMES = ("failure", "error", "skipped")
+
+
+def _count(suites: ET.Element) -> None:
+    """Set tests, failures, errors and skipped on every testsuite from its testcases, and the sums of the first
+    three on the root (the schema allows no skipped there)."""
+    totals = dict.fromkeys(("tests", *_OUTCOMES), 0)
+    for suite in suites.iter("testsuite"):
+        cases = suite.findall("testcase")
+        counts = {"tests": len(cases), **{kind: sum(case.find(kind) is not None for case in cases) for kind in _OUTCOMES}}
+        for key, value in counts.items():
+            totals[key] += value
+        suite.attrib.update(tests=str(counts["tests"]), failures=str(counts["failure"]), errors=str(counts["error"]),
+                            skipped=str(counts["skipped"]))
+    suites.attrib.update(tests=str(totals["tests"]), failures=str(totals["failure"]), errors=str(totals["error"]))
 
 
 def _finish(suites: ET.Element) -> bytes:

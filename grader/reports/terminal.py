@@ -35,7 +35,7 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
     table.add_column("points", justify="right", no_wrap=True)
     table.add_column("what was lost" if not verbose else "tests", ratio=1, overflow="fold")
     for question in result.questions:
-        tests = _failing_first([t for t in result.tests if t.question == question.id])
+        tests = _failing_first([t for t in result.shown_tests() if t.question == question.id])
         shown = tests if verbose else [t for t in tests if t.status != "passed"]
         lines = [Text(question.title, style="dim")] if verbose else []
         previous = None
@@ -45,9 +45,11 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
         if question.manual:
             lines.append(Text(f"graded by a TA: {question.comment}" if question.graded else "graded by a TA",
                               style="yellow"))
+        if result.held_back(question.id):
+            lines.append(Text(f"{result.held_back(question.id)} hidden tests: results released later", style="dim"))
         table.add_row(Text(question.id, style="bold"), _points(question), Group(*lines))
     known = {q.id for q in result.questions}
-    for test in (t for t in result.tests if t.question not in known):  # a test whose question the spec lacks
+    for test in (t for t in result.shown_tests() if t.question not in known):  # a test whose question the spec lacks
         table.add_row(Text(test.question or "?", style="bold"), Text(f"{test.earned:g} / {test.points:g}"),
                       Group(*_test_lines(test, verbose, show_output)))
     console.print(table)

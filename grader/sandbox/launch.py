@@ -69,7 +69,7 @@ def _python(code: str, *args: str) -> list[str]:
 class Isolation:
     """Which isolation is in force, and what the user should know about it."""
 
-    level: str                 # "bubblewrap" or "rlimits"
+    level: str                 # "bubblewrap", "rlimits", or "process" (a plain subprocess: a student's own check)
     own_users: bool            # each sandbox runs as a user of its own (the grader is root)
     warning: str | None = None
 
@@ -81,6 +81,8 @@ class Isolation:
     def notes(self) -> list[str]:
         """What this machine leaves weaker than full isolation, for the result's warnings."""
         notes = [self.warning] if self.warning else []
+        if self.level == "process":  # the student's own code on the student's machine: nothing more to say
+            return notes
         if self.level != "bubblewrap":
             notes.append("forbidden packages are only advisory here: without bubblewrap they are not removed "
                          "from the sandbox's view")
@@ -92,10 +94,25 @@ class Isolation:
         return notes
 
 
+PLAIN = Isolation("process", own_users=False, warning="your code ran in a plain subprocess, with no sandbox: "
+                                                    "it is your own code on your own machine (grading sandboxes it)")
+
+
+def for_student() -> Isolation:
+    """What `grader check` needs: bubblewrap where it works, else a plain subprocess (a laptop needs no more)."""
+    if sys.platform != "linux":
+        return PLAIN
+    isolation = detect()
+    return isolation if isolation.level == "bubblewrap" else PLAIN
+
+
 @functools.lru_cache(maxsize=None)
 def detect(force: str | None = None) -> Isolation:
-    """Use bubblewrap when it works here; otherwise fall back to resource limits."""
+    """Use bubblewrap when it works here; otherwise fall back to resource limits. GRADER_ISOLATION=rlimits
+    turns bubblewrap off; GRADER_ISOLATION=process runs code in a plain subprocess (what a student's laptop gets)."""
     force = force or os.environ.get("GRADER_ISOLATION")
+    if force == "process":
+        return PLAIN
     own_users = os.getuid() == 0
     if force != "rlimits" and shutil.which("bwrap"):
         try:
