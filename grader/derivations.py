@@ -290,6 +290,7 @@ def _draw_elbo(rng: np.random.Generator, index: int) -> Instance:
 
 ELBO = Family(atoms=("p(x)", "p(z)", "p(x|z)", "p(z|x)", "p(x,z)", "q(z|x)", "ELBO"), measures={"q": "q(z|x)"},
               distributions=("q(z|x)", "p(z|x)", "p(z)"), draw=_draw_elbo)
+FAMILIES = {"elbo": ELBO}  # by the name an exam's derivation question gives
 
 
 # ---------------------------------------------------------------------------- checking

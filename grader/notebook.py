@@ -29,25 +29,33 @@ class Cell:
 
     label: str
     source: str
+    tags: tuple[str, ...] = ()
 
 
 def from_percent_script(text: str) -> nbformat.NotebookNode:
-    """Build a notebook from a percent-format script ('# %%' code cells, '# %% [markdown]' cells)."""
-    cells, kind, lines = [], "code", []
+    """Build a notebook from a percent-format script: '# %%' code cells, '# %% [markdown]' cells, each
+    optionally tagged as jupytext writes it ('# %% [markdown] tags=["q1"]')."""
+    cells, header, lines = [], "", []
 
     def flush():
         body = "\n".join(lines).strip("\n")
-        if kind == "markdown":
+        tags = re.search(r"tags=(\[[^\]]*\])", header)
+        if "[markdown]" in header:
             body = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines())
-            cells.append(nbformat.v4.new_markdown_cell(body))
+            cell = nbformat.v4.new_markdown_cell(body)
         elif body.strip():
-            cells.append(nbformat.v4.new_code_cell(body))
+            cell = nbformat.v4.new_code_cell(body)
+        else:
+            return
+        if tags:
+            cell.metadata["tags"] = [str(tag) for tag in json.loads(tags.group(1))]
+        cells.append(cell)
 
     for line in text.splitlines():
         match = _PERCENT.match(line)
         if match:
             flush()
-            kind, lines = ("markdown" if "[markdown]" in match.group(1) else "code"), []
+            header, lines = match.group(1), []
         else:
             lines.append(line)
     flush()
@@ -78,8 +86,28 @@ def read_cells(data: bytes, name: str = "notebook") -> list[Cell]:
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type != "code" or _skipped(cell):
             continue
-        cells.append(Cell(label=f"cell {number}", source=neutralise_magics(cell.source)))
+        cells.append(Cell(label=f"cell {number}", source=neutralise_magics(cell.source), tags=_tags(cell)))
     return cells
+
+
+def tagged_markdown(data: bytes) -> dict[str, str]:
+    """The text of a notebook's markdown (and raw) cells by tag, joined where several cells share one.
+
+    For answers written in prose (an exam's free-text questions); the notebook was validated by read_cells.
+    """
+    texts: dict[str, list[str]] = {}
+    for cell in json.loads(data.decode("utf-8")).get("cells", []):
+        if isinstance(cell, dict) and cell.get("cell_type") in ("markdown", "raw"):
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else str(source)
+            for tag in _tags(cell):
+                texts.setdefault(tag, []).append(text)
+    return {tag: "\n\n".join(parts) for tag, parts in texts.items()}
+
+
+def _tags(cell) -> tuple[str, ...]:
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return tuple(str(tag) for tag in tags) if isinstance(tags, list) else ()
 
 
 def neutralise_magics(source: str) -> str:
@@ -110,6 +138,6 @@ def neutralise_magics(source: str) -> str:
 
 
 def _skipped(cell) -> bool:
-    tags = set(cell.get("metadata", {}).get("tags", []) or [])
+    tags = set(_tags(cell))
     first = cell.source.lstrip().splitlines()[0].strip() if cell.source.strip() else ""
     return bool(tags & _SKIP_TAGS) or first.replace(" ", "") == "#grader:skip"

@@ -16,6 +16,7 @@ import pytest
 
 from grader import errors
 from grader.checks import assert_all_close
+from grader.exam import KeyFile, PartialCredit, is_key_file
 from grader.perf import compare_speed, default_device
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
@@ -45,12 +46,16 @@ class GraderPlugin:
         self.results: dict[str, TestResult] = {}
         self.items: list[pytest.Item] = []
 
+    def submission_side(self) -> Side:
+        """The submission's side, or LoadFailed with the reason it could not run."""
+        if self.problem:
+            raise errors.LoadFailed(self.problem)
+        return self.sides["submission"]
+
     # -- fixtures
     @pytest.fixture(scope="session")
     def submission(self):
-        if self.problem:
-            raise errors.LoadFailed(self.problem)
-        return Proxy(self.sides["submission"])
+        return Proxy(self.submission_side())
 
     @pytest.fixture(scope="session")
     def reference(self):
@@ -105,6 +110,14 @@ class GraderPlugin:
         config.addinivalue_line("markers", "points(n): points the test is worth")
         config.addinivalue_line("markers", "question(id): the question of the assignment the test belongs to")
 
+    def pytest_collect_file(self, file_path, parent):
+        """An exam's key (tests/hidden/key.yaml) is collected as one test per answered question."""
+        if file_path.name == "key.yaml" and is_key_file(file_path, self.assignment):
+            collector = KeyFile.from_parent(parent, path=file_path)
+            collector.plugin = self
+            return collector
+        return None
+
     def pytest_collection_modifyitems(self, items):
         self.items = list(items)
         for item in items:
@@ -136,7 +149,8 @@ class GraderPlugin:
                 result.message = _skip_reason(report)
             elif result.status != "error":
                 result.status = "failed" if report.when == "call" else "error"
-                result.earned = 0.0
+                partial = call.excinfo is not None and isinstance(call.excinfo.value, PartialCredit)
+                result.earned = round(result.points * call.excinfo.value.credit, 6) if partial else 0.0
                 result.message = (describe_failure(call.excinfo, show_source=result.visibility == "public")
                                   if call.excinfo else "failed")
 

@@ -170,6 +170,10 @@ class Side:
             raise errors.BadValue(f"calling {self._describe(target)}: the worker did not send back the arguments")
         return value
 
+    def value(self, name: str):
+        """The value of a top-level name of the submission (plain data, or a handle for anything else)."""
+        return self._request({"op": "value", "target": name}, [], f"reading {name}")
+
     def getattr(self, handle: "RemoteObject", name: str):
         message = {"op": "getattr", "target": self._target(handle), "name": name}
         value = self._request(message, [], f"reading {handle._type_name}.{name}")

@@ -45,6 +45,7 @@ class QuestionResult:
     earned: float
     manual: bool = False
     rubric: list[str] = field(default_factory=list)
+    answer: str = ""           # a free-text answer, for the TA who grades it
 
     @property
     def status(self) -> str:
@@ -79,6 +80,8 @@ class GradeResult:
         self.load_errors = [clean_text(message) for message in self.load_errors]
         for test in self.tests:
             test.message, test.output, test.timing = map(clean_text, (test.message, test.output, test.timing))
+        for question in self.questions:
+            question.answer = clean_text(question.answer)
 
     @property
     def score(self) -> float:

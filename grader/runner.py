@@ -15,6 +15,7 @@ import pytest
 from _pytest.assertion.rewrite import AssertionRewritingHook
 
 import grader
+from grader.exam import free_text, misplaced
 from grader.notebook import Cell
 from grader.plugin import GraderPlugin
 from grader.proxy import Side
@@ -163,14 +164,17 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
     for q in assignment.questions:
         mine = [t for t in tests if t.question == q.id]
         if q.manual:
-            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True, rubric=list(q.rubric)))
+            answer = free_text(q, prepared.texts, submission) if q.type == "free_text" else ""
+            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True, rubric=list(q.rubric),
+                                            answer=answer))
         elif mine or not public_only:
             questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
                                             round(sum(t.earned for t in mine), 6)))
     return GradeResult(
         assignment=assignment.slug, assignment_version=assignment.version, toolkit_version=grader.__version__,
         submission=prepared.name, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
-        questions=questions, score_cap=assignment.score_cap, warnings=isolation.notes() + prepared.advisories,
+        questions=questions, score_cap=assignment.score_cap,
+        warnings=isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
         load_errors=list(submission.load_errors) if submission is not None else [],
         load_output=submission.load_output if submission is not None else "",
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "")

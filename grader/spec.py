@@ -27,6 +27,25 @@ class Limits:
     files: int = 10_000       # files and folders in them
 
 
+QUESTION_TYPES = ("code", "numeric", "choice", "derivation", "free_text")
+ANSWERED_TYPES = ("numeric", "choice", "derivation")  # graded by the grader from the key, with no test code
+CHOICE_SCORING = ("all_or_nothing", "per_option")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close a numeric answer must be to the key: within any one of these bounds counts."""
+
+    abs: float = 0.0
+    rel: float = 0.0
+    sigfigs: int = 0          # the answer agrees with the key when both are rounded to this many significant figures
+
+    def bound(self, key: float) -> float:
+        """The largest distance from `key` accepted."""
+        figures = 0.5 * 10 ** (math.floor(math.log10(abs(key))) - self.sigfigs + 1) if self.sigfigs and key else 0.0
+        return max(self.abs, self.rel * abs(key), figures)
+
+
 @dataclass(frozen=True)
 class Question:
     id: str
@@ -34,6 +53,20 @@ class Question:
     points: float
     manual: bool = False
     rubric: tuple[str, ...] = ()
+    type: str = "code"
+    options: tuple[str, ...] = ()                   # choice: labelled a, b, c, ... in this order
+    multiple: bool = False                          # choice: several options may be right
+    scoring: str = "all_or_nothing"                 # choice: or per_option (+1 right, -1 wrong, floored at 0)
+    tolerance: Tolerance = Tolerance(rel=1e-6)      # numeric
+    partial: tuple[Tolerance, float] | None = None  # numeric: a looser band, and the share of the points it earns
+    inputs: tuple[tuple[tuple[str, float], ...], ...] = ()  # numeric formula: keyword arguments of each call
+    family: str = ""                                # derivation: a family of grader.derivations
+    goal: tuple[str, ...] = ()                      # derivation: (left, relation, right)
+
+    @property
+    def labels(self) -> str:
+        """The labels of a choice question's options."""
+        return "abcdefghijklmnopqrstuvwxyz"[:len(self.options)]
 
 
 @dataclass(frozen=True)
@@ -51,6 +84,12 @@ class Assignment:
     seed: int = 0
     score_cap: float | None = None
     solution: Path | None = None
+    kind: str = "assignment"   # or "exam": a cap below the total is the exam's declared bonus
+
+    @property
+    def key_path(self) -> Path:
+        """The secret answers of numeric and choice questions (hidden, never released)."""
+        return self.hidden_tests / "key.yaml"
 
     @property
     def spec_path(self) -> Path:
@@ -136,14 +175,7 @@ def parse(data, root: Path) -> Assignment:
         _fail(where, "questions", "needs at least one question")
     for i, raw in enumerate(raw_questions):
         q = _Reader(where, raw if isinstance(raw, dict) else _fail(where, f"questions[{i}]", "must be a mapping"), prefix=f"questions[{i}].")
-        rubric = q.list("rubric", required=False)
-        question = Question(
-            id=q.str("id"),
-            title=q.str("title"),
-            points=q.number("points", positive=True),
-            manual=q.bool("manual"),
-            rubric=tuple(str(r) for r in rubric),
-        )
+        question = _question(q)
         q.no_unknown()
         if any(other.id == question.id for other in questions):
             _fail(where, f"questions[{i}].id", f"{question.id!r} is used twice")
@@ -168,9 +200,60 @@ def parse(data, root: Path) -> Assignment:
         seed=int(reader.number("seed", 0)),
         score_cap=cap,
         solution=root.parent.parent / "solutions" / f"{slug}.py",
+        kind=reader.choice("kind", ("assignment", "exam"), "assignment"),
     )
     reader.no_unknown()
     return assignment
+
+
+def _question(q: "_Reader") -> Question:
+    """One question of the spec, with what its type needs (options, tolerances, inputs, a goal) checked."""
+    kind = q.choice("type", QUESTION_TYPES, "code")
+    fields = dict(id=q.str("id"), title=q.str("title"), points=q.number("points", positive=True), type=kind,
+                  manual=q.bool("manual") or kind == "free_text", rubric=tuple(map(str, q.list("rubric", required=False))))
+    if fields["id"] and not fields["id"].isidentifier() and kind in ANSWERED_TYPES:
+        _fail(q.where, q.prefix + "id", f"is {fields['id']!r}: an answered question's id names the variable "
+                                        "holding the answer, so it must be a Python identifier")
+    if kind == "choice":
+        options = q.list("options")
+        if not 2 <= len(options) <= 26 or not all(isinstance(o, str) and o.strip() for o in options):
+            _fail(q.where, q.prefix + "options", "must list 2 to 26 options, each a non-empty string")
+        multiple = q.bool("multiple")
+        fields.update(options=tuple(options), multiple=multiple,
+                      scoring=q.choice("scoring", CHOICE_SCORING, "per_option" if multiple else "all_or_nothing"))
+    elif kind == "numeric":
+        tolerance = q.mapping("tolerance", required=False)
+        fields["tolerance"] = _tolerance(q.where, q.prefix + "tolerance", tolerance) if tolerance else Question.tolerance
+        band = dict(q.mapping("partial", required=False))
+        if band:
+            credit = band.pop("credit", None)
+            if isinstance(credit, bool) or not isinstance(credit, (int, float)) or not 0 < credit < 1:
+                _fail(q.where, q.prefix + "partial.credit", f"must be the share of the points earned, between 0 and 1, "
+                                                            f"got {credit!r}")
+            fields["partial"] = (_tolerance(q.where, q.prefix + "partial", band), float(credit))
+        inputs = q.list("inputs", required=False)
+        if not all(isinstance(i, dict) and all(isinstance(k, str) and k.isidentifier() for k in i) for i in inputs):
+            _fail(q.where, q.prefix + "inputs", "must list mappings of argument names to values, one per call")
+        fields["inputs"] = tuple(tuple(i.items()) for i in inputs)
+    elif kind == "derivation":
+        from grader.derivations import FAMILIES
+        fields["family"] = q.choice("family", tuple(FAMILIES), "elbo")
+        goal = q.list("goal")
+        if len(goal) != 3 or not all(isinstance(g, str) for g in goal) or goal[1] not in ("=", ">=", "<="):
+            _fail(q.where, q.prefix + "goal", "must be [left, relation, right] with the relation =, >= or <=")
+        fields["goal"] = tuple(goal)
+    return Question(**fields)
+
+
+def _tolerance(where: Path, key: str, data: dict) -> Tolerance:
+    """A tolerance mapping {abs, rel, sigfigs}, at least one of them positive."""
+    bounds = _Reader(where, data, prefix=key + ".")
+    tolerance = Tolerance(abs=bounds.number("abs", 0.0), rel=bounds.number("rel", 0.0),
+                          sigfigs=int(bounds.number("sigfigs", 0)))
+    bounds.no_unknown()
+    if min(tolerance.abs, tolerance.rel, tolerance.sigfigs) < 0 or not (tolerance.abs or tolerance.rel or tolerance.sigfigs):
+        _fail(where, key, "needs at least one positive bound among abs, rel and sigfigs")
+    return tolerance
 
 
 def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:
@@ -214,6 +297,12 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
                 positive and value <= 0):
             _fail(self.where, self.prefix + key, f"must be a {'positive ' if positive else ''}number, got {value!r}")
+        return value
+
+    def choice(self, key, allowed: tuple[str, ...], default: str) -> str:
+        value = self.get(key, default)
+        if value not in allowed:
+            _fail(self.where, self.prefix + key, f"must be one of {', '.join(allowed)}, got {value!r}")
         return value
 
     def bool(self, key, default=False) -> bool:

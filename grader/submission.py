@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.notebook import Cell, NotebookError, read_cells
+from grader.notebook import Cell, NotebookError, read_cells, tagged_markdown
 
 MAX_FILE_BYTES = 20 * 2**20
 MAX_TOTAL_BYTES = 200 * 2**20
@@ -36,6 +36,7 @@ class Prepared:
     problem: str | None = None                  # set when it cannot run at all
     violations: list[str] = field(default_factory=list)
     advisories: list[str] = field(default_factory=list)  # uses of what is forbidden only advisorily
+    texts: dict[str, str] = field(default_factory=dict)  # a notebook's markdown cells by tag (free-text answers)
 
     @property
     def runnable(self) -> bool:
@@ -71,6 +72,7 @@ def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tup
         data = main.read_bytes()
         if main.suffix == ".ipynb":
             prepared.cells = read_cells(data, main.name)
+            prepared.texts = tagged_markdown(data)
         else:
             prepared.cells = [Cell(label=main.name, source=data.decode("utf-8"))]
     except (NotebookError, SubmissionFileError) as error:

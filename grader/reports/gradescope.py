@@ -32,10 +32,15 @@ def to_gradescope(result: GradeResult) -> dict:
             tests.append({  # no score and no status: not a failed test worth 0, a question not graded yet
                 "name": f"{question.id}: {question.title} ({question.possible:g} points, graded by a TA)",
                 "visibility": "visible", "tags": [question.id],
-                "output": "Pending: a TA grades this question.\n" + "\n".join(question.rubric)})
+                "output": "\n".join(["Pending: a TA grades this question.", *question.rubric,
+                                      *([f"Your answer:\n{question.answer}"] if question.answer else [])])})
     if result.problem:  # nothing could be graded: one clear message, not a list of zeros
         tests = []
-    notes = [*([f"Not graded: {result.problem}"] if result.problem else []), f"Isolation: {result.isolation}.",
+    cap = result.score_cap
+    notes = [*([f"Not graded: {result.problem}"] if result.problem else []),
+             *([f"{result.total_possible:g} points, full marks at {cap:g}: the score shown is capped there (the tests "
+                f"below add up to {result.score:g})."] if cap is not None and cap < result.total_possible else []),
+             f"Isolation: {result.isolation}.",
              *result.warnings, *(f"While loading: {e}" for e in result.load_errors)]
     return {
         "score": result.capped_score,

@@ -276,6 +276,8 @@ class _Server:
                 return self._error(rid, kinds.MISSING, f"{request['target']} is not defined in the submission")
             if request["op"] == "getattr":
                 value = getattr(target, request["name"])
+            elif request["op"] == "value":  # a name's value itself: plain data crosses, anything else stays as a handle
+                value = target
             elif request["op"] == "call":
                 args, kwargs = decode(request["args"]), decode(request["kwargs"])
                 value = target(*args, **kwargs)
