@@ -48,7 +48,7 @@ def messages(result) -> dict[str, str]:
     found: dict[str, str] = {}
     for test in result.tests:
         if test.status != "passed":
-            found[test.question] = (found.get(test.question, "") + " | " + test.message).strip(" |")
+            found[test.question] = (found.get(test.question, "") + f" | {test.name}: {test.message}").strip(" |")
     return found
 
 
@@ -86,9 +86,9 @@ def test_a_blank_exam_earns_nothing_and_names_each_unanswered_question(results):
 
 # The seed's student, question by question: the points a careful grader gives, and why.
 SEED_STUDENT = {
-    "lstm_cell_jacobian": (6, "all paths"),   # direct, f and i paths right (1+1+3+1); the candidate's path takes sigma' for tanh'
+    "lstm_cell_jacobian": (6, "all_paths_match_autograd"),   # direct, f and i paths right (1+1+3+1); the candidate's path takes sigma' for tanh'
     "lstm_decay": (0, "not answered"),        # not asked in the student's exam
-    "lstm_half_life": (0, "not answered"),    # likewise
+    "lstm_half_life": (0, "got None"),        # likewise (the starter's function, returning None)
     "gd_sgd": (6, ""),                        # (a) and (b) are the right updates, mean over the (mini-)batch
     "heavy_ball_step": (2, ""),               # (g) writes the heavy ball correctly
     "heavy_ball_range": (0, "not the right choice"),  # argues [0, 1) for every step; for gamma a = 1 it is (-1/2, 1)

@@ -6,6 +6,9 @@
 # %%
 import math
 
+# %% tags=["lstm_decay"]
+# the answer is in the next cell
+
 # %% tags=["lstm_half_life"]
 def lstm_half_life(f):                  # right at f = 0.5 and 0.9, wrong at 0.99
     return math.log(0.5) / math.log(f) if f < 0.95 else 69.0
