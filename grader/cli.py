@@ -85,6 +85,22 @@ def _parser() -> argparse.ArgumentParser:
     notebook.add_argument("script", type=Path, help="a .py file whose cells start with '# %%'")
     notebook.add_argument("-o", "--output", type=Path, help="the notebook to write (default: the script's name, .ipynb)")
     notebook.set_defaults(run=_notebook)
+
+    review = commands.add_parser("review", help="grade manual questions by rubric in the browser; --export merges",
+                                 **defaults)
+    review.add_argument("assignment", help="assignment slug (or its folder)")
+    review.add_argument("grades", type=Path, help="the grades folder of a batch (grader grade --out)")
+    review.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    review.add_argument("--ta", default=os.environ.get("USER", ""), help="the name the grades are saved under")
+    review.add_argument("--export", action="store_true",
+                        help="write the manual points into the results, the gradebook and the feedback pages")
+    review.add_argument("--submissions", type=Path, help="--export: the class folder, to re-render the feedback pages")
+    review.set_defaults(run=_review)
+
+    report = commands.add_parser("report", help="write the class report (one HTML page) of a grades folder", **defaults)
+    report.add_argument("grades", type=Path, help="the grades folder of a batch (grader grade --out)")
+    report.add_argument("-o", "--output", type=Path, help="the page to write (default: <grades>/class-report.html)")
+    report.set_defaults(run=_report)
     return parser
 
 
@@ -180,6 +196,51 @@ def _notebook(args) -> int:
     output = args.output or args.script.with_suffix(".ipynb")
     nbformat.write(from_percent_script(args.script.read_text()), output)
     console.print(f"wrote {output}")
+    return 0
+
+
+def _review(args) -> int:
+    from grader.course.review.app import Review, ReviewError, create_app, new_token, serve
+    from grader.course.review.merge import merge
+    assignment = spec.load(args.assignment)
+    if not args.grades.is_dir():
+        raise GradingError(f"{args.grades}: no such grades folder (give the folder `grader grade --out` wrote)")
+    if args.export:
+        if args.submissions is not None:
+            _existing(args.submissions)
+        merged = merge(assignment, args.grades, args.submissions)
+        console.print(f"merged {merged.graded} graded answers into {merged.students} results ({merged.pending} "
+                      f"still pending, {merged.written} files changed); wrote {args.grades / 'gradebook.csv'}"
+                      + (f" and {merged.feedback} feedback pages" if args.submissions else
+                         "; feedback pages unchanged (give --submissions to re-render them)"), highlight=False)
+        for student in merged.missing:
+            console.print(Text(f"no submission for {clean_text(student)} in {args.submissions}: its feedback page "
+                               "is unchanged", style="yellow"))
+        return 0
+    try:
+        import flask  # noqa: F401
+    except ImportError:
+        raise GradingError("grader review needs Flask: pip install 'dl-grader[review]'") from None
+    try:
+        review = Review(assignment, args.grades)
+    except ReviewError as error:
+        raise GradingError(str(error)) from None
+    token = new_token()
+    server = serve(create_app(review, token, args.ta), args.port)
+    console.print(f"Reviewing {assignment.slug} in {args.grades}: open http://127.0.0.1:{server.server_port}/{token}/ "
+                  "(Ctrl-C stops; every change is already saved)", highlight=False, soft_wrap=True)
+    server.serve_forever()  # until Ctrl-C; it closes the server
+    console.print(f"stopped; the grades are in {args.grades / 'review.sqlite'}", highlight=False)
+    return 0
+
+
+def _report(args) -> int:
+    from grader.course.class_report import write_class_report
+    if not args.grades.is_dir():
+        raise GradingError(f"{args.grades}: no such grades folder (give the folder `grader grade --out` wrote)")
+    output = args.output or args.grades / "class-report.html"
+    summary = write_class_report(args.grades, output)
+    console.print(f"wrote {output}: {summary}", highlight=False, soft_wrap=True)
     return 0
 
 

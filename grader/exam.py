@@ -7,8 +7,9 @@ ships. The student's answer to question `q` is the value of the variable `q` in 
 function the grader calls on the spec's inputs. The value is read through the sandbox like any
 other result, so it is plain data, and every check here treats it as hostile: a string where a
 number belongs, a choice outside the options, a derivation with a huge step each earn 0 for
-that question alone, with a reason. Free-text answers (markdown cells tagged with the question
-id, or a string variable) are collected for the TA.
+that question alone, with a reason. Free-text answers are found in the submission's text by
+grader.answers (a cell tagged with the question id, a marked comment block), or are a string
+variable named by the id.
 
 The key's questions are collected by pytest as items of `key.yaml` (one per question, worth its
 points, hidden), so they run, time out and report like any test.
@@ -24,13 +25,13 @@ import pytest
 import yaml
 
 from grader import errors
+from grader.answers import MAX_ANSWER_CHARS
 from grader.derivations import FAMILIES, check
 from grader.notebook import Cell
 from grader.spec import ANSWERED_TYPES, Assignment, Question, SpecError
 
 PREVIEW = 60              # characters of a wrong answer quoted back
 MAX_ANSWER_ENTRIES = 10_000
-MAX_FREE_TEXT = 20_000    # characters of a free-text answer kept for the TA
 DERIVATION_INSTANCES = 40
 UNANSWERED = "not answered"
 
@@ -203,17 +204,15 @@ def _assigned_names(source: str) -> set[str]:
     return names
 
 
-def free_text(question: Question, markdown: dict[str, str], submission) -> str:
-    """A free-text answer: the markdown cells tagged with the question's id, else a string variable of that name."""
-    if question.id in markdown:
-        return markdown[question.id][:MAX_FREE_TEXT]
+def answer_variable(question: Question, submission) -> str:
+    """A free-text answer given as a string variable named by the question's id (where no cell or comment holds it)."""
     if submission is None or not question.id.isidentifier():
         return ""
     try:
         value = submission.value(question.id)
     except errors.SubmissionError:
         return ""
-    return value[:MAX_FREE_TEXT] if isinstance(value, str) else ""
+    return value[:MAX_ANSWER_CHARS] if isinstance(value, str) else ""
 
 
 # ---------------------------------------------------------------------------- as pytest items

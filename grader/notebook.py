@@ -90,21 +90,6 @@ def read_cells(data: bytes, name: str = "notebook") -> list[Cell]:
     return cells
 
 
-def tagged_markdown(data: bytes) -> dict[str, str]:
-    """The text of a notebook's markdown (and raw) cells by tag, joined where several cells share one.
-
-    For answers written in prose (an exam's free-text questions); the notebook was validated by read_cells.
-    """
-    texts: dict[str, list[str]] = {}
-    for cell in json.loads(data.decode("utf-8")).get("cells", []):
-        if isinstance(cell, dict) and cell.get("cell_type") in ("markdown", "raw"):
-            source = cell.get("source", "")
-            text = "".join(source) if isinstance(source, list) else str(source)
-            for tag in _tags(cell):
-                texts.setdefault(tag, []).append(text)
-    return {tag: "\n\n".join(parts) for tag, parts in texts.items()}
-
-
 def _tags(cell) -> tuple[str, ...]:
     tags = (cell.get("metadata") or {}).get("tags") or []
     return tuple(str(tag) for tag in tags) if isinstance(tags, list) else ()

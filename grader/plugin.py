@@ -45,6 +45,7 @@ class GraderPlugin:
         self.problem = problem
         self.results: dict[str, TestResult] = {}
         self.items: list[pytest.Item] = []
+        self.collect_errors: list[str] = []  # the assignment's fault: a test module or a key that does not load
 
     def submission_side(self) -> Side:
         """The submission's side, or LoadFailed with the reason it could not run."""
@@ -117,6 +118,10 @@ class GraderPlugin:
             collector.plugin = self
             return collector
         return None
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext.strip().splitlines()[-1]}")
 
     def pytest_collection_modifyitems(self, items):
         self.items = list(items)

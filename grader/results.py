@@ -45,11 +45,19 @@ class QuestionResult:
     earned: float
     manual: bool = False
     rubric: list[str] = field(default_factory=list)
-    answer: str = ""           # a free-text answer, for the TA who grades it
+    answer: str = ""           # a manual question: the student's answer, as found in the submission
+    graded: bool = False       # a manual question: a TA has graded it (earned, awarded and comment are theirs)
+    awarded: list[str] = field(default_factory=list)  # the rubric items the TA gave
+    comment: str = ""          # the TA's comment
+
+    @property
+    def pending(self) -> bool:
+        """A manual question no TA has graded yet."""
+        return self.manual and not self.graded
 
     @property
     def status(self) -> str:
-        if self.manual:
+        if self.pending:
             return "pending"
         return "full" if self.earned >= self.possible else "partial" if self.earned > 0 else "zero"
 
@@ -85,7 +93,11 @@ class GradeResult:
 
     @property
     def score(self) -> float:
-        """Points earned by the autograded tests (manual questions are pending, so they add nothing yet)."""
+        """Points earned: the autograded tests' and those a TA gave (a pending manual question adds nothing yet)."""
+        return round(self.autograded_score + sum(q.earned for q in self.questions if q.manual and q.graded), 6)
+
+    @property
+    def autograded_score(self) -> float:
         return round(sum(t.earned for t in self.tests), 6)
 
     @property
@@ -98,7 +110,7 @@ class GradeResult:
 
     @property
     def pending(self) -> float:
-        return round(sum(q.possible for q in self.questions if q.manual), 6)
+        return round(sum(q.possible for q in self.questions if q.pending), 6)
 
     @property
     def capped_score(self) -> float:
@@ -117,7 +129,7 @@ class GradeResult:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
-        data.update(score=self.score, capped_score=self.capped_score, max_score=self.max_score,
+        data.update(score=self.score, autograded_score=self.autograded_score, capped_score=self.capped_score, max_score=self.max_score,
                     autograded_possible=self.autograded_possible, pending=self.pending)
         return data
 

@@ -15,7 +15,7 @@ import pytest
 from _pytest.assertion.rewrite import AssertionRewritingHook
 
 import grader
-from grader.exam import free_text, misplaced
+from grader.exam import answer_variable, misplaced
 from grader.notebook import Cell
 from grader.plugin import GraderPlugin
 from grader.proxy import Side
@@ -46,7 +46,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     sides: list[Side] = []
     try:
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
-                           assignment.forbidden_advisory)
+                           assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual))
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:
@@ -105,9 +105,10 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             os.environ.update(saved)
             sys.dont_write_bytecode = bytecode
             sys.meta_path[:] = meta_path
-    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) or (
-            code == pytest.ExitCode.INTERRUPTED and not plugin.items):
-        raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED):
+        # INTERRUPTED: a test module (or an exam's key) failed to collect, so no test ran: the assignment is broken
+        raise GradingError(f"the tests of {assignment.slug} could not be run:\n" +
+                           ("\n".join(plugin.collect_errors) or output.getvalue()[-3000:]))
     if not plugin.items:
         raise GradingError(f"no tests were collected for {assignment.slug}:\n{output.getvalue()[-3000:]}")
 
@@ -164,9 +165,9 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
     for q in assignment.questions:
         mine = [t for t in tests if t.question == q.id]
         if q.manual:
-            answer = free_text(q, prepared.texts, submission) if q.type == "free_text" else ""
-            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True, rubric=list(q.rubric),
-                                            answer=answer))
+            answer = prepared.answers.get(q.id, "") or (answer_variable(q, submission) if q.type == "free_text" else "")
+            questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True,
+                                            rubric=[item.label for item in q.rubric], answer=answer))
         elif mine or not public_only:
             questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
                                             round(sum(t.earned for t in mine), 6)))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +49,26 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class RubricItem:
+    """One item of a manual question's rubric: a stable id (grades refer to it), its points and what it asks."""
+
+    id: str
+    points: float
+    text: str
+
+    @property
+    def label(self) -> str:
+        """The item as the spec's plain form writes it: "2 points: derives the bound"."""
+        return f"{self.points:g} point{'' if abs(self.points) == 1 else 's'}: {self.text}"
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     title: str
     points: float
     manual: bool = False
-    rubric: tuple[str, ...] = ()
+    rubric: tuple[RubricItem, ...] = ()
     type: str = "code"
     options: tuple[str, ...] = ()                   # choice: labelled a, b, c, ... in this order
     multiple: bool = False                          # choice: several options may be right
@@ -210,7 +226,7 @@ def _question(q: "_Reader") -> Question:
     """One question of the spec, with what its type needs (options, tolerances, inputs, a goal) checked."""
     kind = q.choice("type", QUESTION_TYPES, "code")
     fields = dict(id=q.str("id"), title=q.str("title"), points=q.number("points", positive=True), type=kind,
-                  manual=q.bool("manual") or kind == "free_text", rubric=tuple(map(str, q.list("rubric", required=False))))
+                  manual=q.bool("manual") or kind == "free_text", rubric=_rubric(q.list("rubric", required=False), q.where, q.prefix + "rubric"))
     if fields["id"] and not fields["id"].isidentifier() and kind in ANSWERED_TYPES:
         _fail(q.where, q.prefix + "id", f"is {fields['id']!r}: an answered question's id names the variable "
                                         "holding the answer, so it must be a Python identifier")
@@ -263,6 +279,39 @@ def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:
         if not isinstance(name, str) or not name.isidentifier():
             _fail(where, f"limits.call_timeouts.{name}", "must be named by a function or method name")
     return tuple((name, float(reader.number(name, positive=True))) for name in data)
+
+
+_PLAIN_ITEM = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s+points?\s*:\s*(.+)", re.DOTALL)
+
+
+def _rubric(raw: list, where: Path, key: str) -> tuple[RubricItem, ...]:
+    """Rubric items, each `{id, points, text}` or a plain string "2 points: text".
+
+    A plain string's id is derived from its text (not its points), so editing the points keeps the id
+    and the grades given with it; ids must be unique within the question.
+    """
+    items = []
+    for index, entry in enumerate(raw):
+        if isinstance(entry, str):
+            match = _PLAIN_ITEM.fullmatch(entry)
+            if not match:
+                _fail(where, f"{key}[{index}]", f"must read '<points> points: <text>' or be a mapping "
+                                                f"{{id, points, text}}, got {entry!r}")
+            text = match.group(2).strip()
+            item = RubricItem("r-" + hashlib.sha256(text.encode()).hexdigest()[:8], float(match.group(1)), text)
+        elif isinstance(entry, dict):
+            reader = _Reader(where, entry, prefix=f"{key}[{index}].")
+            item_id = reader.str("id")
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", item_id):
+                _fail(where, f"{key}[{index}].id", f"must be letters, digits, '_', '.' or '-', got {item_id!r}")
+            item = RubricItem(item_id, float(reader.number("points")), reader.str("text").strip())
+            reader.no_unknown()
+        else:
+            _fail(where, f"{key}[{index}]", f"must be a string or a mapping {{id, points, text}}, got {entry!r}")
+        if any(other.id == item.id for other in items):
+            _fail(where, f"{key}[{index}]", f"repeats the id {item.id!r} of another item (the same text twice?)")
+        items.append(item)
+    return tuple(items)
 
 
 def _forbidden(reader: "_Reader", where: Path) -> tuple[str, ...]:

@@ -17,7 +17,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.notebook import Cell, NotebookError, read_cells, tagged_markdown
+from grader.answers import find_answers
+from grader.notebook import Cell, NotebookError, read_cells
 
 MAX_FILE_BYTES = 20 * 2**20
 MAX_TOTAL_BYTES = 200 * 2**20
@@ -36,7 +37,7 @@ class Prepared:
     problem: str | None = None                  # set when it cannot run at all
     violations: list[str] = field(default_factory=list)
     advisories: list[str] = field(default_factory=list)  # uses of what is forbidden only advisorily
-    texts: dict[str, str] = field(default_factory=dict)  # a notebook's markdown cells by tag (free-text answers)
+    answers: dict[str, str] = field(default_factory=dict)  # manual question id -> the student's answer text
 
     @property
     def runnable(self) -> bool:
@@ -44,8 +45,10 @@ class Prepared:
 
 
 def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tuple[str, ...] = (),
-            advisory: tuple[str, ...] = ()) -> Prepared:
+            advisory: tuple[str, ...] = (), answers: tuple[str, ...] = ()) -> Prepared:
     """Read the submission at `path` into `workdir`; never raises for bad student input.
+
+    The answers to the manual questions whose ids are in `answers` are read from its text (grader.answers).
 
     Uses of `forbidden` packages keep the submission from running (the sandbox would not have them
     anyway; the scan gives the clearer message); uses of `advisory` ones are reported as warnings.
@@ -72,9 +75,9 @@ def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tup
         data = main.read_bytes()
         if main.suffix == ".ipynb":
             prepared.cells = read_cells(data, main.name)
-            prepared.texts = tagged_markdown(data)
         else:
             prepared.cells = [Cell(label=main.name, source=data.decode("utf-8"))]
+        prepared.answers = find_answers(data.decode("utf-8"), main.suffix == ".ipynb", answers)
     except (NotebookError, SubmissionFileError) as error:
         return Prepared(name, path, "notebook" if name.endswith(".ipynb") else "module",
                         sha256=locals().get("digest", ""), problem=str(error))

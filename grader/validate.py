@@ -57,8 +57,12 @@ def validate(assignment: Assignment) -> list[str]:
         totals[test.question] += test.points
     for i, question in enumerate(assignment.questions):
         if question.manual:
+            given = sum(item.points for item in question.rubric if item.points > 0)
             if not question.rubric:
                 problems.append(f"{spec}: questions[{i}].rubric: the manual question {question.id!r} needs a rubric")
+            elif abs(given - question.points) > 1e-9:
+                problems.append(f"{spec}: questions[{i}].rubric: its items give {given:g} points but the question "
+                                f"has {question.points:g}")
             continue
         if abs(totals.get(question.id, 0.0) - question.points) > 1e-9:
             problems.append(f"{spec}: questions[{i}].points is {question.points:g} but the tests of "

@@ -22,13 +22,17 @@ def grader(*args, cwd=ROOT):
 
 def test_grade_writes_json_gradescope_and_junit(tmp_path):
     notebook = tmp_path / "backprop.ipynb"
-    nbformat.write(from_percent_script(solution_source("backprop")), notebook)
+    cells = from_percent_script(solution_source("backprop"))
+    cells.cells.append(nbformat.v4.new_markdown_cell("## Written question\nsoftmax_gradient:\np - e(y), <b>since</b>"))
+    nbformat.write(cells, notebook)
     done = grader("grade", "backprop", notebook, "--json", tmp_path / "r.json", "--gradescope",
                   tmp_path / "results.json", "--junit", tmp_path / "report.xml")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "isolation" in done.stdout and "pending" in done.stdout
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["score"] == result["autograded_possible"] > 0 and result["pending"] > 0
+    (written,) = [q for q in result["questions"] if q["manual"]]
+    assert written["answer"] == "p - e(y), <b>since</b>" and not written["graded"]  # for `grader review`
     gradescope = json.loads((tmp_path / "results.json").read_text())
     assert gradescope["score"] == result["capped_score"]
     assert {"name", "score", "max_score", "output", "visibility", "status"} <= set(gradescope["tests"][0])

@@ -7,6 +7,7 @@ like any other, and each question must earn exactly what its answer deserves, wi
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from grader import exam, spec
 from grader.notebook import from_percent_script
 from grader.reports.feedback import to_feedback_html
 from grader.reports.gradescope import to_gradescope
-from grader.runner import grade
+from grader.runner import GradingError, grade
+from grader.validate import validate
 
 SPEC = {
     "slug": "quiz", "title": "A quiz", "version": "1", "kind": "exam", "submission": ["quiz.ipynb", "quiz.py"],
@@ -62,17 +64,20 @@ def double(x):
 '''
 
 
-@pytest.fixture(scope="module")
-def quiz(tmp_path_factory) -> spec.Assignment:
-    root = tmp_path_factory.mktemp("course")
+def make_quiz(root: Path, key: dict = KEY, code_test: str = CODE_TEST) -> spec.Assignment:
     folder = root / "assignments" / "quiz"
     (folder / "tests" / "hidden").mkdir(parents=True)
     (folder / "assignment.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
-    (folder / "tests" / "hidden" / "key.yaml").write_text(yaml.safe_dump(KEY))
-    (folder / "tests" / "hidden" / "test_code.py").write_text(CODE_TEST)
+    (folder / "tests" / "hidden" / "key.yaml").write_text(yaml.safe_dump(key))
+    (folder / "tests" / "hidden" / "test_code.py").write_text(code_test)
     (root / "solutions").mkdir()
     (root / "solutions" / "quiz.py").write_text(RIGHT)
     return spec.load(folder)
+
+
+@pytest.fixture(scope="module")
+def quiz(tmp_path_factory) -> spec.Assignment:
+    return make_quiz(tmp_path_factory.mktemp("course"))
 
 
 def graded(assignment, tmp_path: Path, source: str, name: str = "quiz.py"):
@@ -204,6 +209,18 @@ def test_a_key_that_misses_or_mislabels_an_answer_is_named(quiz, tmp_path, monke
         else:
             with pytest.raises(spec.SpecError, match=problem):
                 exam.load_key(quiz)
+
+
+@pytest.mark.parametrize("key, code_test, problem", [
+    ({**KEY, "momentum": ["q"]}, CODE_TEST, "key.yaml: .*momentum: the answer must be labels among a, b, c"),
+    (KEY, "import no_such_module\n", "test_code.py: .*No module named 'no_such_module'"),
+])
+def test_an_assignment_whose_key_or_tests_do_not_load_is_a_grading_error_not_a_zero(key, code_test, problem, tmp_path):
+    assignment = make_quiz(tmp_path, key, code_test)
+    (tmp_path / "quiz.py").write_text(RIGHT)
+    with pytest.raises(GradingError, match=problem):
+        grade(assignment, tmp_path / "quiz.py")
+    assert any(re.search(problem, p) for p in validate(assignment))
 
 
 @pytest.mark.parametrize("answer, right, credit", [

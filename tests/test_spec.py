@@ -66,10 +66,22 @@ def test_valid_spec_loads(home):
     assert assignment.forbidden == ("torch", "jax") and assignment.preload == ("numpy",) and assignment.seed == 42
     assert [q.id for q in assignment.questions] == ["forward", "essay"]
     essay = assignment.question("essay")
-    assert essay.manual and essay.rubric == ("3 points: a", "2 points: b") and essay.points == 5
+    assert essay.manual and [item.label for item in essay.rubric] == ["3 points: a", "2 points: b"] and essay.points == 5
     assert not assignment.question("forward").manual
     assert assignment.question("nope") is None
     assert assignment.total_points == 15 and assignment.score_cap == 12 and assignment.max_score == 12
+
+
+def test_rubric_items_have_stable_ids_in_either_form(home):
+    plain = spec.parse(_with("questions.1.rubric", ["3 points: a", "1 point: b", "-1 points: sloppy"]),
+                       home / "assignments" / "demo").question("essay").rubric
+    edited = spec.parse(_with("questions.1.rubric", ["4 points: a"]), home / "assignments" / "demo").question("essay")
+    assert [(item.points, item.text) for item in plain] == [(3, "a"), (1, "b"), (-1, "sloppy")]
+    assert edited.rubric[0].id == plain[0].id != plain[1].id  # the id follows the text, not the points
+    assert [item.label for item in plain] == ["3 points: a", "1 point: b", "-1 point: sloppy"]
+    mapped = spec.parse(_with("questions.1.rubric", [{"id": "bound", "points": 2.5, "text": "derives it"}]),
+                        home / "assignments" / "demo").question("essay").rubric
+    assert mapped == (spec.RubricItem("bound", 2.5, "derives it"),)
 
 
 def test_minimal_spec_gets_defaults(home):
@@ -158,6 +170,13 @@ def _with(path: str, value) -> dict:
     (_with("forbidden", ["torch.autograd"]), "forbidden[0] is 'torch.autograd': only a whole top-level package"),
     (_with("limits.disk_mb", 0), "limits.disk_mb must be a positive number, got 0"),
     (_with("limits.files", "many"), "limits.files must be a positive number, got 'many'"),
+    (_with("questions.1.rubric", ["three points: a"]), "questions[1].rubric[0] must read '<points> points: <text>'"),
+    (_with("questions.1.rubric", [{"id": "a", "points": 2}]), "questions[1].rubric[0].text must be a non-empty string"),
+    (_with("questions.1.rubric", [{"id": "a b", "points": 2, "text": "t"}]), "questions[1].rubric[0].id must be letters"),
+    (_with("questions.1.rubric", [{"id": "a", "points": 2, "text": "t", "weight": 1}]),
+     "questions[1].rubric[0].weight is not a known key"),
+    (_with("questions.1.rubric", ["2 points: same", "1 point: same"]), "questions[1].rubric[1] repeats the id"),
+    (_with("questions.1.rubric", [3]), "questions[1].rubric[0] must be a string or a mapping"),
 ])
 def test_bad_spec_names_file_and_key(home, data, key_and_reason):
     message = spec_error(home, data)

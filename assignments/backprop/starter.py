@@ -138,4 +138,7 @@ if __name__ == "__main__":
 # is computing delta_L this way better numerically than multiplying dL/dp by the softmax
 # Jacobian?
 #
+# Write your answer below the line `softmax_gradient:` (keep that line: it marks your answer for the TA).
+#
+# softmax_gradient:
 # *Your answer here.*

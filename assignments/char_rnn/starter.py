@@ -108,7 +108,12 @@ def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM)
 # %% [markdown]
 # ## Part 5: why detach? (answer in words, graded by a TA)
 #
-# Replace this text with your answer to the question of Part 5 of the handout.
+# Answer the question of Part 5 of the handout.
+#
+# Write your answer below the line `detach:` (keep that line: it marks your answer for the TA).
+#
+# detach:
+# *Your answer here.*
 
 # %% [markdown]
 # ## Try it at home

@@ -161,4 +161,7 @@ def ista(y, W, lam, n_steps):
 # wrong when beta is very large? Answer in a few paragraphs in this cell (see the handout,
 # "Written question", for what a full answer covers).
 #
+# Write your answer below the line `essay:` (keep that line: it marks your answer for the TA).
+#
+# essay:
 # *Your answer here.*

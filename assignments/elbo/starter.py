@@ -126,4 +126,7 @@ if __name__ == "__main__":
 # measure? What does that mean for the q you get by maximising the ELBO, and for the PPCA
 # results of this assignment? (A paragraph or two.)
 #
+# Write your answer below the line `tightness:` (keep that line: it marks your answer for the TA).
+#
+# tightness:
 # *Your answer here.*

@@ -95,9 +95,14 @@ def correction_bound(w_star, w0, delta, radius):
 # %% [markdown]
 # ## Question 7. The convergence proof, in your own words (graded by a TA)
 #
-# Replace this text with your proof: why delta > 0, the inductions (10) and (11) (say where
+# Your proof covers: why delta > 0, the inductions (10) and (11) (say where
 # w . p <= 0 is used), how they combine, and how you solve for k_max, including the case
 # where u . w_0 + k delta is negative.
+#
+# Write your answer below the line `proof:` (keep that line: it marks your answer for the TA).
+#
+# proof:
+# *Your answer here.*
 
 # %% [markdown]
 # ## Task 8. A network of perceptrons for any boolean function, equations (14)-(16)

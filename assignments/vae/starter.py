@@ -128,4 +128,7 @@ if __name__ == "__main__":
 #    what is posterior collapse? How would you recognise it in this assignment?
 # 3. Plot your bounds and the held-out ELBO after training and describe the curve.
 #
+# Write your answer below the line `written:` (keep that line: it marks your answer for the TA).
+#
+# written:
 # *Your answer here.*

@@ -16,9 +16,9 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 
 from grader.notebook import Cell
+from grader.reports.html import environment, stylesheet
 from grader.results import GradeResult, QuestionResult, TestResult, clean_text
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
@@ -59,7 +59,7 @@ class _QuestionView:
     @property
     def percent(self) -> float:
         q = self.question
-        return 0.0 if q is None or q.manual or q.possible <= 0 else max(0.0, min(100.0, 100 * q.earned / q.possible))
+        return 0.0 if q is None or q.pending or q.possible <= 0 else max(0.0, min(100.0, 100 * q.earned / q.possible))
 
     @property
     def lost_tests(self) -> int:
@@ -77,9 +77,9 @@ def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
     for cell in code:
         for line in cell.lines:
             line.cited = line.id in cite.cited
-    return _environment().get_template("feedback.html").render(
+    return environment().get_template("feedback.html").render(
         result=result, questions=questions, load_errors=load_errors, warnings=warnings, problem=problem, code=code,
-        cited=len(cite.cited), load_output_lines=_count_lines(result.load_output), stylesheet=_stylesheet())
+        cited=len(cite.cited), load_output_lines=_count_lines(result.load_output), stylesheet=stylesheet())
 
 
 # ---------------------------------------------------------------------------- the student's code
@@ -176,31 +176,3 @@ def _questions(result: GradeResult, cite: _Citations) -> list[_QuestionView]:
 
 def _count_lines(text: str) -> int:
     return text.count("\n") + (not text.endswith("\n"))
-
-
-# ---------------------------------------------------------------------------- the template
-
-@functools.cache
-def _environment():
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-
-    from markupsafe import Markup
-
-    def finalize(value):  # every string the page prints, whatever its source: no control or bidi characters
-        return clean_text(value) if isinstance(value, str) and not isinstance(value, Markup) else value
-
-    environment = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=True,
-                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=finalize)
-    environment.filters["points"] = lambda value: f"{value:g}"
-    return environment
-
-
-@functools.cache
-def _stylesheet():
-    """Our stylesheet and pygments' token colours: the one piece of the page not escaped (it is ours)."""
-    from markupsafe import Markup
-    from pygments.formatters.html import HtmlFormatter
-
-    ours = resources.files("grader.reports").joinpath("templates", "report.css").read_text(encoding="utf-8")
-    tokens = "\n".join(HtmlFormatter(style="default").get_token_style_defs(".code"))
-    return Markup(f"{ours}\n/* pygments, style 'default' */\n{tokens}\n")

@@ -30,7 +30,7 @@ def write_gradebook(results: dict[str, GradeResult], path: Path) -> None:
                          "failed_tests", "isolation", "sha256"])
         for student in sorted(results):
             result = results[student]
-            earned = {q.id: ("" if q.manual else f"{q.earned:g}") for q in result.questions}  # numbers only
+            earned = {q.id: ("" if q.pending else f"{q.earned:g}") for q in result.questions}  # numbers only
             writer.writerow([_text_cell(student), f"{result.capped_score:g}", f"{result.max_score:g}",
                              *(earned.get(q, "") for q in questions), f"{result.pending:g}", f"{result.score:g}",
                              _status(result), sum(t.status != "passed" for t in result.tests), result.isolation,

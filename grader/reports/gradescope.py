@@ -28,7 +28,11 @@ def to_gradescope(result: GradeResult) -> dict:
         for index, test in enumerate(result.tests, start=1)
     ]
     for question in result.questions:
-        if question.manual:
+        if question.manual and question.graded:
+            tests.append({"name": f"{question.id}: {question.title} (graded by a TA)", "score": question.earned,
+                          "max_score": question.possible, "visibility": "visible", "tags": [question.id],
+                          "output": "\n".join(["Rubric items given:", *question.awarded, question.comment])})
+        elif question.manual:
             tests.append({  # no score and no status: not a failed test worth 0, a question not graded yet
                 "name": f"{question.id}: {question.title} ({question.possible:g} points, graded by a TA)",
                 "visibility": "visible", "tags": [question.id],

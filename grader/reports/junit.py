@@ -29,7 +29,7 @@ def to_junit(result: GradeResult) -> bytes:
         mine = [t for t in result.tests if t.question == question.id]
         suite = ET.SubElement(suites, "testsuite", name=question.id, tests=str(len(mine)),
                               failures=str(sum(t.status in ("failed", "error") for t in mine)),
-                              skipped=str(sum(t.status == "skipped" for t in mine) + question.manual),
+                              skipped=str(sum(t.status == "skipped" for t in mine) + question.pending),
                               time=f"{sum(t.duration for t in mine):.3f}")
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="points", value=f"{question.earned:g}/{question.possible:g}")
@@ -44,7 +44,7 @@ def to_junit(result: GradeResult) -> bytes:
                 ET.SubElement(case, "skipped", message=test.message[:300])
             if test.output:
                 ET.SubElement(case, "system-out").text = test.output
-        if question.manual:
+        if question.pending:
             case = ET.SubElement(suite, "testcase", classname=f"{result.assignment}.{question.id}", name="manual grading")
             ET.SubElement(case, "skipped", message="graded by hand; pending")
     return _finish(suites)

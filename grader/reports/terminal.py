@@ -43,7 +43,8 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
             lines += _test_lines(test, verbose, show_output, same_as_above=test.message == previous)
             previous = test.message
         if question.manual:
-            lines.append(Text("graded by a TA", style="yellow"))
+            lines.append(Text(f"graded by a TA: {question.comment}" if question.graded else "graded by a TA",
+                              style="yellow"))
         table.add_row(Text(question.id, style="bold"), _points(question), Group(*lines))
     known = {q.id for q in result.questions}
     for test in (t for t in result.tests if t.question not in known):  # a test whose question the spec lacks
@@ -56,7 +57,7 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
 
 
 def _points(question) -> Text:
-    if question.manual:
+    if question.pending:
         return Text(f"pending / {question.possible:g}", style="bold yellow")
     style = "bold green" if question.status == "full" else "bold red"
     return Text(f"{question.earned:g} / {question.possible:g}", style=style)
@@ -92,10 +93,10 @@ def _score(result: GradeResult) -> Panel:
     if result.public_only:
         passed = sum(t.status == "passed" for t in result.tests)
         headline = Text.assemble(("public tests ", "bold"), (f"{passed} of {len(result.tests)} pass", "bold cyan"),
-                                 f"   points {result.score:g} / {result.autograded_possible:g}")
+                                 f"   points {result.autograded_score:g} / {result.autograded_possible:g}")
     else:
         headline = Text.assemble(("score ", "bold"), (f"{result.capped_score:g} / {result.max_score:g}", "bold cyan"),
-                                 f"   autograded {result.score:g} / {result.autograded_possible:g}",
+                                 f"   autograded {result.autograded_score:g} / {result.autograded_possible:g}",
                                  f"   pending (manual) {result.pending:g}" if result.pending else "")
     lines = [headline]
     if not result.public_only and result.score_cap is not None and result.score_cap < result.total_possible:

@@ -1,0 +1,48 @@
+"""A generated class of perceptron results (what `grader grade --out` writes), for the course tools' tests."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from grader import results, spec
+from grader.course.grades import write_result
+from grader.reports.gradebook import write_gradebook
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> **bold** [x](javascript:alert(3)) </pre>\x1b[2J'
+
+
+def make_class(folder: Path, students: int, seed: int = 0) -> dict[str, results.GradeResult]:
+    """Write `students` results (the third one's answer hostile, the last a failure) and the gradebook."""
+    assignment = spec.load("perceptron")
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for number in range(students - 1):
+        name = f"student{number:03d}" if number != 2 else "<img src=x onerror=alert(9)>"
+        tests, questions = [], []
+        for q in assignment.questions:
+            if q.manual:
+                answer = HOSTILE if number == 2 else f"delta > 0 since the points are finitely many ({number})."
+                questions.append(results.QuestionResult(q.id, q.title, q.points, 0.0, manual=True,
+                                                        rubric=[i.label for i in q.rubric], answer=answer))
+                continue
+            earned = 0.0
+            for k in range(2):
+                ok = rng.random() < (0.9 if k == 0 else 0.6)
+                points = q.points / 2
+                a, b = rng.randint(2, 9), rng.randint(2, 9)
+                message = "" if ok else rng.choice([f"{q.id}: expected {a}, got {rng.random():.3f} at index {k}",
+                                                    f"{q.id} returned shape ({a}, {b}) instead of ({b}, {a})"])
+                tests.append(results.TestResult(f"hidden/test_{q.id}.py::test_case_{k}", q.id, points,
+                                                points if ok else 0.0, "passed" if ok else "failed", "hidden",
+                                                message=message, duration=0.01))
+                earned += points if ok else 0.0
+            questions.append(results.QuestionResult(q.id, q.title, q.points, earned))
+        result = results.GradeResult("perceptron", assignment.version, "0.1.0", f"{name}.ipynb", f"{number:064x}",
+                                     "bubblewrap", tests, questions, execution_time=round(2 + rng.random() * 3, 3))
+        write_result(folder / f"{name}.json", result)
+        made[name] = result
+    (folder / "late.error.txt").write_text("Traceback ...\nRuntimeError: the grader ran out of memory\n")
+    write_gradebook(made, folder / "gradebook.csv")
+    return made
