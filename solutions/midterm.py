@@ -54,19 +54,18 @@ def lstm_half_life(f):
 # %% [markdown]
 # Question 1.4 (lstm_mitigate)
 
-# %% tags=["lstm_mitigate"]
-lstm_mitigate = """\
-The direct path through the cell, dc_t/dc_{t-1} = diag(f_t) plus terms through the gates, is
-elementwise and involves no repeated weight matrix and no squashing derivative: when the forget
-gate stays near 1 the gradient is carried over many steps almost unchanged (the constant error
-carousel), which is what mitigates the vanishing gradient of a vanilla RNN.
-It does not remove the problem: the product of forget gates f_1 ... f_T still decays
-geometrically whenever the gates are below 1 (f = 0.9 loses half the gradient in under 7 steps),
-and the network must learn to keep them open; the other paths, through f_t, i_t, g_t and h_{t-1},
-multiply the recurrent matrices W and the derivatives sigma' <= 1/4 and tanh' <= 1 at every step,
-exactly like an RNN, so along those paths gradients can still vanish or explode; the hidden state
-h_t = o_t * tanh(c_t) also saturates. Gradient clipping is still needed against explosion, and
-long dependencies beyond what the gates keep open remain hard to learn."""
+# %% [markdown] tags=["lstm_mitigate"]
+# lstm_mitigate: The direct path through the cell, dc_t/dc_{t-1} = diag(f_t) plus terms through the gates, is
+# elementwise and involves no repeated weight matrix and no squashing derivative: when the forget
+# gate stays near 1 the gradient is carried over many steps almost unchanged (the constant error
+# carousel), which is what mitigates the vanishing gradient of a vanilla RNN.
+# It does not remove the problem: the product of forget gates f_1 ... f_T still decays
+# geometrically whenever the gates are below 1 (f = 0.9 loses half the gradient in under 7 steps),
+# and the network must learn to keep them open; the other paths, through f_t, i_t, g_t and h_{t-1},
+# multiply the recurrent matrices W and the derivatives sigma' <= 1/4 and tanh' <= 1 at every step,
+# exactly like an RNN, so along those paths gradients can still vanish or explode; the hidden state
+# h_t = o_t * tanh(c_t) also saturates. Gradient clipping is still needed against explosion, and
+# long dependencies beyond what the gates keep open remain hard to learn.
 
 # %% [markdown]
 # ## Part 2: Optimisation
@@ -91,16 +90,15 @@ def sgd_epoch(theta, X, y, lr, batch_size, perm):
 # %% [markdown]
 # Question 2.2 (batch_noise)
 
-# %% tags=["batch_noise"]
-batch_noise = """\
-A mini-batch gradient is an unbiased estimate of the full gradient whose variance shrinks like
-1/B with the batch size B. Small batches make many cheap, noisy steps per epoch: early in training
-the gradient is large compared to the noise, so a noisy step is almost as good as a full one and
-far cheaper; near a minimum the noise dominates, so the step size must decay (or the batch grow) for
-SGD to converge, otherwise the iterates wander in a ball whose size scales with lr/B. The noise can
-help escape saddle points and sharp minima and acts as a regulariser, one reason small batches often
-generalise better. The batch size has no reason to equal the number of classes: what matters is the
-variance of the estimate, the hardware's parallelism and the learning rate (the two scale together)."""
+# %% [markdown] tags=["batch_noise"]
+# batch_noise: A mini-batch gradient is an unbiased estimate of the full gradient whose variance shrinks like
+# 1/B with the batch size B. Small batches make many cheap, noisy steps per epoch: early in training
+# the gradient is large compared to the noise, so a noisy step is almost as good as a full one and
+# far cheaper; near a minimum the noise dominates, so the step size must decay (or the batch grow) for
+# SGD to converge, otherwise the iterates wander in a ball whose size scales with lr/B. The noise can
+# help escape saddle points and sharp minima and acts as a regulariser, one reason small batches often
+# generalise better. The batch size has no reason to equal the number of classes: what matters is the
+# variance of the estimate, the hardware's parallelism and the learning rate (the two scale together).
 
 # %% [markdown]
 # Question 2.3 (heavy_ball_step), (9)

@@ -11,7 +11,8 @@
 # - **choice**: replace `None` with the label of your option (`"b"`), or a list of labels
 #   (`["a", "c"]`) where several may be right;
 # - **derivation**: replace `None` with a list of steps (handout, question 4.1);
-# - **free text**: replace `None` with your answer as a string (a few sentences).
+# - **free text**: write your answer in the text cell tagged with the question's id, after its first
+#   word `<id>:` (keep that word: it marks your answer; in the `.py` starter, write comment lines).
 #
 # Leave an answer as `None` (or a function as it is) if you skip it. Do not rename anything.
 # Check the form of your answers with `grader check midterm midterm.ipynb`.
@@ -49,8 +50,8 @@ def lstm_half_life(f):
 # %% [markdown]
 # ### 1.4 (free text, 5 points) Mitigated, not removed
 
-# %% tags=["lstm_mitigate"]
-lstm_mitigate = None
+# %% [markdown] tags=["lstm_mitigate"]
+# lstm_mitigate: *Your answer here.*
 
 # %% [markdown]
 # ## Part 2: Optimisation (34 points)
@@ -70,8 +71,8 @@ def sgd_epoch(theta, X, y, lr, batch_size, perm):
 # %% [markdown]
 # ### 2.2 (free text, 4 points) Small batches
 
-# %% tags=["batch_noise"]
-batch_noise = None
+# %% [markdown] tags=["batch_noise"]
+# batch_noise: *Your answer here.*
 
 # %% [markdown]
 # ### 2.3 (code, 2 points) The heavy ball (9)

@@ -11,4 +11,5 @@ free_energy_values = "0.445, 0.999, 1.0"
 ebm_facts = ["a", "zz"]
 elbo_gap = ["log p(x)", "= " + " + ".join(["log p(x)"] * 3000)]   # one step of 32 kB
 elbo_discrete = {"log p(x)": -1.24}
+batch_noise = 42                        # a number where text belongs
 lstm_mitigate = "\x1b[2J\x1b[31mfull marks\u202e" + "A" * 100_000   # terminal escapes, a bidi override, 100 kB

@@ -19,9 +19,6 @@ lstm_decay = 0.0062                     # in another question's cell; 0.6 % off:
 # %% [markdown] tags=["lstm_mitigate"]
 # The forget gate <script>alert(1)</script> keeps the gradient alive.
 
-# %% tags=["batch_noise"]
-batch_noise = 42                        # a number where text belongs
-
 # %% tags=["heavy_ball_range"]
 heavy_ball_range = "c"                  # wrong: -1 < beta < 1 ignores the step
 
