@@ -8,6 +8,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -43,10 +44,13 @@ class Batch:
 
 
 def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path, jobs: int = 2,
-                public_only: bool = False, regrade: bool = False, quiet: bool = False) -> Batch:
+                public_only: bool = False, regrade: bool = False, quiet: bool = False, options: tuple[str, ...] = (),
+                adjust: Callable[[str, GradeResult], None] | None = None) -> Batch:
     """Grade every submission into out/<student>.json (skipping those already graded) and write out/gradebook.csv.
 
     A submission whose grading failed (the grader's fault, never the student's) is retried by the next run.
+    `options` go to each submission's `grader grade`; `adjust` (a late policy) is applied to every result,
+    those graded by an earlier run too, before the gradebook is written.
     """
     out.mkdir(parents=True, exist_ok=True)
     todo = {s: p for s, p in submissions.items() if regrade or not (out / f"{s}.json").exists()}
@@ -55,7 +59,7 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
         task = progress.add_task(f"grading {assignment.slug}", total=len(submissions),
                                  completed=len(submissions) - len(todo))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_grade_one, assignment, path, out / f"{student}.json", public_only): student
+            futures = {pool.submit(_grade_one, assignment, path, out / f"{student}.json", public_only, options): student
                        for student, path in todo.items()}
             batch = Batch()
             for future in as_completed(futures):
@@ -68,14 +72,18 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
             batch.results[student] = GradeResult.from_dict(json.loads((out / f"{student}.json").read_text()))
         except (OSError, ValueError, KeyError, TypeError) as error:
             batch.failures.setdefault(student, f"no readable result ({error})")
+    if adjust is not None:
+        for student, result in batch.results.items():
+            adjust(student, result)
     write_gradebook(batch.results, out / "gradebook.csv")
     return batch
 
 
-def _grade_one(assignment: Assignment, path: Path, target: Path, public_only: bool) -> str | None:
+def _grade_one(assignment: Assignment, path: Path, target: Path, public_only: bool,
+               options: tuple[str, ...]) -> str | None:
     """Grade one submission in a fresh grader process; return the grader's error output if it failed."""
     command = [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--json", str(target),
-               "--feedback", str(target.with_suffix(".html")), "--quiet"]
+               "--feedback", str(target.with_suffix(".html")), "--quiet", *options]
     if public_only:
         command.append("--public-only")
     completed = subprocess.run(command, capture_output=True, text=True)

@@ -5,8 +5,10 @@ Each command imports what it needs when it runs, so grading pays for nothing els
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -16,6 +18,7 @@ from rich.text import Text
 import grader
 from grader import spec
 from grader.batch import grade_batch, is_class_folder, submissions_in
+from grader.course.tables import CourseError
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 from grader.reports.terminal import render
@@ -29,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (spec.SpecError, GradingError) as error:
+    except (spec.SpecError, GradingError, CourseError) as error:
         Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(error)))
         return 2
     except KeyboardInterrupt:
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--show-output", action="store_true", help="show what the submission printed")
     grade_cmd.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that lost points")
     grade_cmd.add_argument("--quiet", action="store_true", help="print nothing (for --json and friends)")
+    _course_files(grade_cmd)
     grade_cmd.set_defaults(run=_grade)
 
     check = commands.add_parser("check", help="run the public tests, as a student would before submitting", **defaults)
@@ -63,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("path", type=Path, help="your notebook, module, folder or .zip")
     check.add_argument("--show-output", action="store_true", help="show what your code printed")
     check.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that fail")
+    check.add_argument("--junit", type=Path, help="write JUnit XML (a CI's test report)")
     check.set_defaults(run=_check)
 
     lint = commands.add_parser("validate", help="lint an assignment's spec, files, tests and mutants", **defaults)
@@ -79,7 +84,30 @@ def _parser() -> argparse.ArgumentParser:
                                  **defaults)
     bundle.add_argument("assignment", help="assignment slug (or its folder)")
     bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
+    bundle.add_argument("--ci", action="append", choices=("github", "gitlab"), default=[],
+                        help="add a CI workflow that runs the public tests at every push (repeatable)")
+    bundle.add_argument("--ci-package", default=f"dl-grader=={grader.__version__}",
+                        help="what the workflow installs with pip to get the grader")
     bundle.set_defaults(run=_release)
+
+    export = commands.add_parser("export", help="write a class's grades as Canvas, Moodle or plain CSV", **defaults)
+    export.add_argument("grades", type=Path, help="the grades folder (the --out of `grader grade`)")
+    export.add_argument("--format", choices=("canvas", "moodle", "csv"), default="csv", help="the gradebook's layout")
+    export.add_argument("-o", "--output", type=Path, help="the CSV to write (default: <grades>/export-<format>.csv)")
+    export.add_argument("--assignment", help="assignment slug or folder (default: the one the results name)")
+    export.add_argument("--column", help="the grade column's name (default: the assignment's title)")
+    _course_files(export)
+    export.set_defaults(run=_export)
+
+    similar = commands.add_parser("similarity", help="rank pairs of a class's submissions by shared code (as MOSS)",
+                                  **defaults)
+    similar.add_argument("assignment", help="assignment slug (or its folder): its starter and handout code is excluded")
+    similar.add_argument("path", type=Path, help="the class folder (one submission per file or folder)")
+    similar.add_argument("--out", type=Path, default=Path("similarity"), help="folder for similarity.csv and .html")
+    similar.add_argument("--top", type=int, default=50, help="pairs shown side by side in the HTML report")
+    similar.add_argument("--max-share", type=int, default=10,
+                         help="ignore code held by more than this many submissions (an idiom, not a copy)")
+    similar.set_defaults(run=_similarity)
 
     notebook = commands.add_parser("notebook", help="convert a percent-format script to a notebook", **defaults)
     notebook.add_argument("script", type=Path, help="a .py file whose cells start with '# %%'")
@@ -104,6 +132,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _course_files(command) -> None:
+    command.add_argument("--roster", type=Path, help="roster CSV: submission names to student ids, names, emails")
+    command.add_argument("--manifest", type=Path, help="submission times CSV (a TA's, Gradescope's or Canvas's): "
+                                                       "applies the spec's late policy")
+    command.add_argument("--extensions", type=Path, help="extensions CSV: student, extra time or new deadline")
+
+
+def _late_rules(assignment, args):
+    """The spec's late policy with the manifest, extensions and roster the command names; None without a manifest."""
+    from grader.course.late import LateRules
+    from grader.course.roster import read_roster
+    if args.manifest is None:
+        if args.extensions is not None:
+            raise CourseError("--extensions needs --manifest (the submission times)")
+        if assignment.late is not None:
+            Console(stderr=True).print(f"[yellow]warning:[/] {assignment.slug} has a late policy, but no --manifest "
+                                       "was given: no late penalty is applied")
+        return None
+    roster = read_roster(args.roster) if args.roster else None
+    return LateRules.read(assignment.late, args.manifest, args.extensions, roster, where=assignment.spec_path.name)
+
+
 def _existing(path: Path) -> Path:
     """A path the user named must exist: a command mistake is one line and exit status 2, nothing written."""
     if not path.exists():
@@ -118,8 +168,11 @@ def _grade(args) -> int:
         submissions = submissions_in(args.path)
         if not submissions:
             raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
+        late = _late_rules(assignment, args)
+        options = tuple(str(o) for flag in ("roster", "manifest", "extensions") if getattr(args, flag)
+                        for o in (f"--{flag}", getattr(args, flag).resolve()))
         batch = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
-                            regrade=args.regrade, quiet=args.quiet)
+                            regrade=args.regrade, quiet=args.quiet, options=options, adjust=late and late.apply)
         if not args.quiet:
             _print_batch(batch, submissions, args.out)
         return 1 if batch.failures else 0
@@ -131,20 +184,40 @@ def _grade(args) -> int:
         if args.junit:
             _write(args.junit, to_junit(result))
 
-    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver)
-    if not args.quiet:
-        render(result, console, show_output=args.show_output, verbose=args.verbose)
+    late = _late_rules(assignment, args)
+    name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
+    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver,
+                   adjust=late and (lambda result: late.apply(name, result)))
+    with _ci(result, args.path):
+        if not args.quiet:
+            render(result, console, show_output=args.show_output, verbose=args.verbose)
     return 0 if all(t.status == "passed" for t in result.tests) and not result.problem else 1
 
 
 def _check(args) -> int:
     assignment = spec.load(args.assignment)
     result = grade(assignment, _existing(args.path), public_only=True)
-    render(result, console, show_output=args.show_output, verbose=args.verbose)
+    if args.junit:
+        _write(args.junit, to_junit(result))
     passed = all(t.status == "passed" for t in result.tests) and not result.problem
-    console.print("[bold green]All public tests pass.[/]" if passed else
-                  "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
+    with _ci(result, args.path):
+        render(result, console, show_output=args.show_output, verbose=args.verbose)
+        console.print("[bold green]All public tests pass.[/]" if passed else
+                      "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
     return 0 if passed else 1
+
+
+@contextlib.contextmanager
+def _ci(result, path: Path):
+    """Under GitHub Actions: the block's output is not read as workflow commands; then the job summary and the
+    annotations of `result` follow. Elsewhere, nothing."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    from grader.course.ci import commands_stopped, github_report
+    with commands_stopped(sys.stdout):
+        yield
+    github_report(result, path, os.environ.get("GITHUB_STEP_SUMMARY"), sys.stdout)
 
 
 def _validate(args) -> int:
@@ -184,8 +257,73 @@ def _release(args) -> int:
     problems = validate(assignment)
     if problems:
         raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
-    target = release(assignment, args.out)
+    target = release(assignment, args.out, ci=tuple(dict.fromkeys(args.ci)), package=args.ci_package)
     console.print(f"wrote {target}: students run [bold]grader check {target} <their notebook>[/]")
+    return 0
+
+
+def _export(args) -> int:
+    from grader.course.export import match, read_grades, write_export
+    from grader.course.roster import read_roster
+    grades = read_grades(args.grades)
+    results = grades.results
+    slug = args.assignment or next((result.assignment for result in results.values()), None)
+    if slug is None:
+        raise CourseError(f"{args.grades}: no readable result:\n" + "\n".join(grades.unreadable.values()))
+    assignment = spec.load(slug)
+    roster = read_roster(args.roster) if args.roster else None
+    late = _late_rules(assignment, args)
+    if late is not None:
+        for name, result in results.items():
+            late.apply(name, result)
+    matched = match(results, roster)
+    output = args.output or args.grades / f"export-{args.format}.csv"
+    rows = write_export(results, matched, args.format, output, args.column or assignment.title)
+    console.print(f"wrote {output}: {rows} rows ({args.format}), {len(matched.students)} submissions matched")
+    for title, names in (("submissions of no student on the roster", matched.unmatched),
+                         ("students without a submission", [f"{s.id} {s.name}" for s in matched.missing]),
+                         ("students with several submissions", [f"{sid}: {', '.join(n)}" for sid, n in
+                                                                matched.duplicates.items()]),
+                         ("submissions the manifest gives no time for (no late penalty assessed)",
+                          sorted(name for name, result in results.items() if result.late and
+                                 result.late.status == "no time")),
+                         ("results that could not be read", list(grades.unreadable.values()))):
+        if names:
+            console.print(Text(f"{title} ({len(names)}):", style="yellow"))
+            for name in names:
+                console.print(Text(f"  {clean_text(name)}"))
+    return 0
+
+
+def _similarity(args) -> int:
+    import time
+
+    from grader.course import similarity
+    from grader.reports.similarity import to_similarity_html, write_pairs_csv
+    assignment = spec.load(args.assignment)
+    submissions = submissions_in(_existing(args.path)) if args.path.is_dir() else {}
+    if len(submissions) < 2:
+        raise GradingError(f"{args.path}: a class folder with at least two submissions is needed")
+    started = time.perf_counter()
+    documents = [similarity.read_document(name, path, assignment) for name, path in submissions.items()]
+    pairs = similarity.compare(documents, similarity.excluded(assignment), max_share=max(2, args.max_share))
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_pairs_csv(pairs, args.out / "similarity.csv")
+    settings = {"k": similarity.K, "window": similarity.WINDOW, "max_share": args.max_share}
+    (args.out / "similarity.html").write_text(to_similarity_html(pairs[:args.top], assignment.slug, documents,
+                                                                 len(pairs), settings), encoding="utf-8")
+    table = Table(title=f"{len(documents)} submissions, {len(pairs)} pairs share code "
+                        f"({time.perf_counter() - started:.1f} s)")
+    for column in ("#", "submission", "matched", "submission", "matched", "similarity"):
+        table.add_column(column)
+    for rank, pair in enumerate(pairs[:20], start=1):
+        table.add_row(str(rank), Text(clean_text(pair.a.name)), f"{pair.fraction_a:.0%}", Text(clean_text(pair.b.name)),
+                      f"{pair.fraction_b:.0%}", f"{pair.similarity:.0%}")
+    console.print(table)
+    for document in documents:
+        if document.problem:
+            console.print(Text(f"not compared: {clean_text(document.name)}: {document.problem}", style="yellow"))
+    console.print(f"all pairs: {args.out / 'similarity.csv'}; side by side: {args.out / 'similarity.html'}")
     return 0
 
 
@@ -255,7 +393,8 @@ def _print_batch(batch, submissions, out: Path) -> None:
             table.add_row(Text(clean_text(student)), Text("not graded", style="red"),
                           Text((reason[-1] if reason else "") + f" (see {out / (student + '.error.txt')})"), "")
         else:
-            table.add_row(Text(clean_text(student)), f"{result.capped_score:g} / {result.max_score:g}",
+            late = f" (late policy: {result.late.status}, -{result.late_penalty:g})" if result.late else ""
+            table.add_row(Text(clean_text(student)), f"{result.final_score:g} / {result.max_score:g}{late}",
                           str(sum(t.status != 'passed' for t in result.tests)), result.isolation)
     console.print(table)
     console.print(f"results and gradebook: {out}/ (gradebook.csv)")

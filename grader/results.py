@@ -63,6 +63,17 @@ class QuestionResult:
 
 
 @dataclass
+class LatePenalty:
+    """The late policy's verdict on one submission, kept apart from the score it adjusts (after the cap)."""
+
+    status: str                # "on time", "late", "after cutoff", "refused", "early" or "no time"
+    reason: str                # what a student and a TA read: the times, the rule, any extension
+    deduction: float = 0.0     # points the rule takes off
+    floor: float = 0.0         # the score the deduction may not go below (a lower score is left alone)
+    zero: bool = False         # after the cutoff: nothing counts
+
+
+@dataclass
 class GradeResult:
     assignment: str
     assignment_version: str
@@ -79,6 +90,7 @@ class GradeResult:
     public_only: bool = False
     problem: str = ""          # why nothing of the submission could be graded (nothing gradable, a forbidden use)
     load_output: str = ""      # what the submission printed while it loaded
+    late: LatePenalty | None = None  # set from the submission-time manifest whenever results are reported
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""
@@ -117,6 +129,20 @@ class GradeResult:
         return self.score if self.score_cap is None else min(self.score, self.score_cap)
 
     @property
+    def late_penalty(self) -> float:
+        """Points the late policy takes off the capped score (0 without a verdict)."""
+        if self.late is None:
+            return 0.0
+        score = self.capped_score
+        kept = 0.0 if self.late.zero else max(score - self.late.deduction, min(score, self.late.floor))
+        return round(score - kept, 6)
+
+    @property
+    def final_score(self) -> float:
+        """The grade: the capped score less the late penalty."""
+        return round(self.capped_score - self.late_penalty, 6)
+
+    @property
     def max_score(self) -> float:
         return self.total_possible if self.score_cap is None else min(self.score_cap, self.total_possible)
 
@@ -129,8 +155,9 @@ class GradeResult:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
-        data.update(score=self.score, autograded_score=self.autograded_score, capped_score=self.capped_score, max_score=self.max_score,
-                    autograded_possible=self.autograded_possible, pending=self.pending)
+        data.update(score=self.score, autograded_score=self.autograded_score, capped_score=self.capped_score,
+                    max_score=self.max_score, autograded_possible=self.autograded_possible, pending=self.pending,
+                    late_penalty=self.late_penalty, final_score=self.final_score)
         return data
 
     @classmethod
@@ -139,4 +166,5 @@ class GradeResult:
         values = {k: v for k, v in data.items() if k in names}
         values["tests"] = [TestResult(**t) for t in data["tests"]]
         values["questions"] = [QuestionResult(**q) for q in data["questions"]]
+        values["late"] = LatePenalty(**data["late"]) if data.get("late") else None
         return cls(**values)

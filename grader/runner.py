@@ -33,10 +33,11 @@ class GradingError(Exception):
 
 def grade(assignment: Assignment, path: Path, public_only: bool = False, isolation: Isolation | None = None,
           log: io.StringIO | None = None, feedback: Path | None = None,
-          deliver: Callable[[GradeResult], None] | None = None) -> GradeResult:
+          deliver: Callable[[GradeResult], None] | None = None,
+          adjust: Callable[[GradeResult], None] | None = None) -> GradeResult:
     """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
 
-    The result is complete, and handed to `deliver` (which writes it wherever it goes) and written as
+    The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which writes it wherever it goes) and written as
     the feedback report (HTML) at `feedback`, before anything is cleaned up; clean-up never raises.
     """
     isolation = isolation or detect()
@@ -59,6 +60,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         plugin = GraderPlugin(assignment, submission, reference, problem)
         run_pytest(assignment, plugin, public_only, log)
         result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
+        if adjust is not None:
+            adjust(result)
         if feedback is not None:
             feedback.parent.mkdir(parents=True, exist_ok=True)
             feedback.write_text(to_feedback_html(result, prepared.cells))

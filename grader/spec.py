@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import math
@@ -9,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -86,6 +88,27 @@ class Question:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """When work is due and what lateness costs (`late:` in the spec); an exam window is the same thing.
+
+    A submission after `deadline` plus `grace` loses `amount` per started `per` (a fraction of the maximum
+    score, or points), never below `floor` (a fraction of the maximum score, as Canvas's "lowest possible
+    grade"); after `cutoff` (a time after the deadline) it scores 0 or, with `after_cutoff: refuse`, is
+    refused. One before `opens` is flagged. An extension moves the deadline and the cutoff, not `opens`.
+    """
+
+    deadline: dt.datetime
+    opens: dt.datetime | None = None
+    grace: dt.timedelta = dt.timedelta(0)
+    per: dt.timedelta = dt.timedelta(days=1)
+    amount: float = 0.0
+    in_points: bool = False          # amount in points, not a fraction of the maximum score
+    floor: float = 0.0
+    cutoff: dt.timedelta | None = None
+    refuse: bool = False             # after the cutoff: refused (no grade), not scored 0
+
+
+@dataclass(frozen=True)
 class Assignment:
     slug: str
     title: str
@@ -100,6 +123,7 @@ class Assignment:
     seed: int = 0
     score_cap: float | None = None
     solution: Path | None = None
+    late: LatePolicy | None = None
     kind: str = "assignment"   # or "exam": a cap below the total is the exam's declared bonus
 
     @property
@@ -217,6 +241,7 @@ def parse(data, root: Path) -> Assignment:
         score_cap=cap,
         solution=root.parent.parent / "solutions" / f"{slug}.py",
         kind=reader.choice("kind", ("assignment", "exam"), "assignment"),
+        late=_late(reader.mapping("late", required=False), where),
     )
     reader.no_unknown()
     return assignment
@@ -323,6 +348,91 @@ def _forbidden(reader: "_Reader", where: Path) -> tuple[str, ...]:
                                                 "removed from the sandbox); list a part of a package under "
                                                 "forbidden_advisory, which the static scan reports but cannot enforce")
     return modules
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?) *(minutes?|min|m|hours?|h|days?|d|weeks?|w)", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """'15 minutes', '2 h', '3 days', '1 week' as a timedelta; ValueError for anything else."""
+    match = _DURATION.fullmatch(str(text).strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as '15 minutes', '2 hours' or '3 days'")
+    return dt.timedelta(**{_UNITS[match[2][0].lower()]: float(match[1])})
+
+
+def parse_time(value, zone: dt.tzinfo | None = None) -> dt.datetime:
+    """An ISO 8601 time with its offset ('2026-03-01T23:59+01:00', 'Z', Gradescope's '2026-03-01 23:59:00 -0800')
+    or followed by a zone name ('2026-03-01 23:59 Europe/Zurich'); a time without either is read in `zone`
+    and is a ValueError without one."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        raise ValueError(f"{value} is a date without a time of day")
+    if not isinstance(value, dt.datetime):
+        text = str(value).strip()
+        head, _, name = text.rpartition(" ")
+        if "/" in name or name.upper() == "UTC":
+            try:
+                zone = ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{name!r} is not a known time zone") from None
+            text = head
+        text = re.sub(r" ?([+-])([0-9]{2}):?([0-9]{2})$", r"\1\2:\3", re.sub(r"Z$", "+00:00", text))
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{str(value)!r} is not a time such as 2026-03-01T23:59:00+01:00") from None
+    if value.tzinfo is None:
+        if zone is None:
+            raise ValueError(f"{value.isoformat()} has no time zone: add an offset (+01:00) or a zone (Europe/Zurich)")
+        value = value.replace(tzinfo=zone)
+    return value
+
+
+def _late(data: dict, where: Path) -> LatePolicy | None:
+    """The `late:` mapping: deadline (required), opens, grace, penalty {per, fraction or points, floor}, cutoff."""
+    if not data:
+        return None
+    reader = _Reader(where, data, prefix="late.")
+
+    def read(key, parse, default=None):
+        value = reader.get(key)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError as error:
+            _fail(where, f"late.{key}", str(error))
+
+    deadline = read("deadline", parse_time) or _fail(where, "late.deadline", "is required (a time with its zone)")
+    opens = read("opens", lambda v: parse_time(v, deadline.tzinfo))
+    if opens is not None and opens >= deadline:
+        _fail(where, "late.opens", f"is {opens.isoformat()}, not before the deadline {deadline.isoformat()}")
+    cutoff = read("cutoff", lambda v: parse_duration(v) if _DURATION.fullmatch(str(v).strip())
+                  else parse_time(v, deadline.tzinfo) - deadline)
+    if cutoff is not None and cutoff < dt.timedelta(0):
+        _fail(where, "late.cutoff", "is before the deadline")
+    after = reader.get("after_cutoff", "zero")
+    if after not in ("zero", "refuse"):
+        _fail(where, "late.after_cutoff", f"must be zero or refuse, got {after!r}")
+    penalty = _Reader(where, reader.mapping("penalty", required=False), prefix="late.penalty.")
+    per = penalty.get("per", "day")
+    if per not in ("day", "hour"):
+        _fail(where, "late.penalty.per", f"must be day or hour, got {per!r}")
+    if "fraction" in penalty.data and "points" in penalty.data:
+        _fail(where, "late.penalty", "takes fraction or points, not both")
+    in_points = "points" in penalty.data
+    amount = penalty.number("points" if in_points else "fraction", 0)
+    floor = penalty.number("floor", 0)
+    for key, value, top in (("fraction", amount, 1), ("floor", floor, 1), ("points", amount, math.inf)):
+        if key in penalty.data and not 0 <= value <= top:
+            _fail(where, f"late.penalty.{key}", f"must be between 0 and {top}, got {value!r}")
+    penalty.no_unknown()
+    policy = LatePolicy(deadline=deadline, opens=opens, grace=read("grace", parse_duration, dt.timedelta(0)),
+                        per=dt.timedelta(days=1) if per == "day" else dt.timedelta(hours=1), amount=amount,
+                        in_points=in_points, floor=floor, cutoff=cutoff, refuse=after == "refuse")
+    reader.no_unknown()
+    return policy
 
 
 class _Reader:

@@ -142,9 +142,11 @@ def test_gradebook_header_and_row(tmp_path):
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["student", "score", "max_score", "forward", "backward", "essay", "pending_manual",
-                       "uncapped_score", "status", "failed_tests", "isolation", "sha256"]
-    assert rows[1] == ["jane", "12", "12", "6", "8", "", "5", "14", "manual grading pending", "2", "bubblewrap", SHA]
-    assert rows[2] == ["zed", "14", "25", "6", "8", "", "5", "14", "manual grading pending", "2", "rlimits", "cd" * 32]
+                       "uncapped_score", "status", "failed_tests", "isolation", "sha256", "late_penalty", "late"]
+    assert rows[1] == ["jane", "12", "12", "6", "8", "", "5", "14", "manual grading pending", "2", "bubblewrap", SHA,
+                       "0", ""]
+    assert rows[2] == ["zed", "14", "25", "6", "8", "", "5", "14", "manual grading pending", "2", "rlimits", "cd" * 32,
+                       "0", ""]
     assert len(rows) == 3
 
 

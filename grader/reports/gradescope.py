@@ -43,11 +43,12 @@ def to_gradescope(result: GradeResult) -> dict:
     cap = result.score_cap
     notes = [*([f"Not graded: {result.problem}"] if result.problem else []),
              *([f"{result.total_possible:g} points, full marks at {cap:g}: the score shown is capped there (the tests "
-                f"below add up to {result.score:g})."] if cap is not None and cap < result.total_possible else []),
-             f"Isolation: {result.isolation}.",
+                f"below add up to {result.autograded_score:g})."] if cap is not None and cap < result.total_possible else []),
+             *([f"Late policy: {result.late.status}, {result.late_penalty:g} points off ({result.late.reason})."]
+               if result.late else []), f"Isolation: {result.isolation}.",
              *result.warnings, *(f"While loading: {e}" for e in result.load_errors)]
     return {
-        "score": result.capped_score,
+        "score": result.final_score,
         "execution_time": result.execution_time,
         "output": "\n".join(notes),
         "output_format": "text",

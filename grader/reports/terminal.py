@@ -95,12 +95,15 @@ def _score(result: GradeResult) -> Panel:
         headline = Text.assemble(("public tests ", "bold"), (f"{passed} of {len(result.tests)} pass", "bold cyan"),
                                  f"   points {result.autograded_score:g} / {result.autograded_possible:g}")
     else:
-        headline = Text.assemble(("score ", "bold"), (f"{result.capped_score:g} / {result.max_score:g}", "bold cyan"),
+        headline = Text.assemble(("score ", "bold"), (f"{result.final_score:g} / {result.max_score:g}", "bold cyan"),
                                  f"   autograded {result.autograded_score:g} / {result.autograded_possible:g}",
                                  f"   pending (manual) {result.pending:g}" if result.pending else "")
     lines = [headline]
     if not result.public_only and result.score_cap is not None and result.score_cap < result.total_possible:
         lines.append(Text(f"{result.total_possible:g} points, full marks at {result.score_cap:g}"))
+    if result.late is not None and not result.public_only:
+        lines.append(Text(f"late policy: {result.late.status}, {result.late_penalty:g} points off: {result.late.reason}",
+                          style="yellow" if result.late_penalty or result.late.status != "on time" else ""))
     lines.append(Text(f"isolation: {result.isolation}   time: {result.execution_time:.1f} s   "
                       f"sha256: {result.submission_sha256[:12]}", style="dim"))
     for message in result.load_errors:

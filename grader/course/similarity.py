@@ -1,0 +1,166 @@
+"""Similarity of a class's submissions, as MOSS measures it: winnowed fingerprints of normalised code.
+
+Each submission's code (a module, or a notebook's code cells) is read, never run, and tokenised with
+Python's `tokenize`: identifiers become N, numbers 0 and strings S, comments and blank lines are dropped,
+keywords, operators and the block structure stay. Every run of K tokens is hashed, and winnowing keeps the
+smallest hash of each W consecutive ones (Schleimer, Wilkerson and Aiken, SIGMOD 2003): any common run of
+K + W - 1 tokens shares a fingerprint, and renaming, reordering functions or adding comments changes
+nothing. Fingerprints of the starter and of the handout's code blocks are removed, as are those most of
+the class shares (idioms, not copying). A pair's similarity is the larger of the two fractions: how much of
+one submission's fingerprints the other holds.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import keyword
+import re
+import tempfile
+import tokenize
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from grader.notebook import Cell, NotebookError, read_cells
+from grader.spec import Assignment
+from grader.submission import MAX_FILE_BYTES, prepare
+
+K = 12           # tokens in a k-gram: shorter common runs are noise
+WINDOW = 6       # winnowing window: every common run of K + WINDOW - 1 tokens is found
+_FENCE = re.compile(r"^```(?:python|py)\s*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_STRUCTURE = {tokenize.NEWLINE: ";", tokenize.INDENT: "{", tokenize.DEDENT: "}"}
+_SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+
+
+@dataclass
+class Document:
+    """One submission's code, its normalised tokens (with the cell and line each came from) and fingerprints."""
+
+    name: str
+    cells: list[Cell]
+    places: list[tuple[int, int]] = field(default_factory=list)     # (cell index, line) of each token
+    prints: dict[int, list[int]] = field(default_factory=dict)      # fingerprint -> token positions
+    problem: str = ""
+
+
+@dataclass
+class Pair:
+    a: Document
+    b: Document
+    shared: set[int]
+
+    @property
+    def fraction_a(self) -> float:
+        return len(self.shared) / max(1, len(self.a.prints))
+
+    @property
+    def fraction_b(self) -> float:
+        return len(self.shared) / max(1, len(self.b.prints))
+
+    @property
+    def similarity(self) -> float:
+        return max(self.fraction_a, self.fraction_b)
+
+    def lines(self, document: Document) -> set[tuple[int, int]]:
+        """The (cell index, line) places of `document` that the matched fingerprints cover."""
+        covered = set()
+        for fingerprint in self.shared:
+            for start in document.prints[fingerprint]:
+                covered.update(document.places[start:start + K])
+        return covered
+
+
+def tokens(cells: list[Cell]) -> tuple[list[str], list[tuple[int, int]]]:
+    """The normalised tokens of the cells and where each came from; a cell that stops tokenising stops there."""
+    kinds, places = [], []
+    for index, cell in enumerate(cells):
+        try:
+            for token in tokenize.generate_tokens(io.StringIO(cell.source).readline):
+                if token.type in _SKIPPED:
+                    continue
+                if token.type == tokenize.NAME:
+                    kind = token.string if keyword.iskeyword(token.string) else "N"
+                else:
+                    kind = {tokenize.NUMBER: "0", tokenize.STRING: "S"}.get(token.type) or _STRUCTURE.get(
+                        token.type, token.string)
+                kinds.append(kind)
+                places.append((index, token.start[0]))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            continue  # what tokenised so far counts; the rest of this cell is not code
+    return kinds, places
+
+
+def fingerprints(kinds: list[str]) -> dict[int, list[int]]:
+    """Winnow the hashes of the K-grams of `kinds`: fingerprint -> the positions where it was selected."""
+    if len(kinds) < K:
+        return {}
+    codes = np.array([zlib.crc32(kind.encode()) for kind in kinds], dtype=np.uint64)
+    hashes = np.zeros(len(codes) - K + 1, dtype=np.uint64)
+    for offset in range(K):  # a polynomial hash of each K-gram, modulo 2**64: the same in every process
+        hashes = hashes * np.uint64(1_000_003) + codes[offset:offset + len(hashes)]
+    windows = sliding_window_view(hashes, min(WINDOW, len(hashes)))
+    rightmost = windows.shape[1] - 1 - np.argmin(windows[:, ::-1], axis=1)  # the rightmost minimum of each window
+    selected: dict[int, list[int]] = defaultdict(list)
+    for position in np.unique(np.arange(len(windows)) + rightmost):
+        selected[int(hashes[position])].append(int(position))
+    return dict(selected)
+
+
+def read_document(name: str, path: Path, assignment: Assignment) -> Document:
+    """Read a submission's code as the grader would (a module, a notebook's code cells, a folder or zip)."""
+    if path.is_file() and not path.is_symlink() and path.suffix in (".py", ".ipynb") and (
+            path.stat().st_size <= MAX_FILE_BYTES):
+        data, problem = path.read_bytes(), ""
+        try:
+            cells = read_cells(data, path.name) if path.suffix == ".ipynb" else [Cell(path.name, data.decode())]
+        except (NotebookError, UnicodeDecodeError) as error:
+            cells, problem = [], str(error) if isinstance(error, NotebookError) else f"{path.name} is not UTF-8 text"
+    else:  # a folder or a zip: unpacked with the grader's limits, into a folder that is then removed
+        with tempfile.TemporaryDirectory(prefix="grader-similarity-") as workdir:
+            prepared = prepare(path, assignment.submission, Path(workdir))
+        cells, problem = prepared.cells, prepared.problem or ""
+    document = Document(name, cells, problem=problem)
+    kinds, document.places = tokens(cells)
+    document.prints = fingerprints(kinds)
+    return document
+
+
+def excluded(assignment: Assignment) -> set[int]:
+    """Fingerprints of the starter (module and notebook) and of the handout's Python code blocks."""
+    cells = []
+    for path in (assignment.starter(".py"), assignment.starter(".ipynb"), assignment.root / "handout.md"):
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        try:
+            cells += (read_cells(text.encode(), path.name) if path.suffix == ".ipynb" else
+                      [Cell(path.name, block) for block in _FENCE.findall(text)] if path.suffix == ".md" else
+                      [Cell(path.name, text)])
+        except NotebookError:
+            continue
+    return set().union(*(fingerprints(tokens([cell])[0]) for cell in cells))
+
+
+def compare(documents: list[Document], ignore: set[int], max_share: int = 10) -> list[Pair]:
+    """Every pair sharing fingerprints, most similar first; fingerprints in `ignore` or held by more than
+    `max_share` submissions are dropped (from the fractions' denominators too, for the starter's)."""
+    holders: dict[int, list[int]] = defaultdict(list)
+    for index, document in enumerate(documents):
+        for fingerprint in list(document.prints):
+            if fingerprint in ignore:
+                del document.prints[fingerprint]
+            else:
+                holders[fingerprint].append(index)
+    shared: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for fingerprint, indices in holders.items():
+        if 1 < len(indices) <= max_share:
+            for a, b in itertools.combinations(indices, 2):
+                shared[a, b].add(fingerprint)
+    pairs = [Pair(documents[a], documents[b], prints) for (a, b), prints in shared.items()]
+    pairs.sort(key=lambda p: (-p.similarity, -len(p.shared), p.a.name, p.b.name))
+    return pairs
