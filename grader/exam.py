@@ -87,7 +87,10 @@ def grade_numeric(question: Question, answer, expected) -> tuple[float, str]:
     worst = float(np.max(distance))
     if question.partial and _within(distance, expected, question.partial[0]):
         return question.partial[1], f"close, but not within the tolerance (off by {worst:.3g}): partial credit"
-    return 0.0, "not the right value" + (f" (off by {worst:.3g})" if expected.size == 1 else "")
+    if expected.ndim == 0:
+        return 0.0, f"not the right value (off by {worst:.3g})"
+    first = np.argwhere(distance > np.vectorize(question.tolerance.bound, otypes=[float])(expected))[0]
+    return 0.0, f"not the right values: the first wrong entry is at index {tuple(int(i) for i in first)}"
 
 
 def grade_formula(question: Question, outcomes: list[tuple[str, object]], expected: list) -> tuple[float, str]:
@@ -97,8 +100,8 @@ def grade_formula(question: Question, outcomes: list[tuple[str, object]], expect
     """
     right, reasons = 0, []
     for (inputs, (problem, value)), wanted in zip(zip(question.inputs, outcomes), expected):
-        if problem.startswith(UNANSWERED):
-            return 0.0, problem
+        if problem.startswith(UNANSWERED) or value is None and not problem:
+            return 0.0, problem or f"{UNANSWERED}: {question.id}(...) returns None"
         credit, reason = (0.0, problem) if problem else grade_numeric(question, value, wanted)
         right += credit == 1.0
         if credit < 1.0:

@@ -182,7 +182,8 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
     for q in assignment.questions:
         mine = [t for t in tests if t.question == q.id]
         if q.manual:
-            answer = prepared.answers.get(q.id, "") or (answer_variable(q, submission) if q.type == "free_text" else "")
+            found = prepared.answers.get(q.id, "")  # a free-text answer set as a string wins over the cell that sets it
+            answer = (answer_variable(q, submission) or found) if q.type == "free_text" else found
             questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True,
                                             rubric=[item.label for item in q.rubric], answer=answer))
         elif mine or not public_only:

@@ -238,3 +238,10 @@ def test_significant_figures_tolerance():
     assert exam.grade_numeric(question, 0.0317, 0.031655)[0] == 1
     assert exam.grade_numeric(question, 0.0316, 0.031655)[0] == 0
     assert exam.grade_numeric(question, [1.0, 2.0], 1.0)[1] == "expected a single number, got an array of shape (2,)"
+
+
+def test_a_wrong_array_names_its_first_wrong_entry_and_a_formula_returning_none_is_unanswered():
+    question = spec.Question("q", "Q", 1, type="numeric")
+    assert exam.grade_numeric(question, [[1, 2], [3, 5]], [[1, 2], [3, 4]])[1].endswith("index (1, 1)")
+    formula = spec.Question("p", "P", 1, type="numeric", inputs=((("f", 0.5),),))
+    assert exam.grade_formula(formula, [("", None)], [1.0]) == (0.0, "not answered: p(...) returns None")

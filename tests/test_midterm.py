@@ -89,7 +89,7 @@ def test_the_reference_earns_every_point_shown_as_full_marks(graded):
     console = Console(file=io.StringIO(), width=120)
     terminal.render(reference, console)
     assert "105 points, full marks at 100" in console.file.getvalue()
-    assert "105 points, full marks at 100" in to_gradescope(reference)["output"]
+    assert "has 105 points and full marks at 100" in to_gradescope(reference)["output"]
     assert reference.question("lstm_mitigate").answer.startswith("The direct path through the cell")
     assert reference.question("batch_noise").answer.endswith("(the two scale together).")
 
@@ -99,7 +99,7 @@ def test_a_blank_exam_earns_nothing_and_names_each_unanswered_question(results):
     assert blank.score == 0 and all(v == 0 for v in earned(blank).values())
     said = messages(blank)
     for qid in ANSWERED:  # the starter's formula is a function returning None
-        assert "not answered" in said[qid] or "got None" in said[qid], (qid, said[qid])
+        assert "not answered" in said[qid], (qid, said[qid])
     assert "NotImplementedError" in said["adam_step"]
     assert all(blank.question(qid).answer in ("", f"{qid}: *Your answer here.*") for qid in FREE_TEXT)
 
@@ -108,7 +108,7 @@ def test_a_blank_exam_earns_nothing_and_names_each_unanswered_question(results):
 SEED_STUDENT = {
     "lstm_cell_jacobian": (6, "all_paths_match_autograd"),   # direct, f and i paths right (1+1+3+1); the candidate's path takes sigma' for tanh'
     "lstm_decay": (0, "not answered"),        # not asked in the student's exam
-    "lstm_half_life": (0, "got None"),        # likewise (the starter's function, returning None)
+    "lstm_half_life": (0, "returns None"),     # likewise (the starter's function, returning None)
     "gd_sgd": (6, ""),                        # (a) and (b) are the right updates, mean over the (mini-)batch
     "heavy_ball_step": (2, ""),               # (g) writes the heavy ball correctly
     "heavy_ball_range": (0, "not the right choice"),  # argues [0, 1) for every step; for gamma a = 1 it is (-1/2, 1)
