@@ -15,11 +15,10 @@ from rich.text import Text
 
 import grader
 from grader import spec
-from grader.batch import grade_batch, is_class_folder, submissions_in
+from grader import batch
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 from grader.reports.terminal import render
-from grader.results import clean_text
 from grader.runner import GradingError, grade
 
 console = Console()
@@ -56,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--show-output", action="store_true", help="show what the submission printed")
     grade_cmd.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that lost points")
     grade_cmd.add_argument("--quiet", action="store_true", help="print nothing (for --json and friends)")
+    batch.add_arguments(grade_cmd)
     grade_cmd.set_defaults(run=_grade)
 
     check = commands.add_parser("check", help="run the public tests, as a student would before submitting", **defaults)
@@ -98,15 +98,8 @@ def _existing(path: Path) -> Path:
 def _grade(args) -> int:
     assignment = spec.load(args.assignment)
     _existing(args.path)
-    if is_class_folder(args.path, assignment):
-        submissions = submissions_in(args.path)
-        if not submissions:
-            raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
-        batch = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
-                            regrade=args.regrade, quiet=args.quiet)
-        if not args.quiet:
-            _print_batch(batch, submissions, args.out)
-        return 1 if batch.failures else 0
+    if batch.is_class_folder(args.path, assignment, force=args.force_class):
+        return batch.run_command(args, assignment, console)
     def deliver(result) -> None:
         if args.json:
             _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
@@ -181,23 +174,6 @@ def _notebook(args) -> int:
     nbformat.write(from_percent_script(args.script.read_text()), output)
     console.print(f"wrote {output}")
     return 0
-
-
-def _print_batch(batch, submissions, out: Path) -> None:
-    table = Table(title=f"{len(batch.results)} of {len(submissions)} graded")
-    for column in ("student", "score", "failed tests", "isolation"):
-        table.add_column(column)
-    for student in sorted(submissions):
-        result = batch.results.get(student)
-        if result is None:
-            reason = batch.failures.get(student, "").strip().splitlines()
-            table.add_row(Text(clean_text(student)), Text("not graded", style="red"),
-                          Text((reason[-1] if reason else "") + f" (see {out / (student + '.error.txt')})"), "")
-        else:
-            table.add_row(Text(clean_text(student)), f"{result.capped_score:g} / {result.max_score:g}",
-                          str(sum(t.status != 'passed' for t in result.tests)), result.isolation)
-    console.print(table)
-    console.print(f"results and gradebook: {out}/ (gradebook.csv)")
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -70,6 +70,7 @@ class GradeResult:
     public_only: bool = False
     problem: str = ""          # why nothing of the submission could be graded (nothing gradable, a forbidden use)
     load_output: str = ""      # what the submission printed while it loaded
+    tests_digest: str = ""     # sha256 of the test files run (public, and hidden unless public_only): resume checks it
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""

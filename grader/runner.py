@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import sys
@@ -15,6 +16,7 @@ import pytest
 from _pytest.assertion.rewrite import AssertionRewritingHook
 
 import grader
+from grader.atomic import write_atomic
 from grader.notebook import Cell
 from grader.plugin import GraderPlugin
 from grader.proxy import Side
@@ -60,7 +62,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
         if feedback is not None:
             feedback.parent.mkdir(parents=True, exist_ok=True)
-            feedback.write_text(to_feedback_html(result, prepared.cells))
+            write_atomic(feedback, to_feedback_html(result, prepared.cells).encode())
         if deliver is not None:
             deliver(result)
         return result
@@ -109,6 +111,16 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
         raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")
     if not plugin.items:
         raise GradingError(f"no tests were collected for {assignment.slug}:\n{output.getvalue()[-3000:]}")
+
+
+def tests_digest(assignment: Assignment, public_only: bool = False) -> str:
+    """sha256 of the test files a grading runs (names and contents): a stored result is stale once it changes."""
+    digest = hashlib.sha256()
+    for folder in [assignment.public_tests] + ([] if public_only else [assignment.hidden_tests]):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(path.relative_to(assignment.root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _forget_test_modules(assignment: Assignment, names: set[str]) -> None:
@@ -173,4 +185,5 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         questions=questions, score_cap=assignment.score_cap, warnings=isolation.notes() + prepared.advisories,
         load_errors=list(submission.load_errors) if submission is not None else [],
         load_output=submission.load_output if submission is not None else "",
-        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "")
+        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
+        tests_digest=tests_digest(assignment, public_only))
