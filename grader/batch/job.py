@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 
-from grader.batch.task import Outcome, grade_into, stop_on_sigterm
+from grader.batch.task import Outcome, grade_into, stop_on
 
 _PR_SET_PDEATHSIG = 1
 
@@ -88,7 +88,7 @@ class Job:
     def _child(self, write_end: int, student: str, path: str) -> None:
         die_with_parent()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        stop_on_sigterm()
+        stop_on(signal.SIGTERM)
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)  # stray output must not mix with the job's replies

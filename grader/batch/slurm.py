@@ -11,6 +11,7 @@ refuses to grade there, and says why.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, fields
@@ -19,7 +20,7 @@ from typing import Callable
 
 import yaml
 
-from grader.batch.task import Outcome, grade_into, stop_on_sigterm
+from grader.batch.task import Outcome, grade_into, stop_on
 from grader.runner import GradingError
 
 
@@ -30,7 +31,7 @@ class SlurmOptions:
     partition: str | None = None
     time_limit: int = 30           # minutes per task
     gpus_per_task: int = 0
-    cpus_per_task: int = 2
+    cpus_per_task: int = 1
     array_parallelism: int = 64    # tasks running at once
 
 
@@ -73,7 +74,8 @@ def slurm_task(config: dict, student: str, path: str) -> dict:
     why = refusal(detect())
     if why:
         return Outcome("failed", why).to_dict()
-    stop_on_sigterm()  # Slurm's SIGTERM (time limit, preemption) closes the sandboxes and writes nothing
+    # Slurm's SIGTERM (preemption, the time limit) and submitit's SIGUSR2 (the time limit is near): stop, write nothing
+    stop_on(signal.SIGTERM, signal.SIGUSR2)
     with RunFolder() as run:
         tempfile.tempdir = str(run.path)
         os.environ["TMPDIR"] = str(run.path)

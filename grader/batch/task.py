@@ -37,16 +37,18 @@ class Outcome:
         return cls(str(data.get("status", "failed")), str(data.get("message", "")))
 
 
-_stop = {"requested": False}
+_stop: dict = {"signal": None}
 
 
-def stop_on_sigterm() -> None:
-    """From now on SIGTERM interrupts the grading in this process (its sandboxes are closed, nothing is written)."""
+def stop_on(*signals: signal.Signals) -> None:
+    """From now on these signals interrupt the grading in this process: its sandboxes are closed, nothing is written."""
     def handler(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _stop["requested"] = True
+        for other in signals:
+            signal.signal(other, signal.SIG_IGN)
+        _stop["signal"] = signal.Signals(signum).name
         raise Interrupted()
-    signal.signal(signal.SIGTERM, handler)
+    for signum in signals:
+        signal.signal(signum, handler)
 
 
 def grade_into(assignment_root: str, public_only: bool, student: str, path: str, out: str) -> Outcome:
@@ -59,7 +61,7 @@ def grade_into(assignment_root: str, public_only: bool, student: str, path: str,
     page = scratch / "feedback.html"  # moved beside the result only once the grading is complete
 
     def deliver(result) -> None:
-        if _stop["requested"]:
+        if _stop["signal"]:
             raise Interrupted()
         write_atomic(target.with_suffix(".html"), page.read_bytes())
         write_atomic(target, json.dumps(result.to_dict(), indent=2).encode())
@@ -68,7 +70,7 @@ def grade_into(assignment_root: str, public_only: bool, student: str, path: str,
         assignment = spec.load(assignment_root)
         grade(assignment, Path(path), public_only=public_only, feedback=page, deliver=deliver)
     except Interrupted:
-        return Outcome("failed", "interrupted before it finished")
+        return Outcome("failed", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; the next run grades it")
     except (spec.SpecError, GradingError) as error:
         return Outcome("failed", str(error))
     except OSError as error:
