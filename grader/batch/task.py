@@ -51,7 +51,8 @@ def stop_on(*signals: signal.Signals) -> None:
         signal.signal(signum, handler)
 
 
-def grade_into(assignment_root: str, public_only: bool, student: str, path: str, out: str) -> Outcome:
+def grade_into(assignment_root: str, public_only: bool, student: str, path: str, out: str,
+               reference_cache=None) -> Outcome:
     """Grade the submission at `path` and write out/<student>.json and .html; say how it ended."""
     from grader import spec
     from grader.runner import GradingError, grade
@@ -68,7 +69,8 @@ def grade_into(assignment_root: str, public_only: bool, student: str, path: str,
 
     try:
         assignment = spec.load(assignment_root)
-        grade(assignment, Path(path), public_only=public_only, feedback=page, deliver=deliver)
+        grade(assignment, Path(path), public_only=public_only, feedback=page, deliver=deliver,
+              reference_cache=reference_cache)
     except Interrupted:
         return Outcome("failed", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; the next run grades it")
     except (spec.SpecError, GradingError) as error:
