@@ -23,7 +23,8 @@ from grader.proxy import Side
 from grader.refcache import CachedSide, ReferenceCache
 from grader.reports.feedback import to_feedback_html
 from grader.results import GradeResult, QuestionResult
-from grader.sandbox.launch import Isolation, Template, detect
+from grader.isolation_cache import cached_detect
+from grader.sandbox.launch import Isolation, Template
 from grader.sandbox.space import remove_tree
 from grader.spec import Assignment
 from grader.submission import Prepared, prepare
@@ -43,7 +44,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     The result is complete, and handed to `deliver` (which writes it wherever it goes) and written as
     the feedback report (HTML) at `feedback`, before anything is cleaned up; clean-up never raises.
     """
-    isolation = isolation or detect()
+    isolation = isolation or cached_detect()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
     refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))

@@ -37,14 +37,14 @@ def die_with_parent() -> None:
 class Job:
     def __init__(self, config: dict):
         from grader import spec
-        from grader.sandbox.launch import detect
+        from grader.isolation_cache import cached_detect
         from grader.sandbox.space import can_mount
         from grader.sandbox.groups import cgroup_version
 
         importlib.import_module("grader.runner")  # pytest, the plugin, the reports: once, before any fork
         self.config = config
         self.assignment = spec.load(config["assignment"])
-        detect(), can_mount(), cgroup_version()  # probed once; the children inherit the answers
+        cached_detect(), can_mount(), cgroup_version()  # probed once; the children inherit the answers
         for name in self.assignment.preload:
             try:
                 __import__(name)

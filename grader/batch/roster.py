@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.results import clean_text
+from grader.runner import GradingError
 from grader.spec import Assignment
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
@@ -42,7 +43,11 @@ def is_class_folder(path: Path, assignment: Assignment, force: bool = False) -> 
 def read_roster(folder: Path) -> Roster:
     """Each entry of the folder is one student's submission; see the module's docstring for the rules."""
     roster, groups = Roster(), {}
-    for path in sorted(folder.iterdir()):
+    try:
+        paths = sorted(folder.iterdir())
+    except OSError as error:
+        raise GradingError(f"cannot read the class folder {folder}: {error.strerror}") from None
+    for path in paths:
         reason = _skip_reason(path)
         if reason:
             roster.skipped.append(f"{shown(path.name)}: {reason}")

@@ -69,9 +69,9 @@ def refusal(isolation) -> str | None:
 def slurm_task(config: dict, student: str, path: str) -> dict:
     """One array task on a node: refuse an unsafe node, else grade into the output folder."""
     from grader.batch.reclaim import RunFolder
-    from grader.sandbox.launch import detect
+    from grader.isolation_cache import cached_detect
 
-    why = refusal(detect())
+    why = refusal(cached_detect())
     if why:
         return Outcome("failed", why).to_dict()
     # Slurm's SIGTERM (preemption, the time limit) and submitit's SIGUSR2 (the time limit is near): stop, write nothing

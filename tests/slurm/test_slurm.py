@@ -5,6 +5,7 @@ Without a cluster (no `sinfo`, no SLURM_CONF) the tests that need one skip and s
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -27,9 +28,7 @@ def _why_no_cluster() -> str | None:
         return "no Slurm client here (sinfo); .ci/run installs and starts a one-node cluster"
     if not os.environ.get("SLURM_CONF"):
         return os.environ.get("GRADER_SLURM_SKIP") or "SLURM_CONF is not set: no cluster to submit to"
-    try:
-        import submitit  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("submitit") is None:
         return "submitit is not installed (pip install 'dl-grader[slurm]')"
     probe = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
     if probe.returncode != 0 or not probe.stdout.strip():
