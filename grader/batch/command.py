@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.batch.roster import read_roster
-from grader.batch.run import Batch, grade_batch
+from grader.batch.run import Batch, grade_class
 from grader.results import clean_text
 from grader.runner import GradingError
 from grader.spec import Assignment
@@ -43,7 +43,7 @@ def run_command(args, assignment: Assignment, console: Console) -> int:
                   console=console, disable=args.quiet) as bar:
         task = bar.add_task(f"grading {assignment.slug}", total=len(roster.entries))
         try:
-            batch = grade_batch(assignment, roster, args.out, _backend(args), public_only=args.public_only,
+            batch = grade_class(assignment, roster, args.out, _backend(args), public_only=args.public_only,
                                 regrade=args.regrade, wait=args.wait,
                                 progress=lambda done, total: bar.update(task, completed=done),
                                 waiting=lambda message: errors.print(message, highlight=False))

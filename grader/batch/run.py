@@ -44,7 +44,7 @@ def _full_marks(result: GradeResult) -> bool:
     return not result.problem and all(t.status == "passed" for t in result.tests)
 
 
-def grade_batch(assignment: Assignment, roster: Roster, out: Path, backend, public_only: bool = False,
+def grade_class(assignment: Assignment, roster: Roster, out: Path, backend, public_only: bool = False,
                 regrade: bool = False, wait: bool = False, progress: Callable[[int, int], None] | None = None,
                 waiting: Callable[[str], None] | None = None) -> Batch:
     """Grade every student of the roster into out/<student>.json and write out/gradebook.csv.
