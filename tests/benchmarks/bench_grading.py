@@ -192,8 +192,8 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def feedback_ms(repeat: int = 50) -> float:
-    """Median milliseconds to render a backprop result's feedback page (once the templates are loaded)."""
+def feedback_ms(repeat: int = 50) -> tuple[float, float]:
+    """Median wall and CPU milliseconds to render a backprop result's feedback page (templates loaded)."""
     from grader.reports.feedback import to_feedback_html
     from grader.runner import grade
     from grader.submission import prepare
@@ -203,12 +203,13 @@ def feedback_ms(repeat: int = 50) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         cells = prepare(assignment.solution, assignment.submission, Path(scratch)).cells
     to_feedback_html(result, cells)
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         to_feedback_html(result, cells)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
 
 
 def goals(repeat: int, class_size: int, backprop_cli: float, plain: float) -> None:
@@ -240,8 +241,9 @@ def goals(repeat: int, class_size: int, backprop_cli: float, plain: float) -> No
                      "<= 1.3x", backprop_cli / plain <= 1.3))
         rows.append(("peak summed PSS of the batch's process tree (backprop class, 2 jobs)", f"{peak:.0f} MiB",
                      "<= 600 MB", peak * 2**20 <= 600e6))
-    page = feedback_ms()
-    rows.append(("feedback page per submission (backprop)", f"{page:.1f} ms", "well under 50 ms", page < 25))
+    page, page_cpu = feedback_ms()
+    rows.append((f"feedback page per submission (backprop; {page_cpu:.1f} ms of CPU)", f"{page:.1f} ms",
+                 "well under 50 ms", page < 25))
     print(f"goals (machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
     for what, measured, goal, met in rows:
         print(f"  {'met ' if met else 'MISS'}  {what:78s} {measured:>10s}   goal {goal}")
