@@ -63,6 +63,7 @@ def grade_class(assignment: Assignment, roster: Roster, out: Path, backend, publ
         finished = [batch.kept]
         if progress:
             progress(finished[0], len(roster.entries))
+
         def done(student: str, outcome: Outcome) -> None:
             finished[0] += 1
             if outcome.status == "output":  # every other student would fail alike: stop the backend
