@@ -16,8 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 import grader
-from grader import spec
-from grader.batch import grade_batch, is_class_folder, submissions_in
+from grader import batch, spec
 from grader.course.tables import CourseError
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
@@ -60,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that lost points")
     grade_cmd.add_argument("--quiet", action="store_true", help="print nothing (for --json and friends)")
     _course_files(grade_cmd)
+    batch.add_arguments(grade_cmd)
     grade_cmd.set_defaults(run=_grade)
 
     check = commands.add_parser("check", help="run the public tests, as a student would before submitting", **defaults)
@@ -129,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--ta", default=os.environ.get("USER", ""), help="the name the grades are saved under")
     review.add_argument("--export", action="store_true",
                         help="write the manual points into the results, the gradebook and the feedback pages")
-    review.add_argument("--submissions", type=Path, help="--export: the class folder, to re-render the feedback pages")
+    review.add_argument("--submissions", type=Path, help="--export: the class folder, for feedback pages of results "
+                                                         "that do not keep the submission's code (older ones)")
     review.set_defaults(run=_review)
 
     report = commands.add_parser("report", help="write the class report (one HTML page) of a grades folder", **defaults)
@@ -148,8 +149,7 @@ def _course_files(command) -> None:
 
 def _late_rules(assignment, args):
     """The spec's late policy with the manifest, extensions and roster the command names; None without a manifest."""
-    from grader.course.late import LateRules
-    from grader.course.roster import read_roster
+    from grader.course.late import rules_from_files
     if args.manifest is None:
         if args.extensions is not None:
             raise CourseError("--extensions needs --manifest (the submission times)")
@@ -157,8 +157,12 @@ def _late_rules(assignment, args):
             Console(stderr=True).print(f"[yellow]warning:[/] {assignment.slug} has a late policy, but no --manifest "
                                        "was given: no late penalty is applied")
         return None
-    roster = read_roster(args.roster) if args.roster else None
-    return LateRules.read(assignment.late, args.manifest, args.extensions, roster, where=assignment.spec_path.name)
+    return rules_from_files(assignment, _late_files(args))
+
+
+def _late_files(args) -> dict[str, str]:
+    return {flag: str(getattr(args, flag).resolve()) for flag in ("manifest", "extensions", "roster")
+            if getattr(args, flag, None) is not None}
 
 
 def _existing(path: Path) -> Path:
@@ -171,18 +175,10 @@ def _existing(path: Path) -> Path:
 def _grade(args) -> int:
     assignment = spec.load(args.assignment)
     _existing(args.path)
-    if is_class_folder(args.path, assignment):
-        submissions = submissions_in(args.path)
-        if not submissions:
-            raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
-        late = _late_rules(assignment, args)
-        options = tuple(str(o) for flag in ("roster", "manifest", "extensions") if getattr(args, flag)
-                        for o in (f"--{flag}", getattr(args, flag).resolve()))
-        batch = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
-                            regrade=args.regrade, quiet=args.quiet, options=options, adjust=late and late.apply)
-        if not args.quiet:
-            _print_batch(batch, submissions, args.out)
-        return 1 if batch.failures else 0
+    late = _late_rules(assignment, args)  # read now: a mistake in its files stops the command before grading
+    if batch.is_class_folder(args.path, assignment, force=args.force_class):
+        return batch.run_command(args, assignment, console, late=late and _late_files(args))
+
     def deliver(result) -> None:
         if args.json:
             _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
@@ -191,7 +187,6 @@ def _grade(args) -> int:
         if args.junit:
             _write(args.junit, to_junit(result))
 
-    late = _late_rules(assignment, args)
     name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
     result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver,
                    adjust=late and (lambda result: late.apply(name, result)))
@@ -332,7 +327,7 @@ def _similarity(args) -> int:
     from grader.course import similarity
     from grader.reports.similarity import to_similarity_html, write_pairs_csv
     assignment = spec.load(args.assignment)
-    submissions = submissions_in(_existing(args.path)) if args.path.is_dir() else {}
+    submissions = batch.read_roster(_existing(args.path)).entries if args.path.is_dir() else {}
     if len(submissions) < 2:
         raise GradingError(f"{args.path}: a class folder with at least two submissions is needed")
     started = time.perf_counter()
@@ -380,11 +375,11 @@ def _review(args) -> int:
         merged = merge(assignment, args.grades, args.submissions)
         console.print(f"merged {merged.graded} graded answers into {merged.students} results ({merged.pending} "
                       f"still pending, {merged.written} files changed); wrote {args.grades / 'gradebook.csv'}"
-                      + (f" and {merged.feedback} feedback pages" if args.submissions else
-                         "; feedback pages unchanged (give --submissions to re-render them)"), highlight=False)
+                      + f" and {merged.feedback} feedback pages", highlight=False)
         for student in merged.missing:
-            console.print(Text(f"no submission for {clean_text(student)} in {args.submissions}: its feedback page "
-                               "is unchanged", style="yellow"))
+            console.print(Text(f"{clean_text(student)}: its result keeps no code and no submission was found for it"
+                               + (f" in {args.submissions}" if args.submissions else " (give --submissions)")
+                               + ": its feedback page is unchanged", style="yellow"))
         return 0
     try:
         import flask  # noqa: F401
@@ -411,24 +406,6 @@ def _report(args) -> int:
     summary = write_class_report(args.grades, output)
     console.print(f"wrote {output}: {summary}", highlight=False, soft_wrap=True)
     return 0
-
-
-def _print_batch(batch, submissions, out: Path) -> None:
-    table = Table(title=f"{len(batch.results)} of {len(submissions)} graded")
-    for column in ("student", "score", "failed tests", "isolation"):
-        table.add_column(column)
-    for student in sorted(submissions):
-        result = batch.results.get(student)
-        if result is None:
-            reason = batch.failures.get(student, "").strip().splitlines()
-            table.add_row(Text(clean_text(student)), Text("not graded", style="red"),
-                          Text((reason[-1] if reason else "") + f" (see {out / (student + '.error.txt')})"), "")
-        else:
-            late = f" (late policy: {result.late.status}, -{result.late_penalty:g})" if result.late else ""
-            table.add_row(Text(clean_text(student)), f"{result.final_score:g} / {result.max_score:g}{late}",
-                          str(sum(t.status != 'passed' for t in result.tests)), result.isolation)
-    console.print(table)
-    console.print(f"results and gradebook: {out}/ (gradebook.csv)")
 
 
 def _write(path: Path, data: bytes) -> None:

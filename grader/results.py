@@ -93,6 +93,7 @@ class GradeResult:
     late: LatePenalty | None = None  # set from the submission-time manifest whenever results are reported
     hidden_held_back: bool = False  # hidden tests' names and messages not shown until a TA releases them
     code: list[dict] = field(default_factory=list)  # the submission's code ({label, source}), for its feedback page
+    tests_digest: str = ""     # sha256 of the test files run (public, and hidden unless public_only): resume checks it
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""

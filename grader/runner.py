@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -16,13 +17,16 @@ import pytest
 from _pytest.assertion.rewrite import AssertionRewritingHook
 
 import grader
+from grader.atomic import write_atomic
 from grader.exam import answer_variable, misplaced
 from grader.notebook import Cell
 from grader.plugin import GraderPlugin
 from grader.proxy import Side
+from grader.refcache import CachedSide, ReferenceCache
 from grader.reports.feedback import to_feedback_html
 from grader.results import GradeResult, QuestionResult
-from grader.sandbox.launch import Isolation, Template, detect
+from grader.isolation_cache import cached_detect
+from grader.sandbox.launch import Isolation, Template
 from grader.sandbox.space import remove_tree
 from grader.spec import Assignment
 from grader.submission import Prepared, prepare
@@ -35,13 +39,16 @@ class GradingError(Exception):
 def grade(assignment: Assignment, path: Path, public_only: bool = False, isolation: Isolation | None = None,
           log: io.StringIO | None = None, feedback: Path | None = None,
           deliver: Callable[[GradeResult], None] | None = None,
-          adjust: Callable[[GradeResult], None] | None = None) -> GradeResult:
+          adjust: Callable[[GradeResult], None] | None = None,
+          reference_cache: ReferenceCache | None = None) -> GradeResult:
     """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
 
-    The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which writes it wherever it goes) and written as
-    the feedback report (HTML) at `feedback`, before anything is cleaned up; clean-up never raises.
+    With a `reference_cache` (a batch's), repeated plain calls of the reference are answered from it.
+    The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which
+    writes it wherever it goes) and written as the feedback report (HTML) at `feedback`, before anything is
+    cleaned up; clean-up never raises.
     """
-    isolation = isolation or detect()
+    isolation = isolation or cached_detect()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
     refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))
@@ -55,7 +62,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             submission = _side("submission", assignment, workdir, prepared.cells, isolation,
                                as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout)
             sides.append(submission)
-        reference = _reference_side(assignment, refdir, isolation)
+        reference = _reference_side(assignment, refdir, isolation, reference_cache)
         if reference is not None:
             sides.append(reference)
         plugin = GraderPlugin(assignment, submission, reference, problem)
@@ -65,7 +72,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             adjust(result)
         if feedback is not None:
             feedback.parent.mkdir(parents=True, exist_ok=True)
-            feedback.write_text(to_feedback_html(result, prepared.cells))
+            write_atomic(feedback, to_feedback_html(result, prepared.cells).encode())
         if deliver is not None:
             deliver(result)
         return result
@@ -74,6 +81,13 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             side.close()
         remove_tree(workdir)
         remove_tree(refdir)
+
+
+# pytest's own plugins that grading has no use for; unraisableexception alone costs five full garbage
+# collections (about 0.7 s with torch loaded) at the end of every session
+_UNUSED_PLUGINS = [arg for name in ("unraisableexception", "threadexception", "faulthandler", "doctest", "junitxml",
+                                    "pastebin", "stepwise", "nose", "setuponly", "setupplan", "debugging")
+                   for arg in ("-p", f"no:{name}")]
 
 
 def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: io.StringIO | None = None,
@@ -88,7 +102,8 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
         ini.write_text("[pytest]\n")
         args = [*folders, "-c", str(ini), "--rootdir", str(assignment.root), "--confcutdir", str(assignment.root),
                 "--import-mode=importlib", "-p", "no:cacheprovider", "-q", "-rN", "--tb=no", "-o", "python_files=test_*.py",
-                "--assert=plain"]  # a failed assert says what its message says, nothing of the test's values
+                "--assert=plain",  # a failed assert says what its message says, nothing of the test's values
+                *_UNUSED_PLUGINS]
         if collect_only:
             args.append("--collect-only")
         output = log if log is not None else io.StringIO()
@@ -130,6 +145,16 @@ def _collection_error(assignment: Assignment, errors: list[str]) -> str:
     return f"the tests of {assignment.slug} could not be loaded:\n" + "\n".join(error[-1500:] for error in errors)
 
 
+def tests_digest(assignment: Assignment, public_only: bool = False) -> str:
+    """sha256 of the test files a grading runs (names and contents): a stored result is stale once it changes."""
+    digest = hashlib.sha256()
+    for folder in [assignment.public_tests] + ([] if public_only else [assignment.hidden_tests]):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(path.relative_to(assignment.root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def _forget_test_modules(assignment: Assignment, names: set[str]) -> None:
     """Drop the assignment's test modules and conftests from `names` (those imported by one run): pytest
     would reuse a module of the same name in the next run, and every assignment names its tests alike."""
@@ -147,26 +172,30 @@ def worker_limits(assignment: Assignment) -> dict:
 
 
 def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], isolation: Isolation,
-          as_main: bool, budget: float | None, forbidden: bool = True) -> Side:
+          as_main: bool, budget: float | None, forbidden: bool = True, **extra) -> Side:
     forbidden_modules = list(assignment.forbidden) if forbidden else []
     config = {"preload": [m for m in assignment.preload if m not in forbidden_modules],
               "limits": worker_limits(assignment), "forbidden": forbidden_modules}
     payload = [{"label": c.label, "source": c.source} for c in cells]
     slack = 1 if budget else 3  # the reference has no budget and three times the limits
-    side = Side(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
+    kind = CachedSide if extra.get("cache") is not None else Side
+    side = kind(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
                 call_timeout=slack * assignment.limits.call_timeout, budget=budget,
-                call_timeouts={n: slack * t for n, t in assignment.limits.call_timeouts})
+                call_timeouts={n: slack * t for n, t in assignment.limits.call_timeouts}, **extra)
     if budget is not None:  # the submission's sandbox starts importing now, while pytest collects;
         side.template = side.template_factory()  # the reference's only when a test asks for it
     return side
 
 
-def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation) -> Side | None:
+def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation,
+                    cache: ReferenceCache | None = None) -> Side | None:
     """The reference solution in a sandbox of its own; None where it is not available (a student's copy)."""
     if assignment.solution is None or not assignment.solution.exists():
         return None
     cells = [Cell(label=assignment.solution.name, source=assignment.solution.read_text())]
-    return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False)
+    extra = {"cache": cache} if cache is not None else {}
+    return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False,
+                 **extra)
 
 
 def _violation_message(prepared: Prepared) -> str | None:
@@ -198,4 +227,5 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         load_output=submission.load_output if submission is not None else "",
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
         hidden_held_back=assignment.hidden_results == "after_release",
-        code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells])
+        code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells],
+        tests_digest=tests_digest(assignment, public_only))

@@ -40,7 +40,8 @@ def make_class(folder: Path, students: int, seed: int = 0) -> dict[str, results.
                 earned += points if ok else 0.0
             questions.append(results.QuestionResult(q.id, q.title, q.points, earned))
         result = results.GradeResult("perceptron", assignment.version, "0.1.0", f"{name}.ipynb", f"{number:064x}",
-                                     "bubblewrap", tests, questions, execution_time=round(2 + rng.random() * 3, 3))
+                                     "bubblewrap", tests, questions, execution_time=round(2 + rng.random() * 3, 3),
+                                     code=[{"label": f"{name}.py", "source": "# proof:\n# my proof\n\nx = 1\n"}])
         write_result(folder / f"{name}.json", result)
         made[name] = result
     (folder / "late.error.txt").write_text("Traceback ...\nRuntimeError: the grader ran out of memory\n")

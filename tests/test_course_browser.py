@@ -57,6 +57,7 @@ def _screenshot(page, path: Path) -> None:
 
 def test_grading_three_students_with_the_keyboard(browser, app, tmp_path):  # noqa: F811
     from playwright.sync_api import expect
+    expect.set_options(timeout=30_000)  # saving goes through the app: slow on a loaded machine, never wrong
     base, review, folder = app
     proof = review.questions["proof"]
     students = review.students["proof"]

@@ -9,7 +9,6 @@ derivations are checked by the grader's own function for derivation answers, wit
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course.roster import Roster, submission_keys
+from grader.course.roster import Roster, read_roster, submission_keys
 from grader.course.tables import CourseError, pick, read_table
 from grader.results import GradeResult, LatePenalty
 from grader.spec import LatePolicy, parse_duration, parse_time
@@ -166,3 +166,13 @@ def _span(delta: dt.timedelta) -> str:
     parts = [f"{days} day{'s' * (days > 1)}" if days else "", f"{rest // 60} h" if rest // 60 else "",
              f"{rest % 60} min" if rest % 60 else ""]
     return " ".join(p for p in parts if p) or "0 min"
+
+
+def rules_from_files(assignment, files: dict[str, str] | None) -> LateRules | None:
+    """The assignment's late policy with the `manifest` (and `extensions`, `roster`) CSVs that `files` names;
+    None without a manifest. Plain paths, so a batch's grading jobs can read the same rules again."""
+    if not files or not files.get("manifest"):
+        return None
+    roster = read_roster(Path(files["roster"])) if files.get("roster") else None
+    return LateRules.read(assignment.late, Path(files["manifest"]), files.get("extensions") and Path(files["extensions"]),
+                          roster, where=assignment.spec_path.name)

@@ -72,6 +72,18 @@ class Space:
         remove_tree(self.root)
 
 
+def unmount_below(folder: Path) -> None:
+    """Detach every mount at or below `folder` (the spaces of a grader that was killed); never raises."""
+    prefix = str(folder).rstrip("/")
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    points = {line.split()[4].encode().decode("unicode_escape") for line in lines if len(line.split()) > 4}
+    for point in sorted((p for p in points if p == prefix or p.startswith(prefix + "/")), key=len, reverse=True):
+        _unmount(Path(point))
+
+
 def remove_tree(path: Path) -> None:
     """Remove a folder and all it holds, however deep, wide or hostile; never raises, never recurses.
 

@@ -1,11 +1,14 @@
-"""Benchmark: what the sandbox costs.
+"""Benchmark: what the sandbox costs, and each speed goal of grading a class, measured in one run.
 
-1. Grading the reference backprop submission end to end (the CLI, wall clock) against the
-   same tests run as plain in-process pytest on the reference, as a ratio measured in one run.
-2. Worker start: forking a worker from the warm template against a cold start (a new sandbox
+1. Worker start: forking a worker from the warm template against a cold start (a new sandbox
    that imports numpy, or numpy and torch, then loads the submission).
+2. Grading the reference backprop submission end to end (the CLI, wall clock) against the
+   same tests run as plain in-process pytest on the reference, as a ratio measured in one run.
+3. The goals: one small notebook in one CLI call; a batch of small notebooks on 2 jobs; backprop,
+   one call and a class in a batch against as many single calls; the peak memory (summed PSS) of
+   a batch's process tree; the feedback page's cost per submission. Each is printed with its goal.
 
-Run from the repository root: python tests/benchmarks/bench_grading.py [--repeat N]
+Run from the repository root: python tests/benchmarks/bench_grading.py [--repeat N] [--class-size N]
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class InProcess(GraderPlugin):
         pytest.skip("speed checks time two sandboxes against each other; the CLI figure leaves them out")
 
 
-def grading_ratio(repeat: int) -> None:
+def grading_ratio(repeat: int) -> tuple[float, float]:
     assignment = spec.load(ROOT / "assignments" / "backprop")
     module = types.ModuleType("reference")
     exec(compile(assignment.solution.read_text(), str(assignment.solution), "exec"), module.__dict__)
@@ -80,6 +83,7 @@ def grading_ratio(repeat: int) -> None:
     print(f"  grader grade (CLI, sandboxed, {detect().level}): {c:6.2f} s")
     print(f"  plain in-process pytest:                {p:6.2f} s")
     print(f"  ratio: {c / p:.2f}x")
+    return c, p
 
 
 def worker_start(repeat: int) -> None:
@@ -105,9 +109,151 @@ def worker_start(repeat: int) -> None:
               f"fork from template {1e3 * statistics.median(warm):6.1f} ms")
 
 
+TINY_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_answer(submission, reference):
+    assert submission.answer() == reference.answer()
+
+@pytest.mark.points(1)
+def test_work(submission):
+    assert submission.work() is True
+"""
+TINY_SOURCE = "# %%\ndef answer():\n    return 42\n\n# %%\ndef work():\n    return True\n"
+
+
+def tiny_course(root: Path) -> Path:
+    """A one-question assignment with a small notebook as its submission (what a quiz looks like)."""
+    folder = root / "assignments" / "tiny"
+    for sub in ("public", "hidden"):
+        (folder / "tests" / sub).mkdir(parents=True)
+    (folder / "tests" / "hidden" / "test_tiny.py").write_text(TINY_TESTS)
+    (root / "solutions").mkdir()
+    (root / "solutions" / "tiny.py").write_text(TINY_SOURCE)
+    (folder / "assignment.yaml").write_text("slug: tiny\ntitle: Tiny\nversion: '1'\nsubmission: [tiny.ipynb, tiny.py]\n"
+                                            "preload: [numpy]\nquestions:\n  - {id: q, title: Q, points: 2}\n")
+    return folder
+
+
+def cli(*args) -> float:
+    """Wall seconds of one grader command."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=ROOT, check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def make_class(folder: Path, source: Path, count: int) -> Path:
+    folder.mkdir()
+    for index in range(count):
+        target = folder / f"student{index:03d}{source.suffix}"
+        target.write_bytes(source.read_bytes())
+    return folder
+
+
+def batch_with_peak_pss(course: Path, folder: Path, out: Path) -> tuple[float, float]:
+    """Grade a class on 2 jobs; return the wall seconds and the peak summed PSS (MiB) of the process tree."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(course), str(folder), "--out", str(out),
+                                "-j", "2", "--quiet"], cwd=ROOT)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, sum(_pss_kib(pid) for pid in _tree(process.pid)))
+        time.sleep(0.05)
+    return time.perf_counter() - start, peak / 1024
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def feedback_ms(repeat: int = 50) -> tuple[float, float]:
+    """Median wall and CPU milliseconds to render a backprop result's feedback page (templates loaded)."""
+    from grader.reports.feedback import to_feedback_html
+    from grader.runner import grade
+    from grader.submission import prepare
+
+    assignment = spec.load(ROOT / "assignments" / "backprop")
+    result = grade(assignment, assignment.solution)
+    with tempfile.TemporaryDirectory() as scratch:
+        cells = prepare(assignment.solution, assignment.submission, Path(scratch)).cells
+    to_feedback_html(result, cells)
+    wall, cpu = [], []
+    for _ in range(repeat):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        to_feedback_html(result, cells)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
+
+
+def goals(repeat: int, class_size: int, backprop_cli: float, plain: float) -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        course = tiny_course(scratch / "course")
+        notebook = scratch / "tiny.ipynb"
+        subprocess.run([sys.executable, "-m", "grader", "notebook", str(scratch / "course" / "solutions" / "tiny.py"),
+                        "-o", str(notebook)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        one = statistics.median(cli("grade", course, notebook, "--quiet") for _ in range(repeat))
+        rows.append(("one small notebook, one CLI call", f"{one:.2f} s", "<= 0.5 s", one <= 0.5))
+        small = make_class(scratch / "small", notebook, 20)
+        wall, _ = batch_with_peak_pss(course, small, scratch / "small-out")
+        rows.append(("batch of 20 small notebooks, 2 jobs, per submission", f"{wall / 20:.2f} s", "<= 0.15 s",
+                     wall / 20 <= 0.15))
+        rows.append(("backprop reference, one CLI call (speed check left out)", f"{backprop_cli:.2f} s", "<= 3 s",
+                     backprop_cli <= 3))
+        solution = scratch / "backprop.py"
+        solution.write_bytes((ROOT / "solutions" / "backprop.py").read_bytes())
+        singles = [cli("grade", "backprop", solution, "--quiet") for _ in range(min(class_size, 3))]
+        single = statistics.median(singles)
+        klass = make_class(scratch / "backprop-class", solution, class_size)
+        wall, peak = batch_with_peak_pss(ROOT / "assignments" / "backprop", klass, scratch / "backprop-out")
+        ratio = wall / (single * class_size)
+        rows.append((f"backprop class of {class_size} in a batch / {class_size} single calls "
+                     f"({wall:.1f} s / {class_size} x {single:.2f} s)", f"{ratio:.2f}", "<= 0.5", ratio <= 0.5))
+        rows.append(("grading overhead over plain in-process pytest (backprop)", f"{backprop_cli / plain:.2f}x",
+                     "<= 1.3x", backprop_cli / plain <= 1.3))
+        rows.append(("peak summed PSS of the batch's process tree (backprop class, 2 jobs)", f"{peak:.0f} MiB",
+                     "<= 600 MB", peak * 2**20 <= 600e6))
+    page, page_cpu = feedback_ms()
+    rows.append((f"feedback page per submission (backprop; {page_cpu:.1f} ms of CPU)", f"{page:.1f} ms",
+                 "well under 50 ms", page < 25))
+    print(f"goals (machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+    for what, measured, goal, met in rows:
+        print(f"  {'met ' if met else 'MISS'}  {what:78s} {measured:>10s}   goal {goal}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--class-size", type=int, default=10, help="backprop submissions in the batch goal (100 in the issue)")
     args = parser.parse_args()
     worker_start(max(args.repeat, 5))
-    grading_ratio(args.repeat)
+    cli_seconds, plain_seconds = grading_ratio(args.repeat)
+    goals(args.repeat, args.class_size, cli_seconds, plain_seconds)

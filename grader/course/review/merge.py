@@ -10,9 +10,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.batch import submissions_in
+from grader.batch.roster import read_roster
 from grader.course.grades import read_grades, write_result
 from grader.course.review.store import Store
+from grader.notebook import Cell
 from grader.reports.feedback import to_feedback_html
 from grader.reports.gradebook import write_gradebook
 from grader.results import GradeResult
@@ -34,8 +35,9 @@ class Merged:
 
 
 def merge(assignment: Assignment, folder: Path, submissions: Path | None = None) -> Merged:
-    """Write the manual points into every result of `folder`, then the gradebook; and the feedback pages,
-    re-rendered from the submissions in the class folder `submissions` where it is given."""
+    """Write the manual points into every result of `folder`, then the gradebook and the feedback pages,
+    rendered again from the code each result keeps (or, for results written before results kept it, from
+    the submissions in the class folder `submissions` where it is given)."""
     grades, merged = read_grades(folder), Merged()
     manual = [q for q in assignment.questions if q.manual]
     store = Store(folder)
@@ -60,23 +62,25 @@ def merge(assignment: Assignment, folder: Path, submissions: Path | None = None)
         merged.written += write_result(folder / f"{student}.json", result)
     merged.students = len(grades.results)
     write_gradebook(grades.results, folder / "gradebook.csv")
-    if submissions is not None:
-        _feedback(assignment, grades.results, folder, submissions, merged)
+    _feedback(assignment, grades.results, folder, submissions, merged)
     return merged
 
 
-def _feedback(assignment: Assignment, results: dict[str, GradeResult], folder: Path, submissions: Path,
+def _feedback(assignment: Assignment, results: dict[str, GradeResult], folder: Path, submissions: Path | None,
               merged: Merged) -> None:
     """Render each student's feedback page again from their submission's code (read, never run)."""
-    found = submissions_in(submissions)
+    found = read_roster(submissions).entries if submissions is not None else {}
     for student, result in results.items():
-        if student not in found:
+        if result.code:
+            cells = [Cell(**cell) for cell in result.code]
+        elif student in found:
+            workdir = Path(tempfile.mkdtemp(prefix="grader-merge-"))
+            try:
+                cells = prepare(found[student], assignment.submission, workdir).cells
+            finally:
+                remove_tree(workdir)
+        else:
             merged.missing.append(student)
             continue
-        workdir = Path(tempfile.mkdtemp(prefix="grader-merge-"))
-        try:
-            cells = prepare(found[student], assignment.submission, workdir).cells
-        finally:
-            remove_tree(workdir)
         (folder / f"{student}.html").write_text(to_feedback_html(result, cells), encoding="utf-8")
         merged.feedback += 1

@@ -1,0 +1,22 @@
+"""Grading a whole class: the roster of a class folder, the output folder, and the backends (a local
+grading job, or Slurm) that grade one submission per unit of work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.batch.command import add_arguments, run_command
+from grader.batch.roster import Roster, is_class_folder, read_roster
+from grader.batch.run import Batch, grade_class
+from grader.spec import Assignment
+
+__all__ = ["Batch", "add_arguments", "grade_batch", "grade_class", "is_class_folder", "read_roster", "run_command"]
+
+
+def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path, jobs: int = 2,
+                public_only: bool = False, regrade: bool = False, quiet: bool = True) -> Batch:
+    """Grade named submissions (name -> path) on this machine into `out`, without a progress bar."""
+    from grader.batch.local import LocalPool
+
+    return grade_class(assignment, Roster(entries=dict(submissions)), out, LocalPool(jobs), public_only=public_only,
+                       regrade=regrade)

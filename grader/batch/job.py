@@ -1,0 +1,238 @@
+"""The long-lived trusted grading process of a local batch (`python -m grader.batch.job CONFIG`).
+
+It does the imports, the isolation probe and a warm-up grading once, then grades submissions, up to
+`jobs` at a time, each in a fresh child forked from it (so nothing of one student's grading reaches
+the next, and what the parent loaded, torch included, is shared by every child), each child with its
+own sandboxes. The reference's plain results that children learn come back to the parent, which hands
+them to the next children. Requests come as JSON lines on stdin ({"student", "path"}); each gets one
+JSON line on stdout ({"student", "status", "message"}). A child that dies or hangs is replaced and its
+submission retried once, then reported. SIGTERM stops the children in flight (each closes its
+sandboxes and writes nothing), then the job.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import pickle
+import select
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.batch.task import Outcome, grade_into, stop_on
+from grader.refcache import ReferenceCache
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (so a SIGKILLed batch leaves no grader)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass
+class _Child:
+    pid: int
+    pipe: int
+    student: str
+    path: str
+    deadline: float
+    tries: int
+    data: bytes = b""
+
+
+class Job:
+    def __init__(self, config: dict):
+        from grader import spec
+        from grader.isolation_cache import cached_detect
+        from grader.sandbox.groups import cgroup_version
+        from grader.sandbox.space import can_mount
+
+        importlib.import_module("grader.runner")  # pytest, the plugin, the reports: once, before any fork
+        self.config = config
+        self.assignment = spec.load(config["assignment"])
+        cached_detect(), can_mount(), cgroup_version()  # probed once; the children inherit the answers
+        for name in self.assignment.preload:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        self.limit = 2 * (self.assignment.limits.total_timeout or 600) + 300
+        self.children: dict[int, _Child] = {}  # by the read end of each child's pipe
+        self.cache = ReferenceCache()  # the reference's results, learnt by the children, kept here
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Grade an empty module once, here: each child then starts with pytest's machinery, the tests'
+        imports, the feedback page's templates and the first sandbox start already paid for."""
+        from grader.runner import grade
+
+        modules = [name for name in self.assignment.submission if name.endswith(".py")]
+        if not modules:
+            return
+        with tempfile.TemporaryDirectory(prefix="grader-warm-up-") as folder:
+            empty = Path(folder) / modules[0]
+            empty.write_text("")
+            try:
+                grade(self.assignment, empty, public_only=self.config["public_only"], feedback=Path(folder) / "page.html")
+            except Exception:
+                pass  # a broken assignment is reported by each grading, with its reason
+
+    def start(self, student: str, path: str, tries: int = 2) -> None:
+        """Fork a child that grades one submission."""
+        read_end, write_end = os.pipe()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # until the child has its own handler
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            self._child(write_end, student, path)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        os.close(write_end)
+        self.children[read_end] = _Child(pid, read_end, student, path, time.monotonic() + self.limit, tries)
+
+    def collect(self, pipe: int) -> tuple[str, Outcome] | None:
+        """Read from a child; once it ended, its student and outcome (None while it runs or when retried)."""
+        child = self.children[pipe]
+        chunk = os.read(pipe, 1 << 16)
+        if chunk:
+            child.data += chunk
+            return None
+        return self._ended(child, os.waitpid(child.pid, 0)[1], hung=False)
+
+    def overdue(self) -> list[tuple[str, Outcome]]:
+        """Stop the children past their deadline; their students and outcomes (or retry them)."""
+        ended = []
+        for child in [c for c in self.children.values() if time.monotonic() >= c.deadline]:
+            result = self._ended(child, _stop(child.pid), hung=True)
+            if result:
+                ended.append(result)
+        return ended
+
+    def next_deadline(self) -> float | None:
+        return min((c.deadline for c in self.children.values()), default=None)
+
+    def _ended(self, child: _Child, status: int | None, hung: bool) -> tuple[str, Outcome] | None:
+        os.close(child.pipe)
+        del self.children[child.pipe]
+        try:
+            # from our own trusted child (student code never runs in it): its outcome and what it learnt
+            reply = pickle.loads(child.data)
+            self.cache.merge(reply["cache"])
+            return child.student, reply["outcome"]
+        except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError):
+            from grader.sandbox.launch import describe_status
+            why = f"took longer than {self.limit:g} s" if hung else describe_status(status)
+        if child.tries > 1:
+            self.start(child.student, child.path, child.tries - 1)
+            return None
+        return child.student, Outcome("failed", f"the grading process {why}")
+
+    def _child(self, write_end: int, student: str, path: str) -> None:
+        die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop_on(signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)  # stray output must not mix with the job's replies
+        for pipe in self.children:
+            os.close(pipe)
+        try:
+            outcome = grade_into(self.config, student, path, self.cache)
+        except BaseException:
+            last = traceback.format_exc().strip().splitlines()[-1]
+            outcome = Outcome("failed", f"the grader failed: {last}")
+        try:
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(pickle.dumps({"outcome": outcome, "cache": self.cache.added}))
+        finally:
+            os._exit(0)
+
+    def stop_all(self) -> None:
+        """SIGTERM every child (each closes its sandboxes), SIGKILL those still there after 20 s."""
+        pids = [c.pid for c in self.children.values()]
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while pids and time.monotonic() < deadline:
+            pids = [pid for pid in pids if not _reaped(pid)]
+            time.sleep(0.05)
+        for pid in pids:
+            _signal(pid, signal.SIGKILL)
+            _reaped(pid, block=True)
+
+
+def _stop(pid: int) -> int | None:
+    """SIGTERM one child, SIGKILL it after 20 s; its wait status."""
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    _signal(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _reaped(pid: int, block: bool = False) -> bool:
+    try:
+        return os.waitpid(pid, 0 if block else os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
+
+
+def main(config: dict) -> None:
+    for threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[threads] = "1"  # no thread pools in a process that forks (torch's OpenMP would hang a child)
+    job = Job(config)
+
+    def terminate(signum, frame):
+        job.stop_all()
+        os._exit(130)
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what a Ctrl-C stops
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    pending, buffered, reading = deque(), b"", True
+    while reading or pending or job.children:
+        while pending and len(job.children) < config["jobs"]:
+            request = pending.popleft()
+            job.start(request["student"], request["path"])
+        deadline = job.next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select(([0] if reading else []) + list(job.children), [], [], timeout)
+        ended = job.overdue()
+        for fd in ready:
+            if fd == 0:
+                chunk = os.read(0, 1 << 16)
+                reading = bool(chunk)
+                *lines, buffered = (buffered + chunk).split(b"\n")
+                pending.extend(json.loads(line) for line in lines if line.strip())
+            elif fd in job.children:
+                result = job.collect(fd)
+                if result:
+                    ended.append(result)
+        for student, outcome in ended:
+            replies.write(json.dumps({"student": student, **outcome.to_dict()}) + "\n")
+            replies.flush()
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

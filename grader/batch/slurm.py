@@ -1,0 +1,126 @@
+"""The Slurm backend: one submission per array task, through submitit.
+
+submitit moves pickles through a folder (`<out>/.slurm/`, mode 0700): the submitting side writes the
+calls, the task on the node writes the answers. Both are the trusted grader; a sandbox on the node
+never sees that folder, the output folder or the grader's files (bubblewrap binds only what it needs,
+read-only, and runs student code as a user of its own). A node without bubblewrap where the grader is
+not root would run student code as the grader's own user, able to write those folders: the task
+refuses to grade there, and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from grader.batch.task import Outcome, grade_into, stop_on
+from grader.runner import GradingError
+
+
+@dataclass
+class SlurmOptions:
+    """What each array task asks Slurm for (a config file may set them; the command line wins)."""
+
+    partition: str | None = None
+    time_limit: int = 30           # minutes per task
+    gpus_per_task: int = 0
+    cpus_per_task: int = 1
+    array_parallelism: int = 64    # tasks running at once
+
+
+def load_options(config: Path | None, **given) -> SlurmOptions:
+    """The options from a YAML config file (keys as in SlurmOptions), overridden by those given (not None)."""
+    values = {}
+    if config is not None:
+        try:
+            data = yaml.safe_load(config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise GradingError(f"{config}: cannot read the Slurm config ({error})") from None
+        known = {f.name: f.type for f in fields(SlurmOptions)}
+        if not isinstance(data, dict) or set(data) - set(known):
+            unknown = sorted(set(data) - set(known)) if isinstance(data, dict) else ["(not a mapping)"]
+            raise GradingError(f"{config}: unknown Slurm option {', '.join(map(str, unknown))} "
+                               f"(known: {', '.join(known)})")
+        for key, value in data.items():
+            wants_int = key != "partition"
+            if wants_int and (type(value) is not int or value < 0) or not wants_int and not isinstance(value, str):
+                raise GradingError(f"{config}: {key} must be {'a whole number ≥ 0' if wants_int else 'a name'}")
+        values.update(data)
+    values.update({k: v for k, v in given.items() if v is not None})
+    return SlurmOptions(**values)
+
+
+def refusal(isolation) -> str | None:
+    """Why this node may not grade (student code could write what the trusted side reads), or None."""
+    if isolation.level != "bubblewrap" and not isolation.own_users:
+        return ("this node has no working bubblewrap and the grader is not root, so student code would run as the "
+                "grader's own user, able to write the Slurm folder and the results: refusing to grade here "
+                "(install bubblewrap on the nodes, or run the grader as root)")
+    return None
+
+
+def slurm_task(config: dict, student: str, path: str) -> dict:
+    """One array task on a node: refuse an unsafe node, else grade into the output folder."""
+    from grader.batch.reclaim import RunFolder
+    from grader.isolation_cache import cached_detect
+
+    why = refusal(cached_detect())
+    if why:
+        return Outcome("failed", why).to_dict()
+    # Slurm's SIGTERM (preemption, the time limit) and submitit's SIGUSR2 (the time limit is near): stop, write nothing
+    stop_on(signal.SIGTERM, signal.SIGUSR2)
+    with RunFolder() as run:
+        tempfile.tempdir = str(run.path)
+        os.environ["TMPDIR"] = str(run.path)
+        return grade_into(config, student, path).to_dict()
+
+
+class SlurmArray:
+    """Grades each submission as one task of a Slurm job array."""
+
+    def __init__(self, options: SlurmOptions):
+        self.options = options
+
+    def run(self, config: dict, requests: list[tuple[str, Path]], run_dir: Path,
+            done: Callable[[str, Outcome], None]) -> None:
+        """Submit the array and wait, calling `done` as each task ends; a KeyboardInterrupt cancels the rest."""
+        import submitit
+
+        folder = Path(config["out"]) / ".slurm"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)
+        executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=0)
+        o = self.options
+        executor.update_parameters(job_name=f"grader-{Path(config['assignment']).name}", time=o.time_limit,
+                                   partition=o.partition, gpus_per_task=o.gpus_per_task or None,
+                                   cpus_per_task=o.cpus_per_task, array_parallelism=o.array_parallelism)
+        try:
+            jobs = executor.map_array(slurm_task, [config] * len(requests), [s for s, _ in requests],
+                                      [str(p) for _, p in requests])
+        except (submitit.core.utils.FailedSubmissionError, OSError) as error:
+            raise GradingError(f"Slurm did not take the job array: {str(error).strip().splitlines()[-1]}") from None
+        pending = {job: student for job, (student, _) in zip(jobs, requests)}
+        try:
+            while pending:
+                for job in [j for j in pending if j.done()]:
+                    done(pending.pop(job), _outcome(job))
+                time.sleep(0.5)
+        finally:
+            for job in pending:
+                job.cancel(check=False)
+
+
+def _outcome(job) -> Outcome:
+    """What an ended task says; a task Slurm killed (time limit, preemption, node failure) is a failure."""
+    try:
+        return Outcome.from_dict(job.result())
+    except Exception as error:  # submitit's FailedJobError, UncompletedJobError, and what unpickling raises
+        last = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        return Outcome("failed", f"Slurm task {job.job_id} ended {job.state}: {last[:300]}")

@@ -1,0 +1,112 @@
+"""The Slurm backend on a real cluster (.ci/run starts a one-node one with tests/slurm/cluster.sh).
+
+Without a cluster (no `sinfo`, no SLURM_CONF) the tests that need one skip and say why."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.batch.slurm import load_options, refusal
+from grader.notebook import from_percent_script
+from grader.runner import GradingError
+from grader.sandbox.launch import Isolation
+
+from conftest import ROOT, make_assignment, solution_source
+
+
+def _why_no_cluster() -> str | None:
+    if shutil.which("sinfo") is None:
+        return "no Slurm client here (sinfo); .ci/run installs and starts a one-node cluster"
+    if not os.environ.get("SLURM_CONF"):
+        return os.environ.get("GRADER_SLURM_SKIP") or "SLURM_CONF is not set: no cluster to submit to"
+    if importlib.util.find_spec("submitit") is None:
+        return "submitit is not installed (pip install 'dl-grader[slurm]')"
+    probe = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0 or not probe.stdout.strip():
+        return f"the Slurm cluster does not answer: {(probe.stderr or probe.stdout).strip()[:200]}"
+    return None
+
+
+needs_cluster = pytest.mark.skipif(bool(_why_no_cluster()), reason=str(_why_no_cluster()))
+
+
+def grader(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
+
+
+def rows(out: Path) -> list[dict]:
+    with open(out / "gradebook.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@needs_cluster
+def test_a_class_graded_on_slurm_has_the_local_gradebook(tmp_path):
+    folder = tmp_path / "class"
+    (folder / "carol").mkdir(parents=True)
+    (folder / "alice.py").write_text(solution_source("perceptron"))
+    shutil.copy(ROOT / "assignments" / "perceptron" / "starter.py", folder / "bob.py")
+    nbformat.write(from_percent_script(solution_source("perceptron").replace("np.sign", "-np.sign")),
+                   folder / "carol" / "perceptron.ipynb")
+    local = grader("grade", "perceptron", folder, "--out", tmp_path / "local", "-j", "2")
+    assert local.returncode == 1, local.stdout + local.stderr
+    slurm = grader("grade", "perceptron", folder, "--out", tmp_path / "slurm", "--slurm", "--array-parallelism", "2")
+    assert slurm.returncode == 1, slurm.stdout + slurm.stderr
+    assert rows(tmp_path / "slurm") == rows(tmp_path / "local")
+    assert {r["student"] for r in rows(tmp_path / "slurm")} == {"alice", "bob", "carol"}
+    assert (tmp_path / "slurm" / ".slurm").stat().st_mode & 0o777 == 0o700  # only the grader writes its pickles
+    again = grader("grade", "perceptron", folder, "--out", tmp_path / "slurm", "--slurm")
+    assert again.returncode == 1 and "3 kept from an earlier run" in again.stdout
+
+
+@needs_cluster
+def test_a_task_slurm_stops_is_reported_and_graded_on_resume(tmp_path):
+    course = make_assignment(tmp_path / "course", "import pytest\n\n@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+                             "def test_answer(submission):\n    assert submission.answer() == 42\n",
+                             "def answer():\n    return 42\n", limits={"call_timeout": 600, "total_timeout": 900})
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student in ("alice", "bob"):  # still loading when Slurm's signal comes (on its tick of about 30 s)
+        (folder / f"{student}.py").write_text("import time\ntime.sleep(300)\n\ndef answer():\n    return 42\n")
+    out = tmp_path / "out"
+    # a limit of one minute: submitit asks Slurm for its time-is-up signal 90 s before the limit, so at once
+    stopped = grader("grade", course.root, folder, "--out", out, "--slurm", "--time-limit", "1")
+    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    summary = " ".join(stopped.stdout.split())
+    assert "not graded (2)" in summary and "alice:" in summary and "bob:" in summary
+    assert "SIGUSR2" in summary or "Slurm task" in summary
+    assert not list(out.glob("*.json"))
+    for student in ("alice", "bob"):
+        (folder / f"{student}.py").write_text("def answer():\n    return 42\n")
+    resumed = grader("grade", course.root, folder, "--out", out, "--slurm", "--time-limit", "5")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert [r["score"] for r in rows(out)] == ["1", "1"]
+
+
+def test_a_node_where_student_code_could_write_the_grader_s_files_is_refused():
+    assert "refusing to grade here" in refusal(Isolation("rlimits", own_users=False))
+    assert refusal(Isolation("rlimits", own_users=True)) is None  # a user of its own cannot write 0700 folders
+    assert refusal(Isolation("bubblewrap", own_users=False)) is None  # the sandbox does not see them
+
+
+def test_slurm_options_come_from_a_config_file_and_the_command_line(tmp_path):
+    config = tmp_path / "slurm.yaml"
+    config.write_text("partition: gpu\ntime_limit: 20\ngpus_per_task: 1\n")
+    options = load_options(config, time_limit=45, partition=None)
+    assert (options.partition, options.time_limit, options.gpus_per_task) == ("gpu", 45, 1)
+    config.write_text("partition: gpu\ngpus: 1\n")
+    with pytest.raises(GradingError, match="unknown Slurm option gpus"):
+        load_options(config)
+    done = grader("grade", "perceptron", ROOT / "assignments", "--out", tmp_path / "o", "--slurm",
+                  "--slurm-config", config)
+    assert done.returncode == 2 and "slurm.yaml: unknown Slurm option gpus" in done.stderr
+    assert "Traceback" not in done.stderr
