@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--gradescope", type=Path, help="write Gradescope's results.json")
     grade_cmd.add_argument("--junit", type=Path, help="write JUnit XML")
     grade_cmd.add_argument("--feedback", type=Path, help="write the student's feedback report (HTML)")
+    grade_cmd.add_argument("--hold-feedback", action="store_true",
+                           help="write no feedback page (an exam's, until the TA releases them with `grader feedback`)")
     grade_cmd.add_argument("--out", type=Path, default=Path("grades"), help="batch: folder for results and gradebook.csv")
     grade_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="batch: submissions graded at once")
     grade_cmd.add_argument("--regrade", action="store_true", help="batch: grade again those already graded")
@@ -188,7 +190,8 @@ def _grade(args) -> int:
             _write(args.junit, to_junit(result))
 
     name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
-    result = grade(assignment, args.path, public_only=args.public_only, feedback=args.feedback, deliver=deliver,
+    result = grade(assignment, args.path, public_only=args.public_only,
+                   feedback=None if args.hold_feedback else args.feedback, deliver=deliver,
                    adjust=late and (lambda result: late.apply(name, result)))
     with _ci(result, args.path):
         if not args.quiet:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -245,3 +247,23 @@ def test_a_wrong_array_names_its_first_wrong_entry_and_a_formula_returning_none_
     assert exam.grade_numeric(question, [[1, 2], [3, 5]], [[1, 2], [3, 4]])[1].endswith("index (1, 1)")
     formula = spec.Question("p", "P", 1, type="numeric", inputs=((("f", 0.5),),))
     assert exam.grade_formula(formula, [("", None)], [1.0]) == (0.0, "not answered: p(...) returns None")
+
+
+def test_an_exams_feedback_is_held_back_until_the_ta_releases_it(quiz, tmp_path):
+    exams = tmp_path / "class"
+    exams.mkdir()
+    (exams / "ada.py").write_text(RIGHT)
+    (exams / "bob.py").write_text("decay = 0.1\n")
+    out = tmp_path / "grades"
+
+    def grader(*args):
+        return subprocess.run([sys.executable, "-m", "grader", *map(str, args)], capture_output=True, text=True,
+                              timeout=600)
+
+    graded = grader("grade", quiz.root, exams, "--out", out, "-j", "2", "--hold-feedback")
+    assert graded.returncode == 1, graded.stderr
+    assert sorted(p.name for p in out.glob("*.json")) == ["ada.json", "bob.json"] and not list(out.glob("*.html"))
+    assert "feedback pages held back" in graded.stdout
+    released = grader("feedback", out)
+    assert released.returncode == 0, released.stderr
+    assert "decay: not the right value" in (out / "bob.html").read_text()

@@ -192,3 +192,20 @@ def test_more_derivations_of_the_gap(steps, credit, reason):
     question = load("midterm").question("elbo_gap")
     got, message = exam.grade_derivation(question, steps, seed=load("midterm").seed)
     assert got == credit and reason in message, (got, message)
+
+
+@pytest.mark.parametrize("submitted, grant, status", [
+    ("2026-04-01 10:30", None, "on time"),
+    ("2026-04-01 10:54", None, "on time"),                  # within the 5 minutes of grace
+    ("2026-04-01 11:10", None, "refused"),                  # after the window closed
+    ("2026-04-01 11:10", "1 hour", "on time"),              # an accommodation of an hour
+    ("2026-04-01 08:30", "1 hour", "early"),                # before the window opened: flagged, never moved
+    (None, None, "no time"),                                # reported, never assumed on time
+])
+def test_the_exam_window_flags_refuses_and_extends(submitted, grant, status):
+    from grader.course.late import assess
+    from grader.spec import parse_duration, parse_time
+    window = load("midterm").late
+    verdict = assess(window, 100, submitted and parse_time(submitted, window.deadline.tzinfo),
+                     grant and parse_duration(grant))
+    assert verdict.status == status, verdict.reason

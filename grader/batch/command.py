@@ -47,7 +47,7 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
         task = bar.add_task(f"grading {assignment.slug}", total=len(roster.entries))
         try:
             batch = grade_class(assignment, roster, args.out, _backend(args), public_only=args.public_only,
-                                regrade=args.regrade, wait=args.wait, late=late,
+                                regrade=args.regrade, wait=args.wait, late=late, hold_feedback=args.hold_feedback,
                                 progress=lambda done, total: bar.update(task, completed=done),
                                 waiting=lambda message: errors.print(message, highlight=False))
         except KeyboardInterrupt:
@@ -56,7 +56,7 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
                          f"results in {args.out} stay. Run the same command again to grade the rest.", highlight=False)
             return 130
     if not args.quiet:
-        _print_summary(console, batch, roster, args.out)
+        _print_summary(console, batch, roster, args.out, args.hold_feedback)
     return batch.exit_status
 
 
@@ -74,7 +74,7 @@ def _backend(args):
     return LocalPool(args.jobs)
 
 
-def _print_summary(console: Console, batch: Batch, roster, out: Path) -> None:
+def _print_summary(console: Console, batch: Batch, roster, out: Path, hold_feedback: bool = False) -> None:
     students = sorted({*roster.entries, *roster.clashes})
     table = Table(title=f"{len(batch.results)} of {len(students)} graded"
                         + (f" ({batch.kept} kept from an earlier run)" if batch.kept else ""))
@@ -96,3 +96,5 @@ def _print_summary(console: Console, batch: Batch, roster, out: Path) -> None:
         for line in roster.skipped:
             console.print(Text(f"  {line}"))
     console.print(Text(f"results and gradebook: {out}/ (gradebook.csv)"))
+    if hold_feedback:
+        console.print(Text(f"feedback pages held back: `grader feedback {out}` writes them when you release them"))

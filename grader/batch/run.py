@@ -47,7 +47,8 @@ def _full_marks(result: GradeResult) -> bool:
 
 def grade_class(assignment: Assignment, roster: Roster, out: Path, backend, public_only: bool = False,
                 regrade: bool = False, wait: bool = False, progress: Callable[[int, int], None] | None = None,
-                waiting: Callable[[str], None] | None = None, late: dict[str, str] | None = None) -> Batch:
+                waiting: Callable[[str], None] | None = None, late: dict[str, str] | None = None,
+                hold_feedback: bool = False) -> Batch:
     """Grade every student of the roster into out/<student>.json and write out/gradebook.csv.
 
     A stored result is kept only when it belongs to the same submission (sha256), assignment version,
@@ -55,7 +56,7 @@ def grade_class(assignment: Assignment, roster: Roster, out: Path, backend, publ
     students finish. Raises GradingError (one line, naming the path) when the output folder cannot be
     written; a KeyboardInterrupt stops the backend, and every result written before it stays. With `late`
     (the files of the late policy), each result gets the policy's current verdict, those kept from an
-    earlier run too, before the gradebook is written.
+    earlier run too, before the gradebook is written. With `hold_feedback`, no feedback page is written.
     """
     digest = tests_digest(assignment, public_only)
     batch = Batch(failures=dict(roster.clashes))
@@ -81,7 +82,7 @@ def grade_class(assignment: Assignment, roster: Roster, out: Path, backend, publ
                 progress(finished[0], len(roster.entries))
 
         config = {"assignment": str(assignment.root), "public_only": public_only, "out": str(out.resolve()),
-                  "late": late}
+                  "late": late, "hold_feedback": hold_feedback}
         if todo:
             backend.run(config, todo, run.path, done)
         for student in roster.entries:

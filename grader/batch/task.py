@@ -52,8 +52,8 @@ def stop_on(*signals: signal.Signals) -> None:
 
 
 def grade_into(config: dict, student: str, path: str, reference_cache=None) -> Outcome:
-    """Grade the submission at `path` as the batch's `config` says (assignment, public_only, out, late) and
-    write out/<student>.json and .html; say how it ended."""
+    """Grade the submission at `path` as the batch's `config` says (assignment, public_only, out, late,
+    hold_feedback) and write out/<student>.json and .html (unless the feedback is held back); say how it ended."""
     from grader import spec
     from grader.course.late import rules_from_files
     from grader.course.tables import CourseError
@@ -67,13 +67,15 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
     def deliver(result) -> None:
         if _stop["signal"]:
             raise Interrupted()
-        write_atomic(target.with_suffix(".html"), page.read_bytes())
+        if not config.get("hold_feedback"):
+            write_atomic(target.with_suffix(".html"), page.read_bytes())
         write_atomic(target, json.dumps(result.to_dict(), indent=2).encode())
 
     try:
         assignment = spec.load(config["assignment"])
         rules = rules_from_files(assignment, config.get("late"))
-        grade(assignment, Path(path), public_only=config["public_only"], feedback=page, deliver=deliver,
+        grade(assignment, Path(path), public_only=config["public_only"],
+              feedback=None if config.get("hold_feedback") else page, deliver=deliver,
               adjust=rules and (lambda result: rules.apply(student, result)), reference_cache=reference_cache)
     except Interrupted:
         return Outcome("failed", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; the next run grades it")
