@@ -25,6 +25,7 @@ from grader.results import GradeResult
 from grader.spec import Assignment, SpecError
 
 STARTER_SHARE = 0.05
+UNREACHED = "(no question)"   # the survivors of functions in which no question kills a mutant
 
 
 @dataclass(frozen=True)
@@ -81,20 +82,23 @@ def _failing_tests(result: GradeResult, questions: set[str]) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What one audit grades: the seeds, and how many automatic mutants and alternatives (None: all)."""
+    """What one audit grades: the seeds, how many automatic mutants and alternatives (None: all), and the seeds
+    of the automatic mutants (all of them in a full audit; the spec's alone in a sample, which keeps CI short)."""
 
     seeds: tuple[int, ...]
     mutants: int | None
     alternatives: int | None
+    mutant_seeds: tuple[int, ...]
 
 
 def plan(assignment: Assignment, full: bool = False, **overrides) -> Plan:
     """The spec's sample (or everything, when `full`), with `seeds`, `mutants` or `alternatives` overridden."""
     settings = assignment.audit
     others = overrides.get("seeds", settings.seeds if full else settings.sample_seeds)
-    return Plan(seeds=tuple(assignment.seed + k for k in range(others + 1)),
-                mutants=overrides.get("mutants", None if full else settings.sample_mutants),
-                alternatives=overrides.get("alternatives", None if full else settings.sample_alternatives))
+    seeds = tuple(assignment.seed + k for k in range(others + 1))
+    return Plan(seeds=seeds, mutants=overrides.get("mutants", None if full else settings.sample_mutants),
+                alternatives=overrides.get("alternatives", None if full else settings.sample_alternatives),
+                mutant_seeds=seeds if full else seeds[:1])
 
 
 def load_mutants(assignment: Assignment) -> list[Mutant]:
@@ -175,9 +179,9 @@ def automatic_mutants(assignment: Assignment) -> list[AutoMutant]:
 
 
 def variants(assignment: Assignment, run: Plan | None = None) -> list[tuple[Variant, tuple[int, ...]]]:
-    """Every variant the audit grades under the plan, each with its seeds: the reference module, the
-    alternatives and the automatic mutants under all of them; the notebook, starter and hand-written
-    mutants under the spec's seed."""
+    """Every variant the audit grades under the plan, each with its seeds: the reference module and the
+    alternatives under all of them, the automatic mutants under the plan's mutant seeds, the notebook,
+    starter and hand-written mutants under the spec's seed."""
     run = run or plan(assignment)
     first = run.seeds[:1]
     reference = assignment.solution.read_text()
@@ -197,7 +201,7 @@ def variants(assignment: Assignment, run: Plan | None = None) -> list[tuple[Vari
     chosen = sample(everything, run.mutants, exclude=frozenset(equivalents))
     if run.mutants is None:  # the full set grades the equivalent ones too, to catch a claim the tests refute
         chosen = everything
-    found += [(_auto_variant(m), run.seeds) for m in chosen]
+    found += [(_auto_variant(m), run.mutant_seeds) for m in chosen]
     return found
 
 
@@ -269,7 +273,8 @@ class AuditReport:
 
     def per_question(self) -> dict[str, tuple[int, int]]:
         """(killed, not killed) per autograded question. A killed mutant counts for the questions it lost; a
-        mutant not killed counts for the questions that kill other mutants of its function (their tests reach it)."""
+        mutant not killed counts for the questions that kill other mutants of its function (their tests reach
+        it), or under UNREACHED when no question kills any mutant of its function."""
         reach: dict[str, set[str]] = {}
         for fate in self.counted:
             if fate.status == "killed":
@@ -277,7 +282,7 @@ class AuditReport:
         counts = {q.id: [0, 0] for q in self.assignment.questions if not q.manual}
         for fate in self.counted:
             killed = fate.status == "killed"
-            for qid in (fate.questions if killed else reach.get(fate.mutant.function, ())):
+            for qid in (fate.questions if killed else reach.get(fate.mutant.function) or [UNREACHED]):
                 counts.setdefault(qid, [0, 0])[0 if killed else 1] += 1
         return {q: (k, s) for q, (k, s) in counts.items()}
 

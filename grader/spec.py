@@ -35,8 +35,8 @@ class AuditSettings:
     kill_rate: float = 0.95
     seeds: int = 2
     sample_seeds: int = 1
-    sample_mutants: int | None = 6
-    sample_alternatives: int | None = None
+    sample_mutants: int | None = 4
+    sample_alternatives: int | None = 2
 
 
 @dataclass(frozen=True)
@@ -204,12 +204,12 @@ def _score_cap(reader: "_Reader", where: Path) -> tuple[float | None, bool]:
         cap_reader.no_unknown()
         return points, bonus
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap < math.inf):
-        _fail(where, "score_cap", f"must be a positive number or {{points: n, bonus: true}}, got {cap!r}")
+        _fail(where, "score_cap", f"must be a positive number, got {cap!r} (or {{points: n, bonus: true}})")
     return cap, False
 
 
 def _audit_settings(data: dict, where: Path) -> AuditSettings:
-    """`audit: {kill_rate: 0.95, seeds: 2, sample: {seeds: 1, mutants: 6, alternatives: all}}`."""
+    """`audit: {kill_rate: 0.95, seeds: 2, sample: {seeds: 1, mutants: 4, alternatives: 2}}`."""
     reader = _Reader(where, data, prefix="audit.")
     rate = reader.number("kill_rate", AuditSettings.kill_rate)
     if not 0 <= rate <= 1:
