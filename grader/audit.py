@@ -10,6 +10,7 @@ graded as a student's submission is: through grade_batch, one sandboxed grader p
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -247,6 +248,16 @@ class Fate:
         return frozenset().union(*(v for v in self.lost.values() if v))
 
 
+@dataclass(frozen=True)
+class Hidden:
+    """A mutant that lost points under a seed yet keeps the reference's capped score."""
+
+    variant: str
+    seed: int
+    lost_points: float
+    capped_score: float
+
+
 @dataclass
 class AuditReport:
     assignment: Assignment
@@ -255,7 +266,7 @@ class AuditReport:
     fates: list[Fate]
     generated: int                    # automatic mutants of the reference, graded or not
     stale_equivalents: list[str]      # listed as equivalent but not a mutant of the reference (any more)
-    cap_hidden: list[str]             # mutants whose lost points the score cap hides
+    cap_hidden: list[Hidden]          # mutants whose lost points the score cap hides
     wall_seconds: float = 0.0
     jobs: int = 1
     gradings: int = 0
@@ -299,7 +310,12 @@ class AuditReport:
                   "(the reference changed? ids are operator:line:column:index)" for i in self.stale_equivalents]
         found += [f"{self.assignment.equivalent_mutants_path.name}: {i} is listed as equivalent but the tests kill it"
                   for i in self.refuted_equivalents]
-        found += [f"score cap: {line}" for line in self.cap_hidden]
+        if self.cap_hidden:
+            names = sorted({h.variant for h in self.cap_hidden})
+            found.append(f"score cap: {len(names)} mutant(s) lose points yet keep the reference's capped score "
+                         f"{self.cap_hidden[0].capped_score:g} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''});"
+                         " a cap below the autograded total hides losses unless it is an explicit bonus "
+                         "(score_cap: {points: n, bonus: true})")
         return found
 
     def to_dict(self) -> dict:
@@ -326,7 +342,7 @@ class AuditReport:
                              "lost": {str(s): None if v is None else sorted(v) for s, v in f.lost.items()}}
                             for f in self.fates],
                 "stale_equivalents": self.stale_equivalents, "refuted_equivalents": self.refuted_equivalents},
-            "cap_hidden": self.cap_hidden,
+            "cap_hidden": [dataclasses.asdict(h) for h in self.cap_hidden],
             "timing": {"wall_seconds": round(self.wall_seconds, 1), "jobs": self.jobs, "gradings": self.gradings,
                        "seconds_per_grading": round(self.wall_seconds * self.jobs / self.gradings, 2)
                        if self.gradings else None},
@@ -379,7 +395,7 @@ def _judge(assignment: Assignment, run: Plan, found: list[tuple[Variant, tuple[i
         cap_hidden=_cap_hidden(assignment, found, graded), wall_seconds=wall, jobs=jobs, gradings=len(graded))
 
 
-def _cap_hidden(assignment: Assignment, found, graded) -> list[str]:
+def _cap_hidden(assignment: Assignment, found, graded) -> list[Hidden]:
     """Mutants (hand-written or automatic) that lose autograded points yet keep the reference's capped score."""
     if assignment.score_cap_bonus:
         return []
@@ -393,9 +409,8 @@ def _cap_hidden(assignment: Assignment, found, graded) -> list[str]:
             if result is None or reference is None or result.score >= result.autograded_possible - 1e-9:
                 continue
             if result.capped_score >= reference.capped_score - 1e-9:
-                hidden.append(f"{variant.name} (seed {seed}) loses {result.autograded_possible - result.score:g} "
-                              f"points but still scores {result.capped_score:g} of {result.max_score:g}, as the "
-                              "reference does (mark the cap as a bonus, score_cap: {points, bonus: true}, if it is one)")
+                hidden.append(Hidden(variant.name, seed, round(result.autograded_possible - result.score, 6),
+                                     result.capped_score))
     return hidden
 
 

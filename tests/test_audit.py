@@ -124,8 +124,11 @@ def test_a_sample_grades_its_mutants_under_the_specs_seed_and_a_full_audit_under
 def test_a_cap_that_hides_a_mutants_loss_fails_unless_it_is_a_bonus(tiny):
     fates = {m: {0: {"r"}} for m in ("arith:2:11:0", "constant:2:11:0", "constant:2:11:1", "arith:6:11:0",
                                      "constant:6:11:0", "constant:6:11:1", "arith:10:11:0")}
-    hidden = judge(tiny(score_cap=2), fates, cap=2).cap_hidden
-    assert len(hidden) == 7 and "auto_arith_2_11_0 (seed 0) loses 1 points but still scores 2 of 2" in hidden[0]
+    report = judge(tiny(score_cap=2), fates, cap=2)
+    assert [(h.variant, h.seed, h.lost_points, h.capped_score) for h in report.cap_hidden][:1] == [
+        ("auto_arith_2_11_0", 0, 1, 2)] and len(report.cap_hidden) == 7
+    assert "score cap: 7 mutant(s) lose points yet keep the reference's capped score 2 (auto_arith_10_11_0, " in \
+        report.problems()[-1]
     assert judge(tiny(score_cap={"points": 2, "bonus": True}), fates, cap=2).cap_hidden == []
     assert judge(tiny(), fates).cap_hidden == []  # without a cap, a loss shows
 

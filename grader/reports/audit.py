@@ -26,8 +26,8 @@ def render_audit(report: AuditReport, console: Console) -> None:
         console.print(Text(f"{slug}: no alternative solutions in {report.assignment.alternatives_folder}", style="yellow"))
     if report.fates:
         _print_mutants(report, console)
-    for line in report.cap_hidden:
-        console.print(Text(f"✗ score cap: {line}", style="red"))
+    if report.cap_hidden:
+        _print_cap(report, console)
     timing = report.to_dict()["timing"]
     console.print(Text(f"{timing['gradings']} gradings in {timing['wall_seconds']:g} s with {report.jobs} jobs "
                        f"({timing['seconds_per_grading']} s of one core each)", style="dim"))
@@ -83,3 +83,13 @@ def _print_mutants(report: AuditReport, console: Console) -> None:
     equivalent = sum(f.status == "equivalent" for f in report.fates)
     if equivalent:
         console.print(Text(f"{equivalent} mutant(s) listed as equivalent, left out of the rate", style="dim"))
+
+
+def _print_cap(report: AuditReport, console: Console) -> None:
+    table = Table(title=Text(f"{report.assignment.slug}: mutants whose lost points the score cap hides"))
+    for column in ("variant", "seed", "points lost", "capped score"):
+        table.add_column(column)
+    for hidden in report.cap_hidden:
+        table.add_row(hidden.variant, str(hidden.seed), f"{hidden.lost_points:g}",
+                      Text(f"{hidden.capped_score:g} (as the reference)", style="red"))
+    console.print(table)
