@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Iterator
@@ -60,6 +61,11 @@ class AutoMutant:
 
 def generate(source: str) -> list[AutoMutant]:
     """Every automatic mutant of `source`, in order of position; raises SyntaxError if it does not parse."""
+    return list(_generate(source))
+
+
+@functools.lru_cache(maxsize=4)
+def _generate(source: str) -> tuple[AutoMutant, ...]:
     tree = ast.parse(source)
     original = ast.dump(tree)
     offsets = _line_offsets(source)
@@ -84,7 +90,7 @@ def generate(source: str) -> list[AutoMutant]:
                 id=f"{site.operator}:{site.node.lineno}:{site.node.col_offset}:{index}", operator=site.operator,
                 line=site.node.lineno, column=site.node.col_offset, function=site.function, before=before,
                 after=after[1], source=after[0]))
-    return sorted(mutants, key=lambda m: (m.line, m.column, m.operator, m.id))
+    return tuple(sorted(mutants, key=lambda m: (m.line, m.column, m.operator, m.id)))
 
 
 def sample(mutants: list[AutoMutant], count: int | None, exclude: frozenset[str] = frozenset()) -> list[AutoMutant]:
