@@ -71,12 +71,13 @@ def _generate(source: str) -> tuple[AutoMutant, ...]:
     offsets = _line_offsets(source)
     encoded = source.encode()
     seen = {original}
+    counts: dict[str, int] = {}
     mutants = []
     for site in _Sites().collect(tree):
         start = offsets[site.node.lineno - 1] + site.node.col_offset
         end = offsets[site.node.end_lineno - 1] + site.node.end_col_offset
         before = encoded[start:end].decode()
-        for index, replacement in enumerate(site.replacements):
+        for replacement in site.replacements:
             expected = ast.dump(_replaced(tree, site.path, replacement))
             if expected in seen:
                 continue  # a no-op, or the same program as an earlier mutant
@@ -86,11 +87,13 @@ def _generate(source: str) -> tuple[AutoMutant, ...]:
             if after is None:
                 continue
             seen.add(expected)
+            place = f"{site.operator}:{site.node.lineno}:{site.node.col_offset}"  # nested nodes may share a start
+            index = counts[place] = counts.get(place, -1) + 1
             mutants.append(AutoMutant(
-                id=f"{site.operator}:{site.node.lineno}:{site.node.col_offset}:{index}", operator=site.operator,
+                id=f"{place}:{index}", operator=site.operator,
                 line=site.node.lineno, column=site.node.col_offset, function=site.function, before=before,
                 after=after[1], source=after[0]))
-    return tuple(sorted(mutants, key=lambda m: (m.line, m.column, m.operator, m.id)))
+    return tuple(sorted(mutants, key=lambda m: (m.line, m.column, m.operator)))  # stable: ids in order
 
 
 def sample(mutants: list[AutoMutant], count: int | None, exclude: frozenset[str] = frozenset()) -> list[AutoMutant]:

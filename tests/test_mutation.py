@@ -88,3 +88,9 @@ def test_the_sample_is_fixed_and_leaves_out_what_is_excluded():
 def test_a_reference_that_does_not_parse_is_a_syntax_error():
     with pytest.raises(SyntaxError):
         generate("def f(:\n")
+
+
+def test_nested_expressions_that_start_at_the_same_place_get_distinct_ids():
+    mutants = generate("y = a * b * c\n")
+    assert [(m.id, m.after) for m in mutants if m.operator == "arith"] == [
+        ("arith:1:4:0", "a * b / c"), ("arith:1:4:1", "a / b")]
