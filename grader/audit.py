@@ -185,6 +185,8 @@ def variants(assignment: Assignment, run: Plan | None = None) -> list[tuple[Vari
     starter and hand-written mutants under the spec's seed."""
     run = run or plan(assignment)
     first = run.seeds[:1]
+    if assignment.solution is None or not assignment.solution.exists():
+        raise SpecError(f"{assignment.solution}: no reference solution, and the audit grades its variants")
     reference = assignment.solution.read_text()
     found = [(Variant("reference", reference, ".py", "full"), run.seeds),
              (Variant("reference_notebook", reference, ".ipynb", "full"), first)]

@@ -194,3 +194,10 @@ def test_grade_takes_a_seed_for_the_tests_random_inputs_and_records_it(tmp_path)
         assert graded["seed"] == (5 if seed is None else seed)
         messages.setdefault(seed, set()).add(graded["tests"][0]["message"])
     assert len(messages[7]) == 1 and len({m for ms in messages.values() for m in ms}) == 3
+
+
+def test_an_audit_without_the_reference_is_a_one_line_error(tiny, capsys):
+    assignment = tiny()
+    assignment.solution.unlink()
+    assert main(["audit", str(assignment.root)]) == 2
+    assert "tiny.py: no reference solution, and the audit grades its variants" in capsys.readouterr().err
