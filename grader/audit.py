@@ -153,8 +153,11 @@ def load_alternatives(assignment: Assignment) -> list[Variant]:
             raise SpecError(f"{where}.{sorted(unknown)[0]} is not a known key (name, description, loses)")
         declared[entry["name"]] = (str(entry.get("description", "")),
                                    _loses(assignment, entry.get("loses"), f"{where}.loses", required=False))
-    return [Variant(f"alternative_{name}", "", p.suffix, "alternative", declared.get(name, ("", frozenset()))[1],
-                    declared.get(name, ("", frozenset()))[0], file=p) for name, p in files.items()]
+    found = []
+    for name, file in files.items():
+        description, loses = declared.get(name, ("", frozenset()))
+        found.append(Variant(f"alternative_{name}", "", file.suffix, "alternative", loses, description, file=file))
+    return found
 
 
 def load_equivalents(assignment: Assignment) -> dict[str, str]:
@@ -201,9 +204,8 @@ def variants(assignment: Assignment, run: Plan | None = None) -> list[tuple[Vari
     found += [(v, run.seeds) for v in alternatives[:run.alternatives]]
     equivalents = load_equivalents(assignment)
     everything = automatic_mutants(assignment)
-    chosen = sample(everything, run.mutants, exclude=frozenset(equivalents))
-    if run.mutants is None:  # the full set grades the equivalent ones too, to catch a claim the tests refute
-        chosen = everything
+    # the full set grades the equivalent ones too, to catch a claim the tests refute; a sample leaves them out
+    chosen = everything if run.mutants is None else sample(everything, run.mutants, exclude=frozenset(equivalents))
     found += [(_auto_variant(m), run.mutant_seeds) for m in chosen]
     return found
 

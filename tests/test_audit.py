@@ -153,7 +153,7 @@ def test_alternatives_and_equivalents_files_are_validated(tiny):
 
 
 def test_the_audit_grades_alternatives_and_names_the_test_that_rejects_a_correct_answer(tiny, tmp_path):
-    assignment = tiny(audit={"kill_rate": 0.8, "seeds": 0, "sample": {"seeds": 0, "mutants": 4}})
+    assignment = tiny(audit={"kill_rate": 0.8, "seeds": 0, "sample": {"seeds": 0, "mutants": 4, "alternatives": "all"}})
     folder = assignment.alternatives_folder
     folder.mkdir()
     (folder / "added.py").write_text("def double(x):\n    return x + x\n\n\ndef triple(x):\n    return x + x + x\n")
