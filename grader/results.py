@@ -94,6 +94,7 @@ class GradeResult:
     hidden_held_back: bool = False  # hidden tests' names and messages not shown until a TA releases them
     code: list[dict] = field(default_factory=list)  # the submission's code ({label, source}), for its feedback page
     tests_digest: str = ""     # sha256 of the test files run (public, and hidden unless public_only): resume checks it
+    seed: int | None = None    # the seed the tests' random inputs came from (the spec's, or one given to grade)
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""

@@ -228,4 +228,4 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
         hidden_held_back=assignment.hidden_results == "after_release",
         code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells],
-        tests_digest=tests_digest(assignment, public_only))
+        tests_digest=tests_digest(assignment, public_only), seed=assignment.seed)

@@ -82,7 +82,7 @@ def grade_class(assignment: Assignment, roster: Roster, out: Path, backend, publ
                 progress(finished[0], len(roster.entries))
 
         config = {"assignment": str(assignment.root), "public_only": public_only, "out": str(out.resolve()),
-                  "late": late, "hold_feedback": hold_feedback}
+                  "late": late, "hold_feedback": hold_feedback, "seed": assignment.seed}
         if todo:
             backend.run(config, todo, run.path, done)
         for student in roster.entries:
@@ -133,12 +133,13 @@ def output_lock(out: Path, wait: bool, waiting: Callable[[str], None] | None = N
 
 
 def _current(target: Path, assignment: Assignment, path: Path, public_only: bool, digest: str) -> bool:
-    """Whether a stored result is still the grade of this submission under these tests and this mode."""
+    """Whether a stored result is still the grade of this submission under these tests, seed and mode."""
     try:
         result = GradeResult.from_dict(json.loads(target.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return (result.assignment_version == assignment.version and result.tests_digest == digest
+            and result.seed == assignment.seed
             and result.public_only == public_only and result.submission_sha256 == submission_sha256(path, assignment))
 
 

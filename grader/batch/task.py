@@ -7,6 +7,7 @@ next run grades that student again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import tempfile
@@ -72,7 +73,7 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
         write_atomic(target, json.dumps(result.to_dict(), indent=2).encode())
 
     try:
-        assignment = spec.load(config["assignment"])
+        assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
         rules = rules_from_files(assignment, config.get("late"))
         grade(assignment, Path(path), public_only=config["public_only"],
               feedback=None if config.get("hold_feedback") else page, deliver=deliver,
