@@ -349,13 +349,17 @@ def check(steps, goal: tuple[str, str, str], family: Family = ELBO, instances: i
         (before, _), (after, holds) = chain[index - 1], chain[index]
         failure = _first_failure(before, after, holds, drawn, rtol, atol)
         if not failure and _restates((before, after), (left, right), relation, drawn, rtol, atol):
-            failure = f"it goes from {goal[0]} to {goal[2]} in one step: that is the statement itself, not a derivation"
+            failure = (f"it goes from {steps[index - 1].strip().lstrip('=<> ')} to {goal[2]} in one step: that is the "
+                       "statement itself, not a derivation")
         if failure:
             verdict.first_bad, verdict.reason = index + 1, f"{steps[index].strip()}: {failure}"
             verdict.credit = 0.5 * (index - 1) / max(1, len(steps) - 1)
             return verdict
     proved = _proved(chain)
-    starts, ends = (_same(chain[0][0], left, drawn, rtol, atol), _same(chain[-1][0], right, drawn, rtol, atol))
+    starts = _same(chain[0][0], left, drawn, rtol, atol)
+    # an identity's every step equals its right side in value, so its chain must end on that side as written
+    ends = (_canonical(chain[-1][0]) == _canonical(right) if relation == "=" else
+            _same(chain[-1][0], right, drawn, rtol, atol))
     if not (starts and ends):
         verdict.missing = (f"it should go from {goal[0]} to {goal[2]}" +
                            ("" if starts else "; it does not start there") + ("" if ends else "; it does not end there"))
@@ -421,12 +425,26 @@ def _same(a: Node, b: Node, drawn: list[Instance], rtol: float, atol: float) -> 
 
 def _restates(link: tuple[Node, Node], goal: tuple[Node, Node], relation: str, drawn: list[Instance],
               rtol: float, atol: float) -> bool:
-    """Whether a link goes from the goal's left side as written to its right side: as written too for an
-    identity (whose sides are equal in value), by value for an inequality."""
+    """Whether a link asserts the statement rather than deriving it. For an inequality: from the goal's left
+    side as written to its right side in value. For an identity, whose every step equals both sides in
+    value: to its right side as written, from its left side as written or, where the right side takes an
+    expectation or a KL, from any expression of the goal's own quantities that takes none
+    (`log p(x) + 0`, `ELBO + (log p(x) - ELBO)`)."""
     (before, after), (left, right) = link, goal
-    if _canonical(before) != _canonical(left):
-        return False
-    return _canonical(after) == _canonical(right) if relation == "=" else _same(after, right, drawn, rtol, atol)
+    if relation == "=":  # from the left side, or an expression of the goal's own quantities alone, to the right side
+        sides = _atoms(left) | _atoms(right)
+        plain = _has_work(right) and not _has_work(before) and _atoms(before) <= sides
+        return (_canonical(before) == _canonical(left) or plain) and _canonical(after) == _canonical(right)
+    return _canonical(before) == _canonical(left) and _same(after, right, drawn, rtol, atol)
+
+
+def _atoms(node: Node) -> set[str]:
+    return ({node.name} if node.kind == "atom" else set()).union(*(_atoms(c) for c in node.children))
+
+
+def _has_work(node: Node) -> bool:
+    """Whether an expression takes an expectation or a KL divergence: where a derivation's work is done."""
+    return node.kind in ("E", "KL") or any(_has_work(c) for c in node.children)
 
 
 def _canonical(node: Node):

@@ -37,7 +37,8 @@ DERIVATIONS = {
         ["ELBO", "= E_q[log p(x|z)] - KL(q(z|x) || p(z))", "= E_q[log p(x|z) + log p(z) - log q(z|x)]",
          "= log p(x) - KL(q(z|x) || p(z|x))"], ("ELBO", "=", "log p(x) - KL(q(z|x) || p(z|x))"), 0, True),
     "exp_and_powers": (
-        ["log p(x)", "= log(exp(1) ^ log p(x))", "= 2 * log sqrt(p(x))"], ("log p(x)", "=", "log p(x)"), 0, True),
+        ["log p(x)", "= log(exp(1) ^ log p(x))", "= 2 * log sqrt(p(x))"], ("log p(x)", "=", "2 * log sqrt(p(x))"), 0,
+        True),
     "inequality_the_wrong_way": (
         ["log p(x)", "= log E_q[p(x,z) / q(z|x)]", "<= E_q[log p(x,z) - log q(z|x)]"], BOUND, 3, False),
     "dropped_the_entropy_term": (

@@ -183,11 +183,13 @@ def test_malformed_and_hostile_answers_get_nothing_and_a_reason(results):
 @pytest.mark.parametrize("steps, credit, reason", [
     (["log p(x)", "= E_q[log p(x)] + __import__('os').system('id')"], 0, "step 2: unexpected"),
     (["log p(x)", "= ELBO + KL(q(z|x) || p(z|x))"], 0, "that is the statement itself"),
-    pytest.param(["log p(x)", "= log p(x) + 0"], 0.5, "not finished", marks=pytest.mark.xfail(
-        strict=True, reason="the checker ends an identity by value, and every step equals log p(x) in value")),
+    (["log p(x)", "= log p(x) + 0"], 0.5, "not finished"),
+    (["log p(x)", "= log p(x) + 0", "= ELBO + KL(q(z|x) || p(z|x))"], 0.25, "statement itself"),
+    (["log p(x)", "= ELBO + (log p(x) - ELBO)", "= ELBO + KL(q(z|x) || p(z|x))"], 0.25, "statement itself"),
     ("log p(x) = ELBO + KL", 0, "expected a list of steps"),
     (["log p(x)", "= " + "(" * 50 + "log p(x)" + ")" * 50], 0, "nested deeper"),
-], ids=["unreadable", "states-the-result", "never-leaves-log-p", "not-a-list", "deep-nesting"])
+], ids=["unreadable", "states-the-result", "never-leaves-log-p", "restates-after-adding-zero",
+        "restates-through-the-gap", "not-a-list", "deep-nesting"])
 def test_more_derivations_of_the_gap(steps, credit, reason):
     question = load("midterm").question("elbo_gap")
     got, message = exam.grade_derivation(question, steps, seed=load("midterm").seed)
