@@ -69,7 +69,7 @@ class _QuestionView:
 
 def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
     """Render the result and the submission's code cells as a standalone HTML page."""
-    code = [_code_cell(number, cell) for number, cell in enumerate(cells, start=1)]
+    code = [code_cell(number, cell) for number, cell in enumerate(cells, start=1)]
     cite = _Citations(code)
     questions = _questions(result, cite)
     load_errors = [cite.link(message) for message in result.load_errors]
@@ -85,7 +85,7 @@ def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
 
 # ---------------------------------------------------------------------------- the student's code
 
-def _code_cell(number: int, cell: Cell) -> _CodeCell:
+def code_cell(number: int, cell: Cell) -> _CodeCell:
     """A cell's code as numbered lines of tokens, line numbers as Python counts them."""
     label = clean_text(cell.label)
     match = re.fullmatch(r"cell ([0-9]+)", label)

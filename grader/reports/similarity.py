@@ -10,7 +10,8 @@ import csv
 import dataclasses
 from pathlib import Path
 
-from grader.reports.feedback import _code_cell, _environment, _stylesheet
+from grader.reports.feedback import code_cell
+from grader.reports.html import environment, stylesheet
 from grader.reports.gradebook import text_cell
 
 
@@ -34,9 +35,9 @@ def to_similarity_html(pairs, slug: str, documents: list, total: int, settings: 
                       "fraction_b": _percent(pair.fraction_b), "similarity": _percent(pair.similarity),
                       "shared": len(pair.shared), "sides": sides})
     unreadable = [(d.name, d.problem) for d in documents if d.problem]
-    return _environment().get_template("similarity.html").render(
+    return environment().get_template("similarity.html").render(
         slug=slug, pairs=views, documents=len(documents), total=total, unreadable=unreadable,
-        stylesheet=_stylesheet(), **settings)
+        stylesheet=stylesheet(), **settings)
 
 
 def _side(prefix: str, document, fraction: float, matched: set, views: dict) -> dict:
@@ -45,7 +46,7 @@ def _side(prefix: str, document, fraction: float, matched: set, views: dict) -> 
     for index, cell in enumerate(document.cells):
         if not any((index, line) in matched for line in range(1, cell.source.count("\n") + 2)):
             continue
-        view = views.get((id(document), index)) or views.setdefault((id(document), index), _code_cell(index + 1, cell))
+        view = views.get((id(document), index)) or views.setdefault((id(document), index), code_cell(index + 1, cell))
         lines = [dataclasses.replace(line, id=f"{prefix}-{line.id}", cited=(index, line.number) in matched)
                  for line in view.lines]
         cells.append(dataclasses.replace(view, lines=lines))

@@ -8,10 +8,12 @@
   const state = document.getElementById("state");
   const comment = document.getElementById("comment");
   let pending = Promise.resolve();
+  let unanswered = 0;  // changes sent whose answer has not come back yet
   let timer = null;
 
   function send(action, data) {
     const payload = Object.assign({question: question, student: student}, data);
+    unanswered += 1;
     pending = pending.then(() => fetch(body.dataset.api + "/" + action, {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(payload),
       credentials: "same-origin", cache: "no-store", keepalive: true})  // keepalive: a closing tab still saves
@@ -19,8 +21,12 @@
         if (!response.ok) { throw new Error("the server answered " + response.status); }
         return response.json();
       })
-      .then(show)
-      .catch((error) => { state.textContent = "NOT SAVED: " + error.message; state.classList.add("error"); }));
+      .then((grade) => { unanswered -= 1; if (unanswered === 0) { show(grade); } })  // an older answer must not
+      .catch((error) => {                                       // undo a toggle made since it was sent
+        unanswered -= 1;
+        state.textContent = "NOT SAVED: " + error.message;
+        state.classList.add("error");
+      }));
     return pending;
   }
 
