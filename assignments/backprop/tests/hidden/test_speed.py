@@ -9,6 +9,12 @@ tightest loop over the examples (one matrix-vector product per example and layer
 0.1x to 1.9x (a loop over the 8 neurons of a layer, each a product over the whole batch). Through
 [16, 16, 16, 4] the tightest loop took 6.8x to 17.6x; at the former sizes (512 examples through
 [64, 128, 128, 10]) it took 4.4x to 4.9x, under the 5x budget.
+
+Through the grader itself (sandboxed workers, the inputs' transfer inside the timed request, which
+costs both sides alike and narrows the ratio), on the same loaded machine: the tightest loop 8.2x
+(fails), the einsum variant 1.1x (passes); the tightest loop passed at 2.0x through [64, 32, 32, 10]
+with 2048 examples and at 2.5x through [16, 16, 16, 4] with 4096, which is why the layers are this
+narrow.
 """
 
 import pytest
