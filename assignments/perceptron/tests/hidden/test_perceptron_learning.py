@@ -329,6 +329,9 @@ def test_modified_strict_rule_and_budget(rng, submission, reference):
     got = submission.modified_perceptron(P, np.zeros(4), 10_000, order=order)
     expected = reference.modified_perceptron(P, np.zeros(4), 10_000, order=order)
     assert_same_run(got, expected, "integer points from w = 0")
+    exact = submission.modified_perceptron(P, np.zeros(4), expected["steps"], order=order)
+    name = f"integer points from w = 0 with max_steps = {expected['steps']}, the steps the run needs"
+    assert exact["converged"] and exact["steps"] == expected["steps"], f"{name}: must converge on the last step"
     X, y = xor_data(rng, 24)
     max_steps = int(rng.integers(100, 300))
     run = submission.modified_perceptron(reference.signed_points(X, y), rng.normal(size=3), max_steps, seed=4)
