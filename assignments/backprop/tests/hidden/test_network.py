@@ -8,19 +8,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import assert_close, numerical_gradient
+from grader.checks import assert_close, assert_inputs_unchanged, assert_shape, numerical_gradient
 
 TORCH = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
 
-def random_problem(rng, depth, output):
-    """A network with `depth` layers of random widths, a batch X, and labels or targets y."""
+def random_problem(rng, depth, output, batch=None):
+    """A network with `depth` layers of random widths, a batch X (of `batch` rows, or a random
+    number), and labels or targets y."""
     sizes = [int(n) for n in rng.integers(2, 9, size=depth + 1)]
     params = {
         "W": [rng.normal(size=(m, n)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:])],
         "b": [0.5 * rng.normal(size=m) for m in sizes[1:]],
     }
-    N = int(rng.integers(2, 9))
+    N = batch or int(rng.integers(2, 9))
     X = rng.normal(size=(N, sizes[0]))
     y = rng.integers(0, sizes[-1], size=N) if output == "softmax" else rng.normal(size=(N, sizes[-1]))
     return X, y, params
@@ -46,31 +47,46 @@ def assert_matches_autograd(submission, reference, X, y, params, activation, out
     loss, W, b, _, _ = torch_network(X, y, params, activation, output)
     loss.backward()
     cache = reference.forward(X, params, activation, output)
-    grads = submission.backward(cache, y, params, activation, output)
+    grads = assert_inputs_unchanged(submission.backward, cache, y, params, activation, output)
     assert len(grads["W"]) == len(W) and len(grads["b"]) == len(b), f"expected gradients for {len(W)} layers"
     for k in range(len(W), 0, -1):
         for key, leaf in (("W", W[k - 1]), ("b", b[k - 1])):
             name = f"grads[{key!r}][{k - 1}] ({key}_{k})"
+            assert_shape(grads[key][k - 1], leaf.shape, name=name)
             assert_close(grads[key][k - 1], leaf.grad.numpy(), rtol=1e-7, atol=1e-10, name=name)
 
 
-@pytest.mark.question("forward")
-@pytest.mark.points(2)
-@pytest.mark.parametrize(
-    "activation, output", [("sigmoid", "softmax"), ("tanh", "linear"), ("relu", "softmax"), ("relu", "linear")]
-)
-def test_forward_matches_torch(submission, rng, activation, output):
-    X, y, params = random_problem(rng, int(rng.integers(2, 5)), output)
+def assert_forward_matches_torch(submission, X, y, params, activation, output):
     _, _, _, a, h = torch_network(X, y, params, activation, output)
-    cache = submission.forward(X, params, activation, output)
+    cache = assert_inputs_unchanged(submission.forward, X, params, activation, output)
     assert len(cache["a"]) == len(a) and len(cache["h"]) == len(h), (
         f"a network with {len(a)} layers has {len(a)} pre-activations and {len(h)} activations"
     )
     for k in range(len(a) + 1):
         if k:
             name = f"cache['a'][{k - 1}] (a_{k})"
+            assert_shape(cache["a"][k - 1], tuple(a[k - 1].shape), name=name)
             assert_close(cache["a"][k - 1], a[k - 1].detach().numpy(), rtol=1e-9, atol=1e-12, name=name)
+        assert_shape(cache["h"][k], tuple(h[k].shape), name=f"cache['h'][{k}] (h_{k})")
         assert_close(cache["h"][k], h[k].detach().numpy(), rtol=1e-9, atol=1e-12, name=f"cache['h'][{k}] (h_{k})")
+
+
+@pytest.mark.question("forward")
+@pytest.mark.points(1)
+@pytest.mark.parametrize(
+    "activation, output", [("sigmoid", "softmax"), ("tanh", "linear"), ("relu", "softmax"), ("relu", "linear")]
+)
+def test_forward_matches_torch(submission, rng, activation, output):
+    X, y, params = random_problem(rng, int(rng.integers(2, 5)), output)
+    assert_forward_matches_torch(submission, X, y, params, activation, output)
+
+
+@pytest.mark.question("forward")
+@pytest.mark.points(1)
+@pytest.mark.parametrize("output", ["softmax", "linear"])
+def test_forward_one_example(submission, rng, output):
+    X, y, params = random_problem(rng, 3, output, batch=1)
+    assert_forward_matches_torch(submission, X, y, params, "tanh", output)
 
 
 @pytest.mark.question("forward")
@@ -84,11 +100,18 @@ def test_forward_without_hidden_layer(submission, rng):
 
 
 @pytest.mark.question("backward_softmax")
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 @pytest.mark.parametrize("activation", TORCH)
 def test_backward_softmax_matches_autograd(submission, reference, rng, activation):
     X, y, params = random_problem(rng, int(rng.integers(2, 5)), "softmax")
     assert_matches_autograd(submission, reference, X, y, params, activation, "softmax")
+
+
+@pytest.mark.question("backward_softmax")
+@pytest.mark.points(1)
+def test_backward_softmax_one_example(submission, reference, rng):
+    X, y, params = random_problem(rng, 3, "softmax", batch=1)
+    assert_matches_autograd(submission, reference, X, y, params, "sigmoid", "softmax")
 
 
 @pytest.mark.question("backward_softmax")
@@ -111,11 +134,18 @@ def test_backward_softmax_numerical(submission, reference, rng):
 
 
 @pytest.mark.question("backward_linear")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("activation", TORCH)
 def test_backward_linear_matches_autograd(submission, reference, rng, activation):
     X, y, params = random_problem(rng, int(rng.integers(2, 5)), "linear")
     assert_matches_autograd(submission, reference, X, y, params, activation, "linear")
+
+
+@pytest.mark.question("backward_linear")
+@pytest.mark.points(1)
+def test_backward_linear_one_example(submission, reference, rng):
+    X, y, params = random_problem(rng, 3, "linear", batch=1)
+    assert_matches_autograd(submission, reference, X, y, params, "relu", "linear")
 
 
 @pytest.mark.question("backward_linear")

@@ -4,7 +4,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from grader.checks import assert_close, assert_shape
+from grader.checks import assert_all_close, assert_close, assert_inputs_unchanged, assert_shape
 
 neuron_question = pytest.mark.question("sigmoid_neuron")
 training_question = pytest.mark.question("training")
@@ -61,7 +61,7 @@ def test_neuron_one_step(submission, rng):
 
 
 @neuron_question
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_neuron_many_steps(submission, rng):
     assert_neuron_matches_torch(submission, rng, int(rng.integers(20, 60)))
 
@@ -100,6 +100,23 @@ def test_seeds(submission, rng):
     assert not np.allclose(other["W"][0], first["W"][0]), "seeds 1 apart gave the same W_1"
 
 
+@training_question
+@pytest.mark.points(2)
+def test_train_is_gradient_descent(submission, reference, rng):
+    """The mechanism, not only the outcome: every parameter (biases too) moves by (26) at each epoch,
+    starting from the student's own init_params(layer_sizes, seed)."""
+    sizes = [3, int(rng.integers(3, 7)), 4]
+    X, y = rng.normal(size=(9, 3)), rng.integers(0, 4, size=9)
+    lr, seed = float(rng.uniform(0.2, 1.0)), int(rng.integers(2**31))
+    expected = submission.init_params(sizes, seed)
+    for _ in range(2):
+        grads = reference.backward(reference.forward(X, expected, "sigmoid", "softmax"), y, expected, "sigmoid", "softmax")
+        expected = {key: [p - lr * d for p, d in zip(expected[key], grads[key])] for key in ("W", "b")}
+    got = assert_inputs_unchanged(submission.train, X, y, sizes, "sigmoid", lr, 2, seed)
+    assert_all_close({key: got[key] for key in ("W", "b")}, expected, rtol=1e-9, atol=1e-12,
+                     name="params after 2 epochs of (26) from init_params(layer_sizes, seed)")
+
+
 def accuracy(reference, X, y, params, activation):
     return float(np.mean(np.argmax(reference.forward(X, params, activation, "softmax")["h"][-1], axis=1) == y))
 
@@ -114,7 +131,7 @@ def test_xor_any_seed(submission, reference, rng):
 
 
 @training_question
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_digits_random_split(submission, reference, rng):
     digits = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(

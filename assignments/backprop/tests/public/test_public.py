@@ -59,7 +59,7 @@ def check_all_gradients(submission, X, y, params, activation, g, output):
 
 
 @pytest.mark.question("activations")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_activation_values(submission):
     assert_close(submission.sigmoid(A), logistic(A), name="sigmoid")
     assert_close(submission.tanh(A), np.tanh(A), name="tanh")
@@ -67,7 +67,7 @@ def test_activation_values(submission):
 
 
 @pytest.mark.question("activations")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_activation_derivatives_match_finite_differences(submission):
     eps = 1e-6
     for name, g in [("sigmoid", logistic), ("tanh", np.tanh), ("relu", lambda a: np.maximum(a, 0))]:
@@ -163,7 +163,7 @@ def accuracy(X, y, params, g):
 
 
 @pytest.mark.question("training")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_xor(submission):
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0, 1, 1, 0])
@@ -172,7 +172,7 @@ def test_xor(submission):
 
 
 @pytest.mark.question("training")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_digits(submission):
     digits = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(

@@ -46,9 +46,11 @@ def test_lstm_forward_matches_reference(submission, reference, rng, cases):
 @pytest.mark.question("lstm_backward")
 @pytest.mark.points(8)
 def test_lstm_backward_matches_torch_lstm(submission, rng, cases, oracle):
-    x, h0, c0, params, dh = lstm_case(rng, cases, T=(1, 9), B=(1, 5))
-    grads = assert_inputs_unchanged(submission.lstm_backward, x, h0, c0, params, dh)
-    assert_lstm_grads_close(grads, oracle.lstm(x, h0, c0, params, dh).grads, f"T={len(x)}")
+    for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (1, 9), "B": (1, 5)}):  # the boundary, then random
+        x, h0, c0, params, dh = lstm_case(rng, cases, **bounds)
+        grads = assert_inputs_unchanged(submission.lstm_backward, x, h0, c0, params, dh)
+        label = f"T={len(x)}, B={len(h0)}, d={h0.shape[1]}"
+        assert_lstm_grads_close(grads, oracle.lstm(x, h0, c0, params, dh).grads, label)
 
 
 @pytest.mark.question("lstm_backward")
@@ -64,11 +66,13 @@ def test_lstm_backward_from_the_last_step_only(submission, rng, cases, oracle):
 @pytest.mark.question("gru_forward")
 @pytest.mark.points(3)
 def test_gru_forward_matches_reference(submission, reference, rng, cases):
-    size = cases.sizes(rng, T=(1, 12), B=(1, 5))
-    x, h0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
-    params = cases.gru_params(rng, size["n"], size["d"], scale=0.8)
-    h = assert_inputs_unchanged(submission.gru_forward, x, h0, params)
-    assert_close(h, reference.gru_forward(x, h0, params), rtol=1e-7, atol=1e-10, name="h")
+    for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (1, 12), "B": (1, 5)}):  # the boundary, then random
+        size = cases.sizes(rng, **bounds)
+        x, h0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
+        params = cases.gru_params(rng, size["n"], size["d"], scale=0.8)
+        h = assert_inputs_unchanged(submission.gru_forward, x, h0, params)
+        label = f"T={len(x)}, B={len(h0)}, d={h0.shape[1]}"
+        assert_close(h, reference.gru_forward(x, h0, params), rtol=1e-7, atol=1e-10, name=f"h ({label})")
 
 
 @pytest.mark.question("gru_forward")

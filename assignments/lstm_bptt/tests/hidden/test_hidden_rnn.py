@@ -5,6 +5,9 @@ import pytest
 from grader.checks import assert_close, assert_distribution, assert_finite, assert_inputs_unchanged
 
 
+ONE_STEP_ONE_SEQUENCE = {"T": (1, 2), "B": (1, 2)}
+
+
 def rnn_case(rng, cases, **size_bounds):
     size = cases.sizes(rng, **size_bounds)
     x, s0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
@@ -27,7 +30,8 @@ def test_rnn_forward_and_loss_match_reference(submission, reference, rng, cases)
         label = f"T={len(x)}, B={len(s0)}"
         assert_close(s, s_ref, rtol=1e-7, atol=1e-10, name=f"s ({label})")
         assert_close(y, y_ref, rtol=1e-7, atol=1e-10, name=f"y ({label})")
-        loss = submission.rnn_loss(x, s0, targets, params)
+        loss = assert_inputs_unchanged(submission.rnn_loss, x, s0, targets, params)
+        assert isinstance(loss, float), f"rnn_loss must return a float, got {type(loss).__name__} ({label})"
         assert_close(loss, reference.rnn_loss(x, s0, targets, params), rtol=1e-8, name=f"loss ({label})")
 
 
@@ -49,9 +53,11 @@ def test_rnn_forward_is_stable_for_large_logits(submission, rng, cases, oracle):
 @pytest.mark.question("rnn_bptt")
 @pytest.mark.points(5)
 def test_rnn_bptt_matches_torch(submission, rng, cases, oracle):
-    x, s0, targets, params = rnn_case(rng, cases, T=(1, 9), B=(1, 5))
-    grads = assert_inputs_unchanged(submission.rnn_bptt, x, s0, targets, params)
-    assert_grads_close(grads, oracle.rnn(x, s0, targets, params).grads, params, f"full BPTT, T={len(x)}")
+    for bounds in (ONE_STEP_ONE_SEQUENCE, {"T": (1, 9), "B": (1, 5)}):  # the boundary, then a random size
+        x, s0, targets, params = rnn_case(rng, cases, **bounds)
+        grads = assert_inputs_unchanged(submission.rnn_bptt, x, s0, targets, params)
+        label = f"full BPTT, T={len(x)}, B={len(s0)}"
+        assert_grads_close(grads, oracle.rnn(x, s0, targets, params).grads, params, label)
 
 
 @pytest.mark.question("rnn_bptt")
@@ -78,9 +84,9 @@ def test_rnn_truncated_bptt_matches_torch_with_detached_windows(submission, rng,
 @pytest.mark.points(1)
 def test_rnn_truncation_at_least_T_is_full_bptt(submission, reference, rng, cases):
     x, s0, targets, params = rnn_case(rng, cases)
-    tau = len(x) + int(rng.integers(0, 3))
-    grads = submission.rnn_bptt(x, s0, targets, params, truncate=tau)
-    assert_grads_close(grads, reference.rnn_bptt(x, s0, targets, params), params, f"truncate={tau} >= T={len(x)}")
+    for tau in (len(x), len(x) + int(rng.integers(1, 3))):  # exactly T, and beyond
+        grads = submission.rnn_bptt(x, s0, targets, params, truncate=tau)
+        assert_grads_close(grads, reference.rnn_bptt(x, s0, targets, params), params, f"truncate={tau} >= T={len(x)}")
 
 
 @pytest.mark.question("rnn_truncated")

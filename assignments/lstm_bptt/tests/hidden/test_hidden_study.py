@@ -16,12 +16,14 @@ def spectral_radius_matrix(rng, d, rho):
 @pytest.mark.question("rnn_jacobian")
 @pytest.mark.points(3)
 def test_rnn_jacobian_norms_match_reference(submission, reference, rng, cases):
-    size = cases.sizes(rng, T=(2, 15), B=(1, 5))
-    x, s0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
-    params = cases.rnn_params(rng, size["n"], size["d"], size["k"], scale=0.9)
-    norms = submission.rnn_jacobian_norms(x, s0, params)
-    assert_shape(norms, (size["T"] + 1, size["B"]), name="norms")
-    assert_close(norms, reference.rnn_jacobian_norms(x, s0, params), rtol=1e-7, atol=1e-14, name="norms")
+    for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (2, 15), "B": (1, 5)}):  # the boundary, then random
+        size = cases.sizes(rng, **bounds)
+        x, s0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
+        params = cases.rnn_params(rng, size["n"], size["d"], size["k"], scale=0.9)
+        norms = assert_inputs_unchanged(submission.rnn_jacobian_norms, x, s0, params)
+        label = f"T={size['T']}, B={size['B']}, d={size['d']}"
+        assert_shape(norms, (size["T"] + 1, size["B"]), name=f"norms ({label})")
+        assert_close(norms, reference.rnn_jacobian_norms(x, s0, params), rtol=1e-7, atol=1e-14, name=f"norms ({label})")
 
 
 @pytest.mark.question("rnn_jacobian")
@@ -54,14 +56,16 @@ def test_rnn_jacobian_norms_vanish_below_and_explode_above_radius_one(submission
 @pytest.mark.question("lstm_jacobian")
 @pytest.mark.points(3)
 def test_lstm_jacobian_norms_match_reference(submission, reference, rng, cases):
-    size = cases.sizes(rng, T=(4, 16), B=(1, 5), d=(1, 7))
-    x, h0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
-    c0 = rng.normal(0.0, 0.5, h0.shape)
-    params = cases.lstm_params(rng, size["n"], size["d"], scale=0.8, biases={"f": 1.0})
-    norms = submission.lstm_jacobian_norms(x, h0, c0, params)
-    expected = reference.lstm_jacobian_norms(x, h0, c0, params)
-    for key in ("h", "c"):
-        assert_close(norms[key], expected[key], rtol=1e-7, atol=1e-14, name=f'norms["{key}"]')
+    for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (4, 16), "B": (1, 5), "d": (1, 7)}):
+        size = cases.sizes(rng, **bounds)  # the boundary (one step, one sequence, one unit), then random
+        x, h0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
+        c0 = rng.normal(0.0, 0.5, h0.shape)
+        params = cases.lstm_params(rng, size["n"], size["d"], scale=0.8, biases={"f": 1.0})
+        norms = assert_inputs_unchanged(submission.lstm_jacobian_norms, x, h0, c0, params)
+        expected = reference.lstm_jacobian_norms(x, h0, c0, params)
+        label = f"T={size['T']}, B={size['B']}, d={size['d']}"
+        for key in ("h", "c"):
+            assert_close(norms[key], expected[key], rtol=1e-7, atol=1e-14, name=f'norms["{key}"] ({label})')
 
 
 @pytest.mark.question("lstm_jacobian")
@@ -111,6 +115,7 @@ def test_clip_grad_norm_matches_torch(submission, rng):
         tensors = with_torch_grads(grads)
         expected_norm = torch.nn.utils.clip_grad_norm_(tensors, max_norm=factor * total).item()
         clipped, norm = assert_inputs_unchanged(submission.clip_grad_norm, grads, factor * total)
+        assert isinstance(norm, float), f"clip_grad_norm must return the norm as a float, got {type(norm).__name__}"
         assert_close(norm, expected_norm, rtol=1e-10, name=f"returned norm (max_norm = {factor} x norm)")
         for name, tensor in zip(grads, tensors):
             # torch divides by (norm + 1e-6), hence the tolerance

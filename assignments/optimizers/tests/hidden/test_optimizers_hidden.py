@@ -121,6 +121,9 @@ def assert_same_run(actual, expected, name, rtol=RTOL, atol=ATOL):
             assert_close(stacked(states, key, shape, name), np.array([s[key] for s in states_expected]),
                          rtol, atol, name=f"{name}: state[{key!r}] (index = step, coordinate)")
     counts, expected_counts = [state.get("t") for state in states], [s["t"] for s in states_expected]
+    for i, count in enumerate(counts):
+        is_int = np.asarray(count).shape == () and np.asarray(count).dtype.kind in "iu"
+        assert is_int, f"{name}: state['t'] after step {i} must be an int (the number of steps), got {count!r:.40}"
     if counts != expected_counts:
         raise AssertionError(f"{name}: state['t'] should count the steps taken: expected {expected_counts[:5]}..., "
                              f"got {counts[:5]}...")
@@ -132,18 +135,22 @@ STATE_KEYS = {"momentum": ("u",), "nesterov": ("u",), "adagrad": ("v",), "rmspro
 
 
 def random_state(rng, method, d):
-    """A state in the middle of a run: averages of squares positive, t small enough for bias corrections to matter."""
+    """A state in the middle of a run: averages of squares positive, t small enough for bias corrections to matter.
+    `d` is the shape of w (an int or a tuple)."""
     state = {key: rng.normal(size=d) if key == "m" or method in ("momentum", "nesterov") else rng.exponential(size=d)
              for key in STATE_KEYS[method]}
     state["t"] = int(rng.integers(1, 40))
     return state
 
 
+SHAPES = [(1,), (2, 3)]
+
+
 def assert_same_steps(submission, reference, rng, method, hyper, n=12):
     """n single steps from random (w, g, state), hyper-parameters drawn by hyper(rng), against the reference."""
     step = f"{method}_step"
     for i in range(n):
-        d = int(rng.integers(1, 8))
+        d = SHAPES[i] if i < len(SHAPES) else int(rng.integers(1, 8))  # any shape, elementwise: one entry, a matrix
         w, g, state, h = rng.normal(size=d), 2 * rng.normal(size=d), random_state(rng, method, d), hyper(rng)
         expected = getattr(reference, step)(w, g, state, *h)
         actual = unpack(assert_inputs_unchanged(getattr(submission, step), w, g, state, *h), step)
@@ -166,7 +173,31 @@ def test_gd_trajectory_matches_torch(submission, rng):
 
 
 @pytest.mark.question("gd_momentum")
-@pytest.mark.points(4)
+@pytest.mark.points(1)
+def test_init_state_of_any_shape(submission, rng):
+    """init_state: every array zero and shaped like w (a matrix, a single entry), and t the int 0."""
+    for shape in [(1,), (2, 3), (int(rng.integers(2, 9)),)]:
+        w = rng.normal(size=shape)
+        for method, keys in STATE_KEYS.items():
+            state = assert_inputs_unchanged(submission.init_state, method, w)
+            assert isinstance(state, dict) and set(state) == {*keys, "t"}, (
+                f"init_state({method!r}, w) must hold the keys {sorted({*keys, 't'})}, got {state!r:.120}")
+            for key in keys:
+                assert_shape(state[key], shape, name=f"init_state({method!r}, w of shape {shape})[{key!r}]")
+                assert_close(state[key], np.zeros(shape), name=f"init_state({method!r}, w)[{key!r}]")
+            t = np.asarray(state["t"])
+            assert t.shape == () and t.dtype.kind in "iu" and state["t"] == 0, (
+                f"init_state({method!r}, w)['t'] must be the int 0, got {state['t']!r:.40}")
+
+
+@pytest.mark.question("gd_momentum")
+@pytest.mark.points(1)
+def test_momentum_single_steps(submission, reference, rng):
+    assert_same_steps(submission, reference, rng, "momentum", lambda r: (r.uniform(0.01, 0.5), r.uniform(0, 0.99)))
+
+
+@pytest.mark.question("gd_momentum")
+@pytest.mark.points(2)
 def test_momentum_matches_torch_on_quadratics(submission, rng):
     for _ in range(2):
         d, lr, beta = int(rng.integers(3, 13)), rng.uniform(0.02, 0.2), rng.uniform(0.5, 0.95)
@@ -189,7 +220,13 @@ def test_momentum_on_rosenbrock(submission, reference, rng):
 
 
 @pytest.mark.question("nesterov")
-@pytest.mark.points(3)
+@pytest.mark.points(1)
+def test_nesterov_single_steps(submission, reference, rng):
+    assert_same_steps(submission, reference, rng, "nesterov", lambda r: (r.uniform(0.01, 0.5), r.uniform(0, 0.99)))
+
+
+@pytest.mark.question("nesterov")
+@pytest.mark.points(2)
 def test_nesterov_matches_torch_on_quadratics(submission, rng):
     for _ in range(2):
         d, lr, beta = int(rng.integers(3, 13)), rng.uniform(0.02, 0.2), rng.uniform(0.5, 0.95)
@@ -327,10 +364,13 @@ def test_gradients_match_autograd_and_finite_differences(submission, rng, model)
 @pytest.mark.points(2)
 @pytest.mark.parametrize("model", ["linear", "logistic"])
 def test_epochs_match_torch(submission, rng, model):
-    for _ in range(2):
+    for case in range(2):
         n, d = int(rng.integers(20, 60)), int(rng.integers(2, 8))
-        X, y = regression_data(rng, model, n, d)
         batch_size = int(rng.choice([b for b in range(2, n // 2) if n % b]))  # the last batch is short
+        if case == 1:  # ... down to a single example
+            batch_size = int(rng.integers(2, 8))
+            n = batch_size * int(rng.integers(3, 8)) + 1
+        X, y = regression_data(rng, model, n, d)
         w0, lr, perm = rng.normal(size=d), rng.uniform(0.05, 0.3), rng.permutation(n)
         expected = torch_epoch(model, w0, X, y, lr, batch_size, perm)
         W = submission.minibatch_epoch(w0, X, y, lr, batch_size, perm, model)

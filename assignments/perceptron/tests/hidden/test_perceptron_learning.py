@@ -7,7 +7,7 @@ presentation order); runs with random picks are checked by their properties.
 import numpy as np
 import pytest
 
-from grader.checks import assert_close, assert_shape
+from grader.checks import assert_close, assert_inputs_unchanged, assert_shape
 
 RUN_KEYS = {"w", "converged", "corrections", "steps", "trace"}
 
@@ -53,14 +53,53 @@ def radius(P):
 
 
 def check_run(run, n, name):
-    """The run dictionary's keys, shapes and bookkeeping; returns its trace as an array."""
+    """The run dictionary's keys, types, shapes and bookkeeping; returns its trace as an array."""
     is_run = isinstance(run, dict) and RUN_KEYS <= set(run)
     assert is_run, f"{name}: expected a dict with keys {sorted(RUN_KEYS)}, got {run!r:.200}"
+    for key, kind, what in (("converged", "b", "a bool"), ("corrections", "iu", "an int"), ("steps", "iu", "an int")):
+        value = np.asarray(run[key])
+        assert value.shape == () and value.dtype.kind in kind, f"{name}: {key} must be {what}, got {run[key]!r:.60}"
     trace = np.asarray(run["trace"], dtype=float)
     assert_shape(trace, (int(run["corrections"]) + 1, n + 1), name=f"{name}: trace")
     assert_close(trace[-1], run["w"], rtol=1e-12, name=f"{name}: trace[-1] vs w")
     assert 0 <= run["corrections"] <= run["steps"], f"{name}: {run['corrections']} corrections in {run['steps']} steps"
     return trace
+
+
+def near_tie(S, tie_is_correct, run, order, tol=1e-9):
+    """Whether the run (of Algorithm 1 or 2 on the signed points S, in the given order) met a
+    decision within rounding of a tie: some w . p with |w . p| <= tol ||w|| ||p||, w != 0. A correct
+    solution that sums in another order may decide such a step the other way; exact ties (w = 0,
+    integer points) are decided exactly by every order of summation."""
+    norms = np.linalg.norm(S, axis=1)
+
+    def close(w, rows):
+        values = S[rows] @ w
+        return bool(np.any((np.abs(values) <= tol * np.linalg.norm(w) * norms[rows]) & np.any(w != 0)))
+
+    trace, k = np.asarray(run["trace"], dtype=float), 0
+    if close(trace[0], slice(None)):
+        return True
+    for t in range(run["steps"]):
+        i = order[t % len(order)]
+        value = S[i] @ trace[k]
+        if close(trace[k], [i]):
+            return True
+        if value < 0 or (value == 0 and not tie_is_correct[i]):
+            k += 1
+            if close(trace[k], slice(None)):
+                return True
+    return False
+
+
+def tie_free(draw, tries=20):
+    """The first case from draw() (returning (case, S, tie_is_correct, reference run, order)) whose
+    reference run has no near-tie, so that an exact trace is the only right answer."""
+    for _ in range(tries):
+        case = draw()
+        if not near_tie(*case[1:]):
+            return case[0], case[3]
+    raise RuntimeError("no tie-free case drawn")
 
 
 def assert_same_run(got, expected, name):
@@ -104,13 +143,41 @@ def proof_cases(rng, reference):
 @pytest.mark.points(4)
 def test_perceptron_follows_the_given_order(rng, submission, reference):
     for case in range(4):
-        m, n = int(rng.integers(10, 80)), int(rng.integers(1, 7))
-        X, y, _ = separable_data(rng, m, n, gap=rng.uniform(0.01, 0.1))
-        w0 = rng.normal(size=n + 1)
-        order = rng.permutation(np.concatenate([np.arange(m), rng.integers(0, m, size=m)]))  # repeats, wraps around
-        got = submission.perceptron(X, y, w0, 20_000, order=order)
+        (X, y, w0, order), expected = tie_free(lambda: given_order_case(rng, reference))
+        m, n = X.shape
+        got = assert_inputs_unchanged(submission.perceptron, X, y, w0, 20_000, order=order)
         check_run(got, n, f"case {case}")
-        assert_same_run(got, reference.perceptron(X, y, w0, 20_000, order=order), f"case {case} (m={m}, n={n})")
+        assert_same_run(got, expected, f"case {case} (m={m}, n={n})")
+
+
+def given_order_case(rng, reference):
+    """Separable data, a random start and an order with repeats that wraps around, for tie_free."""
+    m, n = int(rng.integers(10, 80)), int(rng.integers(1, 7))
+    X, y, _ = separable_data(rng, m, n, gap=rng.uniform(0.01, 0.1))
+    w0 = rng.normal(size=n + 1)
+    order = rng.permutation(np.concatenate([np.arange(m), rng.integers(0, m, size=m)]))
+    run = reference.perceptron(X, y, w0, 20_000, order=order)
+    return (X, y, w0, order), reference.signed_points(X, y, normalise=False), y == 1, run, order
+
+
+@pytest.mark.question("perceptron")
+@pytest.mark.points(2)
+def test_perceptron_converges_on_the_last_allowed_step(rng, submission, reference):
+    """A run that needs exactly max_steps steps converges on its last one; one step fewer does not."""
+    expected = {"steps": 0}
+    while expected["steps"] == 0:  # a start that already separates needs no step at all
+        (X, y, w0, order), expected = tie_free(lambda: given_order_case(rng, reference))
+    steps = expected["steps"]
+    exact = submission.perceptron(X, y, w0, steps, order=order)
+    check_run(exact, X.shape[1], f"max_steps = {steps}, the steps the run needs")
+    assert_same_run(exact, expected, f"max_steps = {steps}, the steps the run needs")
+    short = submission.perceptron(X, y, w0, steps - 1, order=order)
+    stopped = not short["converged"] and short["steps"] == steps - 1
+    assert stopped, f"max_steps = {steps - 1}, one fewer than the run needs: stop unconverged after {steps - 1} steps"
+    seeded = submission.perceptron(X, y, w0, 1_000_000, seed=5)
+    again = submission.perceptron(X, y, w0, seeded["steps"], seed=5)
+    name = f"random picks with seed 5 and max_steps = {seeded['steps']}, the steps that run needed"
+    assert again["converged"] and again["steps"] == seeded["steps"], f"{name}: must converge on the last step"
 
 
 @pytest.mark.question("perceptron")
@@ -135,7 +202,7 @@ def test_perceptron_tie_rule(rng, submission, reference):
 
 
 @pytest.mark.question("perceptron")
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_perceptron_random_picks(rng, submission, reference):
     for case in range(3):
         m, n = int(rng.integers(20, 100)), int(rng.integers(1, 6))
@@ -157,7 +224,7 @@ def test_perceptron_random_picks(rng, submission, reference):
 
 
 @pytest.mark.question("perceptron")
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_perceptron_stops(rng, submission, reference):
     X, y, w_star = separable_data(rng, 30, 3, gap=0.05)
     run = submission.perceptron(X, y, w_star, 1000, seed=1)
@@ -171,9 +238,14 @@ def test_perceptron_stops(rng, submission, reference):
         check_run(random_run, 2, f"XOR case {case}")
         stopped = not random_run["converged"] and random_run["steps"] == max_steps
         assert stopped, f"XOR case {case}: stop after max_steps={max_steps} without converging"
-        order = rng.permutation(len(X))
+        def xor_case():
+            order = rng.permutation(len(X))
+            run = reference.perceptron(X, y, w0, max_steps, order=order)
+            return order, reference.signed_points(X, y, normalise=False), y == 1, run, order
+
+        order, expected = tie_free(xor_case)
         got = submission.perceptron(X, y, w0, max_steps, order=order)
-        assert_same_run(got, reference.perceptron(X, y, w0, max_steps, order=order), f"XOR case {case}, given order")
+        assert_same_run(got, expected, f"XOR case {case}, given order")
 
 
 # ---------------------------------------------------------------- Task 4: modified
@@ -196,13 +268,19 @@ def test_signed_points(rng, submission, reference):
 def test_modified_follows_adversarial_order(rng, submission, reference):
     for case in range(3):
         n = int(rng.integers(2, 6))
-        X, y, _ = separable_data(rng, int(rng.integers(30, 80)), n, gap=rng.uniform(0.005, 0.03))
-        P = reference.signed_points(X, y)
-        w0 = np.zeros(n + 1) if case == 0 else rng.normal(size=n + 1)
-        order = adversarial_order(reference, P, w0, rng)
-        got = submission.modified_perceptron(P, w0, 100_000, order=order)
+
+        def draw():
+            X, y, _ = separable_data(rng, int(rng.integers(30, 80)), n, gap=rng.uniform(0.005, 0.03))
+            P = reference.signed_points(X, y)
+            w0 = np.zeros(n + 1) if case == 0 else rng.normal(size=n + 1)
+            order = adversarial_order(reference, P, w0, rng)
+            run = reference.modified_perceptron(P, w0, 100_000, order=order)
+            return (P, w0, order), P, np.zeros(len(P), dtype=bool), run, order
+
+        (P, w0, order), expected = tie_free(draw)
+        got = assert_inputs_unchanged(submission.modified_perceptron, P, w0, 100_000, order=order)
         check_run(got, n, f"case {case}")
-        assert_same_run(got, reference.modified_perceptron(P, w0, 100_000, order=order), f"case {case}")
+        assert_same_run(got, expected, f"case {case}")
 
 
 @pytest.mark.question("modified")
@@ -251,6 +329,9 @@ def test_modified_strict_rule_and_budget(rng, submission, reference):
     got = submission.modified_perceptron(P, np.zeros(4), 10_000, order=order)
     expected = reference.modified_perceptron(P, np.zeros(4), 10_000, order=order)
     assert_same_run(got, expected, "integer points from w = 0")
+    exact = submission.modified_perceptron(P, np.zeros(4), expected["steps"], order=order)
+    name = f"integer points from w = 0 with max_steps = {expected['steps']}, the steps the run needs"
+    assert exact["converged"] and exact["steps"] == expected["steps"], f"{name}: must converge on the last step"
     X, y = xor_data(rng, 24)
     max_steps = int(rng.integers(100, 300))
     run = submission.modified_perceptron(reference.signed_points(X, y), rng.normal(size=3), max_steps, seed=4)
@@ -274,7 +355,7 @@ def test_margin(rng, submission, reference):
 
 
 @pytest.mark.question("proof_steps")
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_alignment_bound_along_runs(rng, submission, reference):
     for i, case in enumerate(proof_cases(rng, reference)):
         trace, w_star, w0, delta = case["trace"], case["w_star"], case["w0"], case["delta"]
@@ -304,7 +385,27 @@ def test_norm_sq_bound_along_runs(rng, submission, reference):
 
 
 @pytest.mark.question("proof_steps")
-@pytest.mark.points(3)
+@pytest.mark.points(2)
+def test_bounds_far_beyond_a_run(rng, submission, reference):
+    """The bounds are functions of k, tight everywhere: also past k_max (where (12) exceeds 1) and
+    where u . w_0 + k delta is still negative (w_0 opposed to w*)."""
+    for case in range(4):
+        n = int(rng.integers(1, 7))
+        w_star, delta, R = rng.normal(size=n + 1), float(rng.uniform(0.001, 0.2)), float(rng.uniform(0.5, 3))
+        w0 = (-3 if case % 2 else 1) * rng.uniform(0.5, 5) * w_star / np.linalg.norm(w_star) + rng.normal(size=n + 1)
+        k_max = reference.correction_bound(w_star, w0, delta, R)
+        k = np.unique(np.concatenate([[0, 1], rng.integers(1, 20 * int(k_max) + 100, size=30)]))
+        for name, got, expected in [
+            ("alignment_bound", submission.alignment_bound(w_star, w0, k, delta), reference.alignment_bound(w_star, w0, k, delta)),
+            ("norm_sq_bound", submission.norm_sq_bound(w0, k, R), reference.norm_sq_bound(w0, k, R)),
+            ("cos_beta_bound", submission.cos_beta_bound(w_star, w0, k, delta, R), reference.cos_beta_bound(w_star, w0, k, delta, R)),
+        ]:
+            assert_shape(got, k.shape, name=name)
+            assert_close(got, expected, rtol=1e-9, atol=1e-12, name=f"{name} for k up to {k.max()} (k_max = {k_max:.4g})")
+
+
+@pytest.mark.question("proof_steps")
+@pytest.mark.points(2)
 def test_cos_beta_bound_along_runs(rng, submission, reference):
     for i, case in enumerate(proof_cases(rng, reference)):
         trace, w_star, w0, delta, R = case["trace"], case["w_star"], case["w0"], case["delta"], case["R"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader.checks import assert_close, assert_dtype, assert_shape
+from grader.checks import assert_close, assert_dtype, assert_inputs_unchanged, assert_shape
 
 
 def fires(X, w):
@@ -22,7 +22,7 @@ def random_threshold_table(rng, inputs):
 
 
 @pytest.mark.question("mp_neuron")
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_mp_neuron_counts_excitatory_inputs(rng, submission):
     for n in rng.permutation(np.arange(1, 9))[:5]:
         X = rng.integers(0, 2, size=(rng.integers(20, 60), n))
@@ -34,7 +34,24 @@ def test_mp_neuron_counts_excitatory_inputs(rng, submission):
 
 
 @pytest.mark.question("mp_neuron")
-@pytest.mark.points(4)
+@pytest.mark.points(2)
+def test_mp_neuron_integer_outputs_and_one_row(rng, submission):
+    """0/1 outputs are integer arrays (the conventions), also for a single row."""
+    n = int(rng.integers(2, 7))
+    X = rng.integers(0, 2, size=(int(rng.integers(5, 20)), n))
+    inhibitory = rng.random(n) < 0.3
+    out = assert_inputs_unchanged(submission.mp_neuron, X, inhibitory, 1)
+    assert_dtype(out, "i", name="mp_neuron output")
+    for row in (X[:1], np.zeros((1, n), dtype=int)):
+        one = submission.mp_neuron(row, inhibitory, 0)
+        assert_shape(one, (1,), name="mp_neuron output for one row")
+        assert_dtype(one, "i", name="mp_neuron output for one row")
+        expected = 0 if row[0, inhibitory].any() else 1
+        assert_close(one, [expected], name="mp_neuron output for one row with theta = 0")
+
+
+@pytest.mark.question("mp_neuron")
+@pytest.mark.points(3)
 def test_mp_neuron_inhibition_vetoes(rng, submission, reference):
     for n in rng.permutation(np.arange(2, 9))[:5]:
         X = reference.boolean_inputs(int(n))
@@ -121,7 +138,23 @@ def test_boolean_network_any_table(rng, submission, reference):
 
 
 @pytest.mark.question("network")
-@pytest.mark.points(4)
+@pytest.mark.points(1)
+def test_network_forward_integer_outputs_and_one_row(rng, submission, reference):
+    """0/1 outputs are integer arrays (the conventions), also for a single row."""
+    n = int(rng.integers(2, 6))
+    net = reference.boolean_network(rng.integers(0, 2, size=2**n))
+    Z = 2 * reference.boolean_inputs(n) - 1
+    out = assert_inputs_unchanged(submission.network_forward, Z, net)
+    assert_dtype(out, "i", name="network_forward output")
+    row = int(rng.integers(2**n))
+    one = submission.network_forward(Z[row:row + 1], net)
+    assert_shape(one, (1,), name="network_forward output for one row")
+    assert_dtype(one, "i", name="network_forward output for one row")
+    assert_close(one, reference.network_forward(Z[row:row + 1], net), name="network_forward output for one row")
+
+
+@pytest.mark.question("network")
+@pytest.mark.points(3)
 def test_network_forward(rng, submission, reference):
     for _ in range(4):
         n, hidden, m = int(rng.integers(1, 7)), int(rng.integers(1, 20)), int(rng.integers(5, 40))
