@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import assert_close, assert_finite, assert_inputs_unchanged, assert_shape
+from grader.checks import as_array, assert_close, assert_finite, assert_inputs_unchanged, assert_shape
 
 
 @pytest.mark.question("encoding")
@@ -97,7 +97,7 @@ def test_logits_are_causal(submission, rng, lm):
     k = int(rng.integers(5, 35))
     y = x.copy()
     y[k:] = (x[k:] + rng.integers(1, lm.V, 40 - k)) % lm.V
-    before, after = np.asarray(model.logits(x)), np.asarray(model.logits(y))
+    before, after = as_array(model.logits(x), "model.logits"), as_array(model.logits(y), "model.logits")
     assert_close(after[:k], before[:k], rtol=1e-5, atol=1e-6,
                  name=f"logits of the first {k} positions after changing the characters from position {k} on")
     assert not np.allclose(after[k], before[k], rtol=1e-6, atol=1e-7), \
@@ -106,7 +106,7 @@ def test_logits_are_causal(submission, rng, lm):
     xs = rng.integers(0, lm.V, (30, 3))
     ys = xs.copy()
     ys[k - 3:, 1] = (xs[k - 3:, 1] + 1) % lm.V
-    before, after = np.asarray(submission.forward_logits(weights, xs)), np.asarray(submission.forward_logits(weights, ys))
+    before, after = as_array(submission.forward_logits(weights, xs)), as_array(submission.forward_logits(weights, ys))
     assert_close(after[:k - 3], before[:k - 3], rtol=1e-5, atol=1e-6, name="forward_logits before the change")
     assert_close(after[:, [0, 2]], before[:, [0, 2]], rtol=1e-5, atol=1e-6,
                  name="forward_logits of the sequences of the batch that did not change")
