@@ -43,8 +43,10 @@ class Batch:
 
 
 def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path, jobs: int = 2,
-                public_only: bool = False, regrade: bool = False, quiet: bool = False) -> Batch:
+                public_only: bool = False, regrade: bool = False, quiet: bool = False, seed: int | None = None) -> Batch:
     """Grade every submission into out/<student>.json (skipping those already graded) and write out/gradebook.csv.
+
+    `seed`, where given, replaces the spec's seed for the tests' random inputs.
 
     A submission whose grading failed (the grader's fault, never the student's) is retried by the next run.
     """
@@ -55,7 +57,7 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
         task = progress.add_task(f"grading {assignment.slug}", total=len(submissions),
                                  completed=len(submissions) - len(todo))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_grade_one, assignment, path, out / f"{student}.json", public_only): student
+            futures = {pool.submit(_grade_one, assignment, path, out / f"{student}.json", public_only, seed): student
                        for student, path in todo.items()}
             batch = Batch()
             for future in as_completed(futures):
@@ -72,12 +74,14 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
     return batch
 
 
-def _grade_one(assignment: Assignment, path: Path, target: Path, public_only: bool) -> str | None:
+def _grade_one(assignment: Assignment, path: Path, target: Path, public_only: bool, seed: int | None) -> str | None:
     """Grade one submission in a fresh grader process; return the grader's error output if it failed."""
     command = [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--json", str(target),
                "--feedback", str(target.with_suffix(".html")), "--quiet"]
     if public_only:
         command.append("--public-only")
+    if seed is not None:
+        command += ["--seed", str(seed)]
     completed = subprocess.run(command, capture_output=True, text=True)
     if target.exists():
         return None

@@ -5,6 +5,7 @@ Each command imports what it needs when it runs, so grading pays for nothing els
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("assignment", help="assignment slug (or its folder)")
     grade_cmd.add_argument("path", type=Path, help=".py, .ipynb, folder or .zip; or a folder of many submissions")
     grade_cmd.add_argument("--public-only", action="store_true", help="run only the public tests")
+    grade_cmd.add_argument("--seed", type=int, help="seed of the tests' random inputs, instead of the spec's")
     grade_cmd.add_argument("--json", type=Path, help="write the full result as JSON")
     grade_cmd.add_argument("--gradescope", type=Path, help="write Gradescope's results.json")
     grade_cmd.add_argument("--junit", type=Path, help="write JUnit XML")
@@ -69,10 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("assignment", help="assignment slug (or its folder)")
     lint.set_defaults(run=_validate)
 
-    audit_cmd = commands.add_parser("audit", help="grade the reference, the starter and the mutants; check each",
-                                    **defaults)
+    audit_cmd = commands.add_parser("audit", help="prove the tests strong and fair: reference under several seeds, "
+                                    "starter, hand-written and automatic mutants, alternative solutions", **defaults)
     audit_cmd.add_argument("assignment", help="assignment slug (or its folder)")
     audit_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="variants graded at once")
+    audit_cmd.add_argument("--full", action="store_true", help="every automatic mutant, alternative and seed the spec "
+                           "names, instead of its sample (audit.sample)")
+    audit_cmd.add_argument("--mutants", type=_count_or_all, default=argparse.SUPPRESS, metavar="N|all",
+                           help="automatic mutants graded (a fixed sample)")
+    audit_cmd.add_argument("--alternatives", type=_count_or_all, default=argparse.SUPPRESS, metavar="N|all",
+                           help="alternative solutions graded")
+    audit_cmd.add_argument("--seeds", type=_count, default=argparse.SUPPRESS, metavar="N",
+                           help="seeds besides the spec's")
+    audit_cmd.add_argument("--json", type=Path, help="write the audit report as JSON")
     audit_cmd.set_defaults(run=_audit)
 
     bundle = commands.add_parser("release", help="write the student bundle: handout, starters, spec, public tests",
@@ -97,13 +108,15 @@ def _existing(path: Path) -> Path:
 
 def _grade(args) -> int:
     assignment = spec.load(args.assignment)
+    if args.seed is not None:
+        assignment = dataclasses.replace(assignment, seed=args.seed)
     _existing(args.path)
     if is_class_folder(args.path, assignment):
         submissions = submissions_in(args.path)
         if not submissions:
             raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
         batch = grade_batch(assignment, submissions, args.out, jobs=args.jobs, public_only=args.public_only,
-                            regrade=args.regrade, quiet=args.quiet)
+                            regrade=args.regrade, quiet=args.quiet, seed=args.seed)
         if not args.quiet:
             _print_batch(batch, submissions, args.out)
         return 1 if batch.failures else 0
@@ -143,22 +156,28 @@ def _validate(args) -> int:
     return 1 if problems else 0
 
 
+def _count(text: str) -> int:
+    """A command-line count: a whole number, at least 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
+def _count_or_all(text: str) -> int | None:
+    """A command-line count, or `all` (None)."""
+    return None if text == "all" else _count(text)
+
+
 def _audit(args) -> int:
-    from grader.audit import audit
+    from grader.audit import audit, plan
+    from grader.reports.audit import render_audit
     assignment = spec.load(args.assignment)
-    rows = audit(assignment, jobs=args.jobs)
-    table = Table(title=f"audit of {assignment.slug}")
-    for column in ("variant", "score", "lost questions", "expected", "verdict"):
-        table.add_column(column)
-    for variant, result, problem in rows:
-        score = f"{result.score:g} / {result.autograded_possible:g}" if result else "-"
-        lost = ", ".join(sorted(result.lost_questions())) if result else "-"
-        expected = {"full": "full marks", "starter": "≤ 5%"}.get(variant.expect, ", ".join(sorted(variant.loses)))
-        name = Text.assemble(variant.name, (f"\n{variant.description}" if variant.description else "", "dim"))
-        verdict = Text(f"✗ {problem}", style="red") if problem else Text("✓", style="green")
-        table.add_row(name, score, lost, expected, verdict)  # Text: a description's [brackets] are not markup
-    console.print(table)
-    return 1 if any(problem for _, _, problem in rows) else 0
+    overrides = {k: getattr(args, k) for k in ("mutants", "alternatives", "seeds") if hasattr(args, k)}
+    report = audit(assignment, jobs=args.jobs, run=plan(assignment, full=args.full, **overrides))
+    if args.json:
+        _write(args.json, json.dumps(report.to_dict(), indent=2).encode())
+    render_audit(report, console)
+    return 1 if report.problems() else 0
 
 
 def _release(args) -> int:

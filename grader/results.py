@@ -70,6 +70,7 @@ class GradeResult:
     public_only: bool = False
     problem: str = ""          # why nothing of the submission could be graded (nothing gradable, a forbidden use)
     load_output: str = ""      # what the submission printed while it loaded
+    seed: int | None = None    # the seed the tests' random inputs came from (the spec's, or one given to grade)
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""

@@ -173,4 +173,4 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         questions=questions, score_cap=assignment.score_cap, warnings=isolation.notes() + prepared.advisories,
         load_errors=list(submission.load_errors) if submission is not None else [],
         load_output=submission.load_output if submission is not None else "",
-        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "")
+        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "", seed=assignment.seed)

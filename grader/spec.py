@@ -28,6 +28,18 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """What `grader audit` requires (kill_rate) and grades: seeds besides the spec's, and the sample it grades
+    by default and in CI (sample_*: None means all); `grader audit --full` grades every mutant and alternative."""
+
+    kill_rate: float = 0.95
+    seeds: int = 2
+    sample_seeds: int = 1
+    sample_mutants: int | None = 4
+    sample_alternatives: int | None = 2
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     title: str
@@ -50,7 +62,9 @@ class Assignment:
     preload: tuple[str, ...] = ("numpy", "torch")
     seed: int = 0
     score_cap: float | None = None
+    score_cap_bonus: bool = False     # the cap is an exam's explicit bonus: losses above it may stay invisible
     solution: Path | None = None
+    audit: AuditSettings = AuditSettings()
 
     @property
     def spec_path(self) -> Path:
@@ -67,6 +81,14 @@ class Assignment:
     @property
     def mutants_path(self) -> Path:
         return self.root / "tests" / "mutants.yaml"
+
+    @property
+    def equivalent_mutants_path(self) -> Path:
+        return self.root / "tests" / "equivalent_mutants.yaml"
+
+    @property
+    def alternatives_folder(self) -> Path:
+        return self.root / "tests" / "alternatives"
 
     @property
     def total_points(self) -> float:
@@ -151,9 +173,7 @@ def parse(data, root: Path) -> Assignment:
     submission = reader.list("submission")
     if not submission or not all(isinstance(s, str) and s.endswith((".py", ".ipynb")) for s in submission):
         _fail(where, "submission", "must list file names ending in .py or .ipynb")
-    cap = reader.get("score_cap")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap < math.inf):
-        _fail(where, "score_cap", f"must be a positive number, got {cap!r}")
+    cap, cap_bonus = _score_cap(reader, where)
     assignment = Assignment(
         slug=slug,
         title=reader.str("title"),
@@ -167,10 +187,54 @@ def parse(data, root: Path) -> Assignment:
         preload=tuple(str(m) for m in reader.get("preload", ["numpy", "torch"])),
         seed=int(reader.number("seed", 0)),
         score_cap=cap,
+        score_cap_bonus=cap_bonus,
         solution=root.parent.parent / "solutions" / f"{slug}.py",
+        audit=_audit_settings(reader.mapping("audit", required=False), where),
     )
     reader.no_unknown()
     return assignment
+
+
+def _score_cap(reader: "_Reader", where: Path) -> tuple[float | None, bool]:
+    """`score_cap: 100`, or `score_cap: {points: 100, bonus: true}` where the cap is an exam's explicit bonus."""
+    cap = reader.get("score_cap")
+    if isinstance(cap, dict):
+        cap_reader = _Reader(where, cap, prefix="score_cap.")
+        points, bonus = cap_reader.number("points", positive=True), cap_reader.bool("bonus")
+        cap_reader.no_unknown()
+        return points, bonus
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap < math.inf):
+        _fail(where, "score_cap", f"must be a positive number, got {cap!r} (or {{points: n, bonus: true}})")
+    return cap, False
+
+
+def _audit_settings(data: dict, where: Path) -> AuditSettings:
+    """`audit: {kill_rate: 0.95, seeds: 2, sample: {seeds: 1, mutants: 4, alternatives: 2}}`."""
+    reader = _Reader(where, data, prefix="audit.")
+    rate = reader.number("kill_rate", AuditSettings.kill_rate)
+    if not 0 <= rate <= 1:
+        _fail(where, "audit.kill_rate", f"must be a share between 0 and 1 (0.95 for 95%), got {rate!r}")
+    seeds = _count(reader, "seeds", AuditSettings.seeds)
+    sample = _Reader(where, reader.mapping("sample", required=False), prefix="audit.sample.")
+    settings = AuditSettings(
+        kill_rate=rate, seeds=seeds,
+        sample_seeds=min(seeds, _count(sample, "seeds", AuditSettings.sample_seeds)),
+        sample_mutants=_count(sample, "mutants", AuditSettings.sample_mutants, all_allowed=True),
+        sample_alternatives=_count(sample, "alternatives", AuditSettings.sample_alternatives, all_allowed=True))
+    sample.no_unknown()
+    reader.no_unknown()
+    return settings
+
+
+def _count(reader: "_Reader", key: str, default: int | None, all_allowed: bool = False) -> int | None:
+    """A whole number of things, at least 0; `all` (None) where allowed."""
+    value = reader.get(key, "all" if default is None else default)
+    if all_allowed and value == "all":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail(reader.where, reader.prefix + key, f"must be a whole number, at least 0{' or all' if all_allowed else ''}, "
+                                                 f"got {value!r}")
+    return value
 
 
 def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:

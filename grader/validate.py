@@ -1,4 +1,5 @@
-"""Lint an assignment: the spec, the files it needs, the tests' markers and points, the mutants."""
+"""Lint an assignment: the spec, the files it needs, the tests' markers and points, the mutants, alternatives
+and equivalent mutants the audit reads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.audit import load_mutants
+from grader.audit import load_alternatives, load_equivalents, load_mutants
 from grader.notebook import from_percent_script
 from grader.plugin import GraderPlugin
 from grader.runner import GradingError, run_pytest
@@ -29,10 +30,11 @@ def validate(assignment: Assignment) -> list[str]:
         generated = from_percent_script(assignment.starter(".py").read_text())
         if [c.source for c in nbformat.read(notebook, as_version=4).cells] != [c.source for c in generated.cells]:
             problems.append(f"{notebook}: out of date with starter.py (run: grader notebook {assignment.starter('.py')})")
-    try:
-        load_mutants(assignment) if assignment.solution.exists() else None
-    except SpecError as error:
-        problems.append(str(error))
+    for load in (load_mutants, load_alternatives, load_equivalents):
+        try:
+            load(assignment) if assignment.solution.exists() else None
+        except SpecError as error:
+            problems.append(str(error))
     plugin = GraderPlugin(assignment, None, None)
     try:
         run_pytest(assignment, plugin, collect_only=True)

@@ -189,3 +189,32 @@ def test_a_ban_on_part_of_a_package_is_advisory(home):
 def test_a_mistyped_key_is_named_with_the_closest_valid_one(home):
     assert "questions[0].point is not a known key (did you mean points?)" in spec_error(home, _with("questions.0.point", 3))
     assert "forbiden is not a known key (did you mean forbidden?)" in spec_error(home, _with("forbiden", ["torch"]))
+
+
+def test_the_audit_keys_and_the_bonus_cap_load(home):
+    write(home, {**VALID, "score_cap": {"points": 12, "bonus": True},
+                 "audit": {"kill_rate": 0.9, "seeds": 3, "sample": {"seeds": 0, "mutants": "all", "alternatives": 1}}})
+    assignment = spec.load("demo")
+    assert (assignment.score_cap, assignment.score_cap_bonus) == (12, True)
+    assert assignment.audit == spec.AuditSettings(kill_rate=0.9, seeds=3, sample_seeds=0, sample_mutants=None,
+                                                  sample_alternatives=1)
+    write(home, VALID)
+    plain = spec.load("demo")
+    assert (plain.score_cap, plain.score_cap_bonus, plain.audit) == (12, False, spec.AuditSettings())
+
+
+@pytest.mark.parametrize(("data", "key_and_reason"), [
+    ({**VALID, "audit": {"kill_rate": 95}}, "audit.kill_rate must be a share between 0 and 1 (0.95 for 95%), got 95"),
+    ({**VALID, "audit": {"kill_rate": "high"}}, "audit.kill_rate must be a number, got 'high'"),
+    ({**VALID, "audit": {"seeds": -1}}, "audit.seeds must be a whole number, at least 0, got -1"),
+    ({**VALID, "audit": {"seeds": "all"}}, "audit.seeds must be a whole number, at least 0, got 'all'"),
+    ({**VALID, "audit": {"sample": {"mutants": 2.5}}}, "audit.sample.mutants must be a whole number, at least 0 or all, got 2.5"),
+    ({**VALID, "audit": {"sample": {"mutant": 3}}}, "audit.sample.mutant is not a known key (did you mean mutants?)"),
+    ({**VALID, "audit": {"rate": 0.9}}, "audit.rate is not a known key"),
+    ({**VALID, "audit": [0.95]}, "audit must be a mapping"),
+    (_with("score_cap", {"points": 100, "bonus": "yes"}), "score_cap.bonus must be true or false, got 'yes'"),
+    (_with("score_cap", {"bonus": True}), "score_cap.points must be a positive number, got None"),
+    (_with("score_cap", {"points": 100, "extra": 1}), "score_cap.extra is not a known key"),
+])
+def test_bad_audit_keys_name_file_and_key(home, data, key_and_reason):
+    assert key_and_reason in spec_error(home, data)

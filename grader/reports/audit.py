@@ -1,0 +1,95 @@
+"""The terminal view of an audit: a table per check, the kill rate per question, the survivors and the verdict.
+
+Text goes in as rich.text.Text (never markup): descriptions, sources and test messages may hold brackets."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader.audit import AuditReport, Row
+
+_EXPECTED = {"full": "full marks", "starter": "≤ 5%"}
+
+
+def render_audit(report: AuditReport, console: Console) -> None:
+    """Print every check of the report and the verdict."""
+    slug = report.assignment.slug
+    seeds = ", ".join(map(str, report.plan.seeds))
+    fixed = [r for r in report.rows if r.variant.expect != "alternative"]
+    alternatives = [r for r in report.rows if r.variant.expect == "alternative"]
+    console.print(_rows_table(f"{slug}: reference, starter and hand-written mutants (seeds {seeds})", fixed))
+    if alternatives:
+        console.print(_rows_table(f"{slug}: alternative correct solutions", alternatives))
+    else:
+        console.print(Text(f"{slug}: no alternative solutions in {report.assignment.alternatives_folder}", style="yellow"))
+    if report.fates:
+        _print_mutants(report, console)
+    if report.cap_hidden:
+        _print_cap(report, console)
+    timing = report.to_dict()["timing"]
+    console.print(Text(f"{timing['gradings']} gradings in {timing['wall_seconds']:g} s with {report.jobs} jobs "
+                       f"({timing['seconds_per_grading']} s of one core each)", style="dim"))
+    problems = report.problems()
+    if problems:
+        console.print(Text(f"✗ the audit of {slug} fails: {len(problems)} problem(s)", style="bold red"))
+        for problem in problems:
+            console.print(Text(f"  {problem}"))
+    else:
+        console.print(Text(f"✓ the audit of {slug} passes", style="bold green"))
+
+
+def _rows_table(title: str, rows: list[Row]) -> Table:
+    table = Table(title=Text(title))
+    for column in ("variant", "seed", "score", "lost questions", "expected", "verdict"):
+        table.add_column(column)
+    for row in rows:
+        variant, result = row.variant, row.result
+        score = f"{result.score:g} / {result.autograded_possible:g}" if result else "-"
+        lost = ", ".join(sorted(result.lost_questions())) if result else "-"
+        expected = _EXPECTED.get(variant.expect, ", ".join(sorted(variant.loses)) or "full marks")
+        name = Text.assemble(variant.name, (f"\n{variant.description}" if variant.description else "", "dim"))
+        verdict = Text(f"✗ {row.problem}", style="red") if row.problem else Text("✓", style="green")
+        table.add_row(name, str(row.seed), score, Text(lost), Text(expected), verdict)
+    return table
+
+
+def _print_mutants(report: AuditReport, console: Console) -> None:
+    rate = report.kill_rate
+    graded = "all" if report.plan.mutants is None else f"a fixed sample of {len(report.fates)}"
+    table = Table(title=Text(f"{report.assignment.slug}: automatic mutants ({graded} of {report.generated}), "
+                             "kill rate per question"))
+    for column in ("question", "killed", "not killed", "rate"):
+        table.add_column(column, justify="left" if column == "question" else "right")
+    for question, (killed, alive) in report.per_question().items():
+        table.add_row(question, str(killed), str(alive), f"{killed / (killed + alive):.0%}" if killed + alive else "-")
+    killed = sum(f.status == "killed" for f in report.counted)
+    table.add_row(Text("all", style="bold"), str(killed), str(len(report.counted) - killed),
+                  Text("-" if rate is None else f"{rate:.1%}",
+                       style="green" if rate is not None and rate >= report.assignment.audit.kill_rate else "red"))
+    console.print(table)
+    survivors = [f for f in report.fates if f.status in ("survived", "seed-lucky", "error")]
+    if survivors:
+        listing = Table(title=Text("automatic mutants not killed under every seed"))
+        for column in ("id", "function", "change", "fate"):
+            listing.add_column(column)
+        for fate in survivors:
+            detail = fate.status
+            if fate.status == "seed-lucky":
+                detail += ": survives seed " + ", ".join(str(s) for s, v in fate.lost.items() if not v)
+            listing.add_row(fate.mutant.id, Text(fate.mutant.function), Text(fate.mutant.description), detail)
+        console.print(listing)
+    equivalent = sum(f.status == "equivalent" for f in report.fates)
+    if equivalent:
+        console.print(Text(f"{equivalent} mutant(s) listed as equivalent, left out of the rate", style="dim"))
+
+
+def _print_cap(report: AuditReport, console: Console) -> None:
+    table = Table(title=Text(f"{report.assignment.slug}: mutants whose lost points the score cap hides"))
+    for column in ("variant", "seed", "points lost", "capped score"):
+        table.add_column(column)
+    for hidden in report.cap_hidden:
+        table.add_row(hidden.variant, str(hidden.seed), f"{hidden.lost_points:g}",
+                      Text(f"{hidden.capped_score:g} (as the reference)", style="red"))
+    console.print(table)
