@@ -225,8 +225,8 @@ def _evaluate(node: Node, instance: Instance):
         return node.value
     if kind == "atom":
         return np.exp(instance.logs[node.name]) if node.name in instance.logs else instance.numbers[node.name]
-    if kind == "log" and node.children[0].kind == "atom" and node.children[0].name in instance.logs:
-        return instance.logs[node.children[0].name]  # exact, where the density itself would underflow
+    if kind == "log":
+        return _log_of(node.children[0], instance)
     if kind == "E":
         weights = instance.weights[node.name]
         return float(np.sum(weights * np.broadcast_to(_evaluate(node.children[0], instance), weights.shape)))
@@ -235,6 +235,34 @@ def _evaluate(node: Node, instance: Instance):
         return float(np.sum(instance.weights[node.name] * log_ratio))
     values = [_evaluate(child, instance) for child in node.children]
     return _OPERATIONS[kind](*values)
+
+
+def _log_of(node: Node, instance: Instance):
+    """log of a node's value, taken through products, quotients, powers, exp and expectations in log
+    space (log-sum-exp), so that log(p(x,z) / q(z|x)) or log(E_q[p(x,z) / q(z|x)]) stays finite where the
+    densities themselves underflow; where that is undefined (a negative factor), the log of the value."""
+    kind, children = node.kind, node.children
+    if kind == "atom" and node.name in instance.logs:
+        return instance.logs[node.name]
+    if kind == "exp":
+        return _evaluate(children[0], instance)
+    if kind == "E":
+        weights = instance.weights[node.name]
+        inner = np.broadcast_to(_log_of(children[0], instance), weights.shape)
+        with np.errstate(divide="ignore"):
+            logs = np.logaddexp.reduce(np.log(weights) + inner)
+    elif kind in ("*", "/"):
+        first, second = _log_of(children[0], instance), _log_of(children[1], instance)
+        logs = first + second if kind == "*" else first - second
+    elif kind == "^" and children[1].kind == "num":
+        logs = children[1].value * _log_of(children[0], instance)
+    else:
+        logs = np.nan
+    if not np.any(np.isnan(logs)):
+        return logs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direct = np.log(_evaluate(node, instance))
+    return np.where(np.isnan(logs), direct, logs) if np.ndim(logs) else direct
 
 
 _OPERATIONS = {

@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import torch
 
+from grader.checks import as_array
+
 ALPHABET = "abcdefgh"
 V = len(ALPHABET)
 FALSE_ALARM = 1e-3  # the chance that one goodness-of-fit check fails a correct sampler
@@ -94,7 +96,7 @@ def markov_source(rng: np.random.Generator, alpha: float = 0.25, floor: float = 
 def model_loss(logits, x) -> float:
     """Per-character cross-entropy (nats) of logits (T, V) for x (T,): row t predicts x[t + 1],
     scored from the third character on, as `MarkovSource.loss` is."""
-    z = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    z = torch.as_tensor(as_array(logits, "logits"), dtype=torch.float64)
     targets = torch.as_tensor(np.asarray(x))[2:]
     return float(torch.nn.functional.cross_entropy(z[1:-1], targets))
 
@@ -122,7 +124,7 @@ def random_weights(rng: np.random.Generator, hidden: int, vocab: int = V, scale:
 def oracle_logits(weights: dict, x) -> np.ndarray:
     """Equations (4) to (6) in float64: one-hot inputs, torch.nn.LSTM, a linear read-out.
     x: (T, B) indices; returns (T, B, V)."""
-    w = {name: torch.as_tensor(np.asarray(value), dtype=torch.float64) for name, value in weights.items()}
+    w = {name: torch.as_tensor(as_array(value, name), dtype=torch.float64) for name, value in weights.items()}
     four_h, vocab = w["lstm.weight_ih_l0"].shape
     lstm = torch.nn.LSTM(vocab, four_h // 4, dtype=torch.float64)
     with torch.no_grad():

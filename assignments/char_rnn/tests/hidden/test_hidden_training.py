@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from grader.checks import assert_close, assert_shape
+from grader.checks import as_array, assert_close, assert_shape
 
 MARGIN = 0.08  # nats per character above the entropy rate (handout, Part 4)
 TRAINING_SEED = 90210
@@ -45,7 +45,7 @@ def first_step(submission, lm, rng, **options):
     before = submission.train(text, lm.V, seed=seed, steps=0).weights()
     after = submission.train(text, lm.V, seed=seed, steps=1, **options).weights()
     assert isinstance(after, dict) and sorted(after) == sorted(before), "weights() must return the same keys every time"
-    return max(float(np.max(np.abs(np.asarray(after[k], np.float64) - np.asarray(before[k], np.float64)))) for k in before)
+    return max(float(np.max(np.abs(as_array(after[k], k).astype(np.float64) - as_array(before[k], k)))) for k in before)
 
 
 @pytest.mark.question("optimizer_step")
@@ -85,7 +85,7 @@ def test_samples_follow_the_model_at_each_temperature(trained, rng, lm, attach):
         sample = np.asarray(sample).astype(np.int64).reshape(-1)
         assert len(sample) == n, f"model.sample({n}, ...) returned {len(sample)} characters"
         assert sample.min() >= 0 and sample.max() < lm.V, "sampled indices outside the vocabulary"
-        logits = np.asarray(trained.model.logits(np.concatenate([start, sample])))
+        logits = as_array(trained.model.logits(np.concatenate([start, sample])), "model.logits")
         p = lm.softmax(logits[len(start) - 1:-1], temperature)  # the distribution each sampled character came from
         p_value, counts = lm.goodness_of_fit(p, sample)
         assert p_value >= lm.FALSE_ALARM, (f"at temperature {temperature}, the samples do not follow the model's own "
@@ -101,7 +101,7 @@ def test_samples_follow_the_model_at_each_temperature(trained, rng, lm, attach):
 def test_temperature_zero_is_greedy(trained, rng):
     start = start_of(trained, rng)
     sample = np.asarray(trained.model.sample(200, 0.0, int(rng.integers(2**31)), start=start)).reshape(-1)
-    logits = np.asarray(trained.model.logits(np.concatenate([start, sample]).astype(np.int64)))
+    logits = as_array(trained.model.logits(np.concatenate([start, sample]).astype(np.int64)), "model.logits")
     assert_close(sample, logits[len(start) - 1:-1].argmax(axis=-1), rtol=0, atol=0,
                  name="characters sampled at temperature 0 (each should be the argmax given the text before it)")
 

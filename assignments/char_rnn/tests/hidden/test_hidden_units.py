@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import assert_close, assert_finite, assert_inputs_unchanged, assert_shape
+from grader.checks import as_array, assert_close, assert_finite, assert_inputs_unchanged, assert_shape
 
 
 @pytest.mark.question("encoding")
@@ -97,7 +97,7 @@ def test_logits_are_causal(submission, rng, lm):
     k = int(rng.integers(5, 35))
     y = x.copy()
     y[k:] = (x[k:] + rng.integers(1, lm.V, 40 - k)) % lm.V
-    before, after = np.asarray(model.logits(x)), np.asarray(model.logits(y))
+    before, after = as_array(model.logits(x), "model.logits"), as_array(model.logits(y), "model.logits")
     assert_close(after[:k], before[:k], rtol=1e-5, atol=1e-6,
                  name=f"logits of the first {k} positions after changing the characters from position {k} on")
     assert not np.allclose(after[k], before[k], rtol=1e-6, atol=1e-7), \
@@ -106,7 +106,7 @@ def test_logits_are_causal(submission, rng, lm):
     xs = rng.integers(0, lm.V, (30, 3))
     ys = xs.copy()
     ys[k - 3:, 1] = (xs[k - 3:, 1] + 1) % lm.V
-    before, after = np.asarray(submission.forward_logits(weights, xs)), np.asarray(submission.forward_logits(weights, ys))
+    before, after = as_array(submission.forward_logits(weights, xs)), as_array(submission.forward_logits(weights, ys))
     assert_close(after[:k - 3], before[:k - 3], rtol=1e-5, atol=1e-6, name="forward_logits before the change")
     assert_close(after[:, [0, 2]], before[:, [0, 2]], rtol=1e-5, atol=1e-6,
                  name="forward_logits of the sequences of the batch that did not change")
@@ -115,10 +115,12 @@ def test_logits_are_causal(submission, rng, lm):
 @pytest.mark.question("speed")
 @pytest.mark.points(6)
 def test_forward_logits_speed(submission, reference, speed, lm):
-    """forward_logits on 64 sequences of 128 characters, hidden size 128, float32, timed
-    against the reference (one torch.nn.LSTM call over the whole batch)."""
+    """forward_logits on 4096 sequences of 8 characters, hidden size 128, float32, timed
+    against the reference (one torch.nn.LSTM call over the whole batch). On one CPU core a
+    Python loop over the time steps takes about 2.5 times the reference's time and a loop over
+    the sequences about 15 times, so the budget of 6 leaves both a wide margin."""
 
     def make_args(rng):
-        return lm.random_weights(rng, 128, scale=0.1), torch.as_tensor(rng.integers(0, lm.V, (128, 64)))
+        return lm.random_weights(rng, 128, scale=0.1), torch.as_tensor(rng.integers(0, lm.V, (8, 4096)))
 
-    speed(submission.forward_logits, reference.forward_logits, make_args, budget={"cpu": 3, "cuda": 10}, rtol=1e-4, atol=1e-5)
+    speed(submission.forward_logits, reference.forward_logits, make_args, budget={"cpu": 6, "cuda": 10}, rtol=1e-4, atol=1e-5)
