@@ -36,6 +36,7 @@ import numpy as np
 MAX_STEPS = 40
 MAX_CHARS = 2000       # of one step
 MAX_TOKENS = 400       # of one step
+MAX_REASON = 200       # characters of a step's reason in brackets
 MAX_DEPTH = 40         # nesting of parentheses, brackets and operators
 RELATIONS = ("=", ">=", "<=")
 
@@ -368,7 +369,7 @@ def check(steps, goal: tuple[str, str, str], family: Family = ELBO, instances: i
         left, relation, right = parse(goal[0], family), goal[1], parse(goal[2], family)
         chain = _read(steps, family)
     except _StepError as error:
-        verdict.first_bad, verdict.reason = error.step, str(error)
+        verdict.first_bad, verdict.reason = error.step, error.detail
         verdict.credit = 0.5 * max(0, error.step - 2) / max(1, len(steps) - 1)
         return verdict
     rng = np.random.default_rng(seed)
@@ -403,7 +404,7 @@ def check(steps, goal: tuple[str, str, str], family: Family = ELBO, instances: i
 class _StepError(DerivationError):
     def __init__(self, step: int, message: str):
         super().__init__(f"step {step}: {message}")
-        self.step = step
+        self.step, self.detail = step, message
 
 
 def _read(steps: list[str], family: Family) -> list[tuple[Node, str]]:
@@ -415,12 +416,25 @@ def _read(steps: list[str], family: Family) -> list[tuple[Node, str]]:
             relation = next((r for r in (">=", "<=", "=") if body.startswith(r)), "")
             if not relation:
                 raise _StepError(number, "must start with =, >= or <=")
-            body = re.sub(r"^\s*\[[^\[\]]{0,80}\]", "", body[len(relation):])  # a reason, shown, not checked
+            body = _without_reason(body[len(relation):], number)
         try:
             chain.append((parse(body, family), relation))
         except DerivationError as error:
             raise _StepError(number, str(error)) from None
     return chain
+
+
+def _without_reason(body: str, number: int) -> str:
+    """The step after its reason in brackets (shown, never checked), which may hold brackets of its own."""
+    text = body.lstrip()
+    if not text.startswith("["):
+        return body
+    depth = 0
+    for index, char in enumerate(text[:MAX_REASON + 2]):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0:
+            return text[index + 1:]
+    raise _StepError(number, f"the reason in brackets at its start does not close within {MAX_REASON} characters")
 
 
 def _first_failure(before: Node, after: Node, relation: str, drawn: list[Instance], rtol: float, atol: float) -> str:

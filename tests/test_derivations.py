@@ -135,3 +135,12 @@ def test_hostile_expressions_are_refused_or_contained_in_bounded_time(name):
 def test_malformed_derivations_fail_with_a_reason(steps):
     verdict = check(steps, BOUND)
     assert verdict.first_bad >= 1 and verdict.credit == 0 and verdict.message()
+
+
+def test_a_reason_may_hold_brackets_and_must_close():
+    steps = ["log p(x)", "= log E_q[p(x,z) / q(z|x)]",
+             ">= [Jensen: log E_q[f] >= E_q[log f]] E_q[log p(x,z) - log q(z|x)]", "= [ELBO = E_q[...]] ELBO"]
+    assert check(steps, BOUND).reaches_goal
+    verdict = check(["log p(x)", "= [never closed " + "x" * 300 + " p(x)"], BOUND)
+    assert verdict.first_bad == 2 and verdict.message() == (
+        "step 2 does not hold: the reason in brackets at its start does not close within 200 characters")

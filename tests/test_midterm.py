@@ -181,7 +181,7 @@ def test_malformed_and_hostile_answers_get_nothing_and_a_reason(results):
 
 
 @pytest.mark.parametrize("steps, credit, reason", [
-    (["log p(x)", "= E_q[log p(x)] + __import__('os').system('id')"], 0, "step 2: unexpected"),
+    (["log p(x)", "= E_q[log p(x)] + __import__('os').system('id')"], 0, "step 2 does not hold: unexpected"),
     (["log p(x)", "= ELBO + KL(q(z|x) || p(z|x))"], 0, "that is the statement itself"),
     (["log p(x)", "= log p(x) + 0"], 0.5, "not finished"),
     (["log p(x)", "= log p(x) + 0", "= ELBO + KL(q(z|x) || p(z|x))"], 0.25, "statement itself"),
