@@ -26,6 +26,22 @@ def _grader_home():
     mp.undo()
 
 
+# A tiny assignment's tests (one question, two tests) and a solution that passes them.
+TINY_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_answer(submission):
+    assert submission.answer() == 42, "answer() must return 42"
+
+@pytest.mark.points(1)
+def test_work(submission):
+    assert submission.work() is True, "work() must return True"
+"""
+TINY_SOLUTION = "def answer():\n    return 42\n\ndef work():\n    return True\n"
+
+
 SIDE_LIMITS = {"memory_mb": 1024, "cpu_seconds": 120, "file_size_mb": 8, "processes": 8, "disk_mb": 64, "files": 1000}
 
 

@@ -15,21 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_assignment
+from conftest import ROOT, TINY_SOLUTION, TINY_TESTS, make_assignment
 
-TESTS = """
-import pytest
-pytestmark = pytest.mark.question("q")
-
-@pytest.mark.points(1)
-def test_answer(submission):
-    assert submission.answer() == 42, "answer() must return 42"
-
-@pytest.mark.points(1)
-def test_work(submission):
-    assert submission.work() is True, "work() must return True"
-"""
-GOOD = "def answer():\n    return 42\n\ndef work():\n    return True\n"
+GOOD = TINY_SOLUTION
 WRONG = GOOD.replace("42", "41")
 SLOW = GOOD.replace("return True", "import time\n    time.sleep(300)\n    return True")
 LIMITS = {"limits": {"call_timeout": 600, "total_timeout": 900}}
@@ -47,7 +35,7 @@ def test_work(submission):
 
 @pytest.fixture
 def course(tmp_path):
-    assignment = make_assignment(tmp_path / "course", TESTS, GOOD, **LIMITS)
+    assignment = make_assignment(tmp_path / "course", TINY_TESTS, GOOD, **LIMITS)
     (assignment.public_tests / "test_public.py").write_text(PUBLIC)
     return assignment
 

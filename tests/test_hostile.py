@@ -23,7 +23,7 @@ from grader.sandbox import groups
 from grader.sandbox.launch import NOBODY, detect
 from grader.sandbox.space import can_mount
 
-from conftest import ROOT, load, make_assignment, requires_bubblewrap, solution_source
+from conftest import ROOT, TINY_SOLUTION, TINY_TESTS, load, make_assignment, requires_bubblewrap, solution_source
 
 SOLUTION = solution_source("backprop")
 ALL = {"activations", "softmax", "losses", "forward", "backward_softmax", "backward_linear", "sigmoid_neuron", "training"}
@@ -485,19 +485,6 @@ def test_nothing_of_the_submission_runs_while_the_reference_is_timed(tmp_path, m
     assert "too slow" in speed.message, speed.message
 
 
-TINY_TESTS = """
-import pytest
-pytestmark = pytest.mark.question("q")
-
-@pytest.mark.points(1)
-def test_answer(submission):
-    assert submission.answer() == 42, "answer() must return 42"
-
-@pytest.mark.points(1)
-def test_work(submission):
-    assert submission.work() is True, "work() must return True"
-"""
-TINY_SOLUTION = "def answer():\n    return 42\n\ndef work():\n    return True\n"
 
 
 def tiny(tmp_path, source: str, tests: str = TINY_TESTS, **spec_items):
