@@ -126,7 +126,9 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             sys.meta_path[:] = meta_path
     if plugin.collect_errors:  # a test file that does not import would silently cost the student its points
         raise GradingError(_collection_error(assignment, plugin.collect_errors))
-    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED):
+    if code == pytest.ExitCode.INTERRUPTED:  # not by the tests (they collected): stopped from outside, e.g. Ctrl-C
+        raise KeyboardInterrupt(f"grading {assignment.slug} was interrupted")
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise GradingError(f"the tests of {assignment.slug} could not be run:\n{output.getvalue()[-3000:]}")
     if not plugin.items:
         raise GradingError(f"no tests were collected for {assignment.slug}:\n{output.getvalue()[-3000:]}")

@@ -78,7 +78,7 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
         grade(assignment, Path(path), public_only=config["public_only"],
               feedback=None if config.get("hold_feedback") else page, deliver=deliver,
               adjust=rules and (lambda result: rules.apply(student, result)), reference_cache=reference_cache)
-    except Interrupted:
+    except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
         return Outcome("failed", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; the next run grades it")
     except (spec.SpecError, GradingError, CourseError) as error:
         return Outcome("failed", str(error))

@@ -83,7 +83,7 @@ def test_a_task_slurm_stops_is_reported_and_graded_on_resume(tmp_path):
     assert stopped.returncode == 2, stopped.stdout + stopped.stderr
     summary = " ".join(stopped.stdout.split())
     assert "not graded (2)" in summary and "alice:" in summary and "bob:" in summary
-    assert any(why in summary for why in ("SIGUSR2", "SIGTERM", "Slurm task"))  # its signal, or how Slurm ended it
+    assert any(why in summary for why in ("SIGUSR2", "SIGTERM", "Slurm task")), summary  # how Slurm ended it
     assert not list(out.glob("*.json"))
     for student in ("alice", "bob"):
         (folder / f"{student}.py").write_text("def answer():\n    return 42\n")
