@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-import nbformat
+from grader.notebook import parse
 
 MAX_ANSWER_CHARS = 50_000
 
@@ -23,11 +23,11 @@ def find_answers(source: str, notebook: bool, ids: tuple[str, ...]) -> dict[str,
         return {}
     blocks: dict[str, list[str]] = {}
     if notebook:
-        for cell in nbformat.reads(source, as_version=4).cells:
-            tagged = [tag for tag in cell.get("metadata", {}).get("tags", []) or [] if tag in ids]
+        for cell in parse(source.encode()):
+            tagged = [tag for tag in cell.tags if tag in ids]
             if tagged:
                 blocks.setdefault(tagged[0], []).append(cell.source.strip("\n"))
-            elif cell.cell_type == "code":
+            elif cell.type == "code":
                 _comment_blocks(cell.source, ids, blocks)
             else:
                 _text_blocks(cell.source, ids, blocks)

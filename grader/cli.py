@@ -13,15 +13,11 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 import grader
 from grader import batch, spec
 from grader.course.tables import CourseError
-from grader.reports.gradescope import to_gradescope
-from grader.reports.junit import to_junit
-from grader.reports.terminal import render
 from grader.results import clean_text
 from grader.runner import GradingError, grade
 
@@ -195,6 +191,9 @@ def _grade(args) -> int:
         return batch.run_command(args, assignment, console, late=late and _late_files(args))
 
     def deliver(result) -> None:
+        from grader.reports.gradescope import to_gradescope
+        from grader.reports.junit import to_junit
+
         if args.json:
             _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
         if args.gradescope:
@@ -208,6 +207,8 @@ def _grade(args) -> int:
                    adjust=late and (lambda result: late.apply(name, result)))
     with _ci(result, args.path):
         if not args.quiet:
+            from grader.reports.terminal import render
+
             render(result, console, show_output=args.show_output, verbose=args.verbose)
     return 0 if all(t.status == "passed" for t in result.tests) and not result.problem else 1
 
@@ -215,6 +216,9 @@ def _grade(args) -> int:
 def _check(args) -> int:
     from grader.sandbox.launch import for_student
     assignment = spec.load(args.assignment)
+    from grader.reports.junit import to_junit
+    from grader.reports.terminal import render
+
     result = grade(assignment, _existing(args.path), public_only=True, isolation=for_student())
     if args.junit:
         _write(args.junit, to_junit(result))
@@ -345,6 +349,8 @@ def _export(args) -> int:
 
 def _similarity(args) -> int:
     import time
+
+    from rich.table import Table
 
     from grader.course import similarity
     from grader.reports.similarity import to_similarity_html, write_pairs_csv

@@ -1,8 +1,8 @@
 """Notebooks: percent-format scripts to .ipynb, and submitted notebooks to runnable cells.
 
-A submitted notebook is untrusted data. It is parsed as JSON with a size limit and
-validated with nbformat; only the code cells' sources and tags are used. Outputs and
-metadata are ignored, never rendered or run.
+A submitted notebook is untrusted data. It is parsed as JSON with a size limit and checked for the
+shape grading reads (nbformat converts and validates anything else); only the cells' sources and
+tags are used. Outputs and metadata are ignored, never rendered or run.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 _PERCENT = re.compile(r"^# %%(.*)$")
@@ -35,6 +37,8 @@ class Cell:
 def from_percent_script(text: str) -> nbformat.NotebookNode:
     """Build a notebook from a percent-format script: '# %%' code cells, '# %% [markdown]' cells, each
     optionally tagged as jupytext writes it ('# %% [markdown] tags=["q1"]')."""
+    import nbformat
+
     cells, header, lines = [], "", []
 
     def flush():
@@ -66,8 +70,22 @@ def from_percent_script(text: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def read_cells(data: bytes, name: str = "notebook") -> list[Cell]:
-    """Parse a submitted notebook into the code cells to run, magics neutralised, skipped cells dropped."""
+@dataclass(frozen=True)
+class NotebookCell:
+    """A cell of a submitted notebook as grading reads it: its type, its source and its tags, nothing else."""
+
+    type: str
+    source: str
+    tags: tuple[str, ...] = ()
+
+
+def parse(data: bytes, name: str = "notebook") -> list[NotebookCell]:
+    """The cells of a submitted notebook; NotebookError, in terms a student understands, if it is not one.
+
+    An nbformat 4 document whose cells have the shape grading reads is taken as it is; any other (an older
+    version, or something out of place) goes through nbformat, which converts it or says what is wrong.
+    Outputs and metadata other than tags are never read, so they are not checked on the first path.
+    """
     if len(data) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"{name} is {len(data) // 2**20} MiB; notebooks over {MAX_NOTEBOOK_BYTES // 2**20} MiB are refused (clear the outputs)")
     try:
@@ -76,18 +94,45 @@ def read_cells(data: bytes, name: str = "notebook") -> list[Cell]:
         raise NotebookError(f"{name} is not a valid notebook: it is not JSON ({error})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise NotebookError(f"{name} is not a valid notebook: it has no list of cells")
+    cells = _plain_cells(raw)
+    return cells if cells is not None else _nbformat_cells(raw, name)
+
+
+def read_cells(data: bytes, name: str = "notebook") -> list[Cell]:
+    """Parse a submitted notebook into the code cells to run, magics neutralised, skipped cells dropped."""
+    return [Cell(label=f"cell {number}", source=neutralise_magics(cell.source), tags=cell.tags)
+            for number, cell in enumerate(parse(data, name), start=1) if cell.type == "code" and not _skipped(cell)]
+
+
+def _plain_cells(raw: dict) -> list[NotebookCell] | None:
+    """The cells of an nbformat 4 document in the shape grading reads, or None where anything differs."""
+    if raw.get("nbformat") != 4 or not isinstance(raw.get("metadata"), dict):
+        return None
+    cells = []
+    for cell in raw["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            return None
+        source, metadata = cell.get("source"), cell.get("metadata")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        tags = metadata.get("tags", []) if isinstance(metadata, dict) else None
+        if (not isinstance(source, str) or not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+                or cell["cell_type"] == "code" and not isinstance(cell.get("outputs"), list)):
+            return None
+        cells.append(NotebookCell(cell["cell_type"], source, tuple(tags)))
+    return cells
+
+
+def _nbformat_cells(raw: dict, name: str) -> list[NotebookCell]:
+    import nbformat  # here, not at the top: most notebooks never need it, and grading waits while it loads
+
     try:
         notebook = nbformat.reads(json.dumps(raw), as_version=4)
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several types for bad documents
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise NotebookError(f"{name} is not a valid notebook: {first_line}") from None
-    cells = []
-    for number, cell in enumerate(notebook.cells, start=1):
-        if cell.cell_type != "code" or _skipped(cell):
-            continue
-        cells.append(Cell(label=f"cell {number}", source=neutralise_magics(cell.source), tags=_tags(cell)))
-    return cells
+    return [NotebookCell(cell.cell_type, cell.source, _tags(cell)) for cell in notebook.cells]
 
 
 def _tags(cell) -> tuple[str, ...]:
@@ -122,7 +167,7 @@ def neutralise_magics(source: str) -> str:
     return "\n".join(out)
 
 
-def _skipped(cell) -> bool:
-    tags = set(_tags(cell))
+def _skipped(cell: NotebookCell) -> bool:
+    tags = set(cell.tags)
     first = cell.source.lstrip().splitlines()[0].strip() if cell.source.strip() else ""
     return bool(tags & _SKIP_TAGS) or first.replace(" ", "") == "#grader:skip"

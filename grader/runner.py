@@ -1,4 +1,8 @@
-"""Grade one submission: prepare it, start the sandboxes, run the tests under pytest, build the result."""
+"""Grade one submission: prepare it, start the sandboxes, run the tests under pytest, build the result.
+
+The sandboxes start before pytest and the tests' modules are imported, so the two overlap: this module
+imports them only where they are used.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +15,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
-
-import pytest
-from _pytest.assertion.rewrite import AssertionRewritingHook
+from typing import TYPE_CHECKING, Callable
 
 import grader
 from grader.atomic import write_atomic
-from grader.exam import answer_variable, misplaced
 from grader.notebook import Cell
-from grader.plugin import GraderPlugin
-from grader.proxy import Side
-from grader.refcache import CachedSide, ReferenceCache
-from grader.reports.feedback import to_feedback_html
 from grader.results import GradeResult, QuestionResult
 from grader.isolation_cache import cached_detect
 from grader.sandbox.launch import Isolation, Template
 from grader.sandbox.space import remove_tree
 from grader.spec import Assignment
 from grader.submission import Prepared, prepare
+
+if TYPE_CHECKING:
+    from grader.plugin import GraderPlugin
+    from grader.proxy import Side
+    from grader.refcache import ReferenceCache
 
 
 class GradingError(Exception):
@@ -53,24 +54,31 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
     refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))
     sides: list[Side] = []
+    early: Template | None = None
     try:
+        reference = _reference_side(assignment, refdir, isolation, reference_cache, public_only)
+        if reference is not None:
+            sides.append(reference)
+        early = Template(workdir, None, _sandbox_config(assignment), isolation)  # preloads while the submission is read
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
                            assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual))
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:
             submission = _side("submission", assignment, workdir, prepared.cells, isolation,
-                               as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout)
+                               as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout,
+                               started=early)
             sides.append(submission)
-        reference = _reference_side(assignment, refdir, isolation, reference_cache)
-        if reference is not None:
-            sides.append(reference)
+        from grader.plugin import GraderPlugin  # imports pytest and numpy: while the sandboxes start
+
         plugin = GraderPlugin(assignment, submission, reference, problem)
         run_pytest(assignment, plugin, public_only, log)
         result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
         if adjust is not None:
             adjust(result)
         if feedback is not None:
+            from grader.reports.feedback import to_feedback_html
+
             feedback.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(feedback, to_feedback_html(result, prepared.cells).encode())
         if deliver is not None:
@@ -79,6 +87,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     finally:
         for side in sides:
             side.close()
+        if early is not None:
+            early.close()  # where the submission could not run (else its side closed it)
         remove_tree(workdir)
         remove_tree(refdir)
 
@@ -93,8 +103,10 @@ _UNUSED_PLUGINS = [arg for name in ("unraisableexception", "threadexception", "f
 def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: io.StringIO | None = None,
                collect_only: bool = False) -> None:
     """Run (or only collect) the assignment's tests in this process with `plugin` registered."""
-    folders = [assignment.public_tests] + ([] if public_only else [assignment.hidden_tests])
-    folders = [str(f) for f in folders if f.is_dir()]
+    import pytest
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    folders = [str(f) for f in test_folders(assignment, public_only)]
     if not folders:
         raise GradingError(f"{assignment.root / 'tests'}: no public/ or hidden/ test folder")
     with tempfile.TemporaryDirectory() as scratch:
@@ -150,11 +162,31 @@ def _collection_error(assignment: Assignment, errors: list[str]) -> str:
 def tests_digest(assignment: Assignment, public_only: bool = False) -> str:
     """sha256 of the test files a grading runs (names and contents): a stored result is stale once it changes."""
     digest = hashlib.sha256()
-    for folder in [assignment.public_tests] + ([] if public_only else [assignment.hidden_tests]):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            digest.update(path.relative_to(assignment.root).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in _test_files(assignment, public_only):
+        digest.update(path.relative_to(assignment.root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def test_folders(assignment: Assignment, public_only: bool = False) -> list[Path]:
+    """The test folders a grading runs: public/, and hidden/ unless only the public tests run."""
+    folders = [assignment.public_tests] + ([] if public_only else [assignment.hidden_tests])
+    return [folder for folder in folders if folder.is_dir()]
+
+
+def _test_files(assignment: Assignment, public_only: bool) -> list[Path]:
+    return [path for folder in test_folders(assignment, public_only)
+            for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)]
+
+
+_ASKS_FOR_REFERENCE = re.compile(rb"\bdef\s+\w+\s*\([^)]*\breference\b")
+
+
+def _asks_for_reference(assignment: Assignment, public_only: bool) -> bool:
+    """Whether a test module defines a test or fixture with a `reference` parameter. Only a hint, to start the
+    reference's sandbox beside the submission's: a test that asks for it otherwise starts it when it runs."""
+    return any(_ASKS_FOR_REFERENCE.search(path.read_bytes())
+               for path in _test_files(assignment, public_only) if path.suffix == ".py")
 
 
 def _forget_test_modules(assignment: Assignment, names: set[str]) -> None:
@@ -173,31 +205,49 @@ def worker_limits(assignment: Assignment) -> dict:
             "files": limits.files}
 
 
-def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], isolation: Isolation,
-          as_main: bool, budget: float | None, forbidden: bool = True, **extra) -> Side:
+def _sandbox_config(assignment: Assignment, forbidden: bool = True) -> dict:
     forbidden_modules = list(assignment.forbidden) if forbidden else []
-    config = {"preload": [m for m in assignment.preload if m not in forbidden_modules],
-              "limits": worker_limits(assignment), "forbidden": forbidden_modules}
+    return {"preload": [m for m in assignment.preload if m not in forbidden_modules],
+            "limits": worker_limits(assignment), "forbidden": forbidden_modules}
+
+
+def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], isolation: Isolation,
+          as_main: bool, budget: float | None, forbidden: bool = True, start: bool = True,
+          started: Template | None = None, **extra) -> Side:
+    """A side whose sandbox starts now, while pytest loads and collects, where `start` says so (the
+    reference's when the tests ask for it), else when a test first calls it; or that takes over the
+    sandbox `started` before its code was known (the submission's)."""
+    from grader.proxy import Side
+    from grader.refcache import CachedSide
+
+    config = _sandbox_config(assignment, forbidden)
     payload = [{"label": c.label, "source": c.source} for c in cells]
     slack = 1 if budget else 3  # the reference has no budget and three times the limits
     kind = CachedSide if extra.get("cache") is not None else Side
     side = kind(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
                 call_timeout=slack * assignment.limits.call_timeout, budget=budget,
                 call_timeouts={n: slack * t for n, t in assignment.limits.call_timeouts}, **extra)
-    if budget is not None:  # the submission's sandbox starts importing now, while pytest collects;
-        side.template = side.template_factory()  # the reference's only when a test asks for it
+    if started is not None:
+        started.load(payload)
+        side.template = started
+    elif start:
+        side.template = side.template_factory()
     return side
 
 
 def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation,
-                    cache: ReferenceCache | None = None) -> Side | None:
-    """The reference solution in a sandbox of its own; None where it is not available (a student's copy)."""
+                    cache: ReferenceCache | None = None, public_only: bool = False) -> Side | None:
+    """The reference solution in a sandbox of its own; None where it is not available (a student's copy).
+
+    Its sandbox starts at once where the tests ask for it, except in a batch (with a `cache`), where most of
+    its answers come from the cache and a test that needs it starts it."""
     if assignment.solution is None or not assignment.solution.exists():
         return None
     cells = [Cell(label=assignment.solution.name, source=assignment.solution.read_text())]
     extra = {"cache": cache} if cache is not None else {}
+    start = cache is None and _asks_for_reference(assignment, public_only)
     return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False,
-                 **extra)
+                 start=start, **extra)
 
 
 def _violation_message(prepared: Prepared) -> str | None:
@@ -208,6 +258,8 @@ def _violation_message(prepared: Prepared) -> str | None:
 
 def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, isolation: Isolation,
             submission: Side | None, public_only: bool, elapsed: float) -> GradeResult:
+    from grader.exam import answer_variable, misplaced
+
     tests = list(plugin.results.values())
     questions = []
     for q in assignment.questions:

@@ -92,7 +92,7 @@ def _ta(path: Path, item: str, students: list[str], barrier) -> None:
 def test_two_tas_at_once_lose_nothing(tmp_path):
     """Two processes give different items to the same students, interleaved: every mark of both is kept."""
     students = [f"s{n}" for n in range(60)]
-    barrier = multiprocessing.Barrier(2)
+    barrier = multiprocessing.Barrier(2, timeout=60)  # a TA that dies must not leave the other waiting
     tas = [multiprocessing.Process(target=_ta, args=(tmp_path, item, students, barrier)) for item in ("a", "b")]
     for ta in tas:
         ta.start()

@@ -56,7 +56,8 @@ class Job:
         from grader.sandbox.groups import cgroup_version
         from grader.sandbox.space import can_mount
 
-        importlib.import_module("grader.runner")  # pytest, the plugin, the reports: once, before any fork
+        for module in ("grader.runner", "grader.plugin", "grader.exam", "grader.reports.feedback", "nbformat"):
+            importlib.import_module(module)  # pytest, the plugin, the reports: once, before any fork
         self.config = config
         self.assignment = spec.load(config["assignment"])
         cached_detect(), can_mount(), cgroup_version()  # probed once; the children inherit the answers

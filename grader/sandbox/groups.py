@@ -179,7 +179,7 @@ class ControlGroup(Group):
 
     def kill_all(self) -> None:
         """Freeze, kill each process, thaw (so the kills land), until the group is empty."""
-        for _ in range(50):
+        for pause in _pauses():
             pids = self.pids()
             if not pids:
                 return
@@ -187,7 +187,7 @@ class ControlGroup(Group):
             for pid in pids:
                 _kill(pid, signal.SIGKILL)
             self.thaw()
-            time.sleep(0.01)
+            time.sleep(pause)
 
     def close(self) -> None:
         try:
@@ -195,14 +195,14 @@ class ControlGroup(Group):
         except OSError:
             pass
         for folder in reversed(self.made):
-            for _ in range(100):  # the kernel removes a group once its last task is gone
+            for pause in _pauses(100):  # the kernel removes a group once its last task is gone
                 try:
                     folder.rmdir()
                     break
                 except FileNotFoundError:
                     break
                 except OSError:
-                    time.sleep(0.01)
+                    time.sleep(pause)
 
 
 class SignalGroup(Group):
@@ -300,3 +300,9 @@ def _kill(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _pauses(count: int = 50):
+    """`count` waits between polls of the kernel: 1 ms at first (it is usually done by then), up to 10 ms."""
+    for attempt in range(count):
+        yield min(0.001 * 2**attempt, 0.01)

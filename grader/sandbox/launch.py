@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import grader
@@ -199,6 +198,8 @@ def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, 
 def masked_paths(packages: tuple[str, ...]) -> tuple[str, ...]:
     """Where the given top-level packages lie in every Python path the sandbox sees: the package, its
     modules and vendored libraries, and its distributions' metadata."""
+    from importlib import metadata
+
     distributions = {d for name in packages for d in metadata.packages_distributions().get(name, [])}
     stems = set(packages) | {d.replace("-", "_") for d in distributions}
     folders = [*_python_paths(), *sys.path, *glob.glob("/usr/lib/python3*/dist-packages"),
@@ -223,18 +224,18 @@ class Template:
     """One sandboxed fork server for one code tree (a submission, or the reference).
 
     `files` is a folder holding the code tree's files; the template copies them into its own
-    writable work folder before anything else runs, so the sandbox never writes on the host's disk
-    outside its bounded space.
+    writable work folder before its first worker runs, so the sandbox never writes on the host's disk
+    outside its bounded space. Without `cells`, the template starts (and preloads) before its code is
+    known: `load` gives it the cells, and the files, complete by then, before the first spawn.
     """
 
-    def __init__(self, files: Path, cells: list[dict], config: dict, isolation: Isolation):
-        self.isolation, self.closed = isolation, False
+    def __init__(self, files: Path, cells: list[dict] | None, config: dict, isolation: Isolation):
+        self.isolation, self.closed, self.files, self.loaded = isolation, False, files, False
         limits = config["limits"]
         self.processes = int(limits["processes"])
         self.uid = fresh_uid() if isolation.own_users else None
         inside = isolation.level == "bubblewrap"
         self.meta = Path(tempfile.mkdtemp(prefix="grader-meta-"))
-        (self.meta / "cells.json").write_text(json.dumps(cells))
         (self.meta / "files").mkdir()
         (self.meta / "empty").mkdir()
         _open_to_all(self.meta)
@@ -261,9 +262,20 @@ class Template:
         child_end.close()
         self.group.attach(self.process.pid)
         self.first_spawn = True
+        if cells is not None:
+            self.load(cells)
+
+    def load(self, cells: list[dict]) -> None:
+        """Give the template the cells its workers run; the code tree in `files` must be complete."""
+        (self.meta / "cells.json").write_text(json.dumps(cells))
+        _open_to_all(self.meta)
+        _open_to_all(self.files)
+        self.loaded = True
 
     def spawn(self, sock_end: socket.socket, out_end: int, config: dict) -> int:
         """Fork a worker that serves on `sock_end` and writes its output to `out_end`; return its pid."""
+        if not self.loaded:
+            raise TemplateError("the sandbox was given no code to run")
         if self.first_spawn:  # wait until the template is up: then what runs in the sandbox is the template's
             self._reply(timeout=120)
             self.first_spawn = False

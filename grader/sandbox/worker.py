@@ -25,15 +25,14 @@ import traceback
 
 
 def template_main(config: dict) -> None:
-    """Run the fork server: take on the sandbox's user, copy the files in, preload modules, then spawn/kill workers."""
+    """Run the fork server: take on the sandbox's user, preload modules, then spawn/kill workers.
+
+    The grader may still be writing the code tree while the template preloads: its files are copied into
+    the work folder at the first spawn, when they are complete."""
     if os.getuid() == 0 and config.get("uid") is not None:
         os.setgroups([])
         os.setgid(config["uid"])
         os.setuid(config["uid"])
-    try:
-        shutil.copytree(config["files"], config["workdir"], dirs_exist_ok=True)
-    except OSError as error:
-        sys.exit(f"the submission's files do not fit in its work folder: {error}")
     for name in config.get("preload", []):
         try:
             __import__(name)
@@ -43,12 +42,19 @@ def template_main(config: dict) -> None:
     control.send(b'{"ready": true}')
     exits: dict[int, int] = {}
     signal.signal(signal.SIGCHLD, lambda *_: _reap(exits))
+    copied = False
     while True:
         data, fds, _, _ = socket.recv_fds(control, 65536, 4)
         if not data:
             return
         request = json.loads(data)
         if request["op"] == "spawn":
+            if not copied:
+                try:
+                    shutil.copytree(config["files"], config["workdir"], dirs_exist_ok=True)
+                except OSError as error:
+                    sys.exit(f"the submission's files do not fit in its work folder: {error}")
+                copied = True
             pid = os.fork()
             if pid == 0:
                 control.close()

@@ -51,6 +51,20 @@ class Grade:
         return round(min(question.points, max(0.0, sum(item.points for item in self.awarded(question)))), 6)
 
 
+def _write_ahead_log(db: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put the database in WAL mode. While another process opens the same new file, SQLite refuses the
+    switch at once ("database is locked") rather than waiting on busy_timeout: try again, for a while."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class Store:
     """The review store of one grades folder."""
 
@@ -62,7 +76,7 @@ class Store:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA journal_mode = WAL")
+            _write_ahead_log(db)
             db.execute("PRAGMA synchronous = FULL")  # each change is on disk when the page is told it is saved
             db.executescript(_SCHEMA)
 

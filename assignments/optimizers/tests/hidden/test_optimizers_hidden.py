@@ -278,7 +278,7 @@ def random_schedules(rng, n):
 def test_conversion_of_random_schedules(submission, reference, rng):
     for _ in range(3):
         lrs, betas = random_schedules(rng, int(rng.integers(2, 60)))
-        result = submission.momentum_to_heavy_ball(lrs, betas)
+        result = assert_inputs_unchanged(submission.momentum_to_heavy_ball, lrs, betas)
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise AssertionError(f"momentum_to_heavy_ball must return a pair (gammas, hb_betas), got {type(result).__name__}")
         expected = reference.momentum_to_heavy_ball(lrs, betas)
