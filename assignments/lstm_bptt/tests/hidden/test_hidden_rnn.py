@@ -1,5 +1,6 @@
 """Hidden tests for Parts 1 and 2, on other sizes, and against PyTorch autograd in float64."""
 
+import numpy as np
 import pytest
 
 from grader.checks import assert_close, assert_distribution, assert_finite, assert_inputs_unchanged
@@ -38,16 +39,25 @@ def test_rnn_forward_and_loss_match_reference(submission, reference, rng, cases)
 @pytest.mark.question("rnn_forward")
 @pytest.mark.points(2)
 def test_rnn_forward_is_stable_for_large_logits(submission, rng, cases, oracle):
-    """Logits around a thousand: exp overflows unless the maximum is subtracted first."""
+    """Logits around a thousand: exp overflows unless the maximum is subtracted first. Then examples whose
+    logits lie 1200 apart: a shift by the batch's maximum rather than each row's own underflows to 0/0."""
     x, s0, targets, params = rnn_case(rng, cases)
     params["c"] = params["c"] + 1000.0
-    expected = oracle.rnn(x, s0, targets, params)
-    _, y = submission.rnn_forward(x, s0, params)
-    assert_distribution(y, axis=-1, name="y")
-    assert_close(y, expected.y, rtol=1e-7, atol=1e-10, name="y")
-    loss = submission.rnn_loss(x, s0, targets, params)
-    assert_finite(loss, name="loss")
-    assert_close(loss, expected.loss, rtol=1e-8, name="loss")
+    apart = rnn_case(rng, cases, B=(2, 5))
+    x_apart, params_apart = apart[0], apart[3]
+    x_apart[:, :, 0] = np.where(np.arange(x_apart.shape[1]) % 2 == 0, 1.0, -1.0)  # each example's sign
+    params_apart["U"][0] = 0.0
+    params_apart["U"][0, 0], params_apart["W"][0], params_apart["b"][0] = 100.0, 0.0, 0.0  # s_t[:, 0] = ±1
+    params_apart["V"][:, 0] = 600.0  # logits about +600 for even examples, -600 for odd ones
+    for (x, s0, targets, params), label in (((x, s0, targets, params), "logits around 1000"),
+                                            ((x_apart, apart[1], apart[2], params_apart), "rows 1200 apart")):
+        expected = oracle.rnn(x, s0, targets, params)
+        _, y = submission.rnn_forward(x, s0, params)
+        assert_distribution(y, axis=-1, name=f"y ({label})")
+        assert_close(y, expected.y, rtol=1e-7, atol=1e-10, name=f"y ({label})")
+        loss = submission.rnn_loss(x, s0, targets, params)
+        assert_finite(loss, name=f"loss ({label})")
+        assert_close(loss, expected.loss, rtol=1e-8, name=f"loss ({label})")
 
 
 @pytest.mark.question("rnn_bptt")
