@@ -251,8 +251,13 @@ def energy(y, W, z, lam):
 
 @pytest.mark.question("sparse_coding")
 @pytest.mark.points(2)
-def test_lipschitz_and_soft_threshold(submission, rng):
+def test_energy_lipschitz_and_soft_threshold(submission, rng):
     W = rng.normal(size=(int(rng.integers(2, 9)), int(rng.integers(2, 9))))
+    assert_close(submission.sparse_coding_energy(np.array([1.0, 2.0]), np.eye(2), np.array([0.0, -1.0]), 0.5), 10.5,
+                 1e-12, 0, name="sparse_coding_energy(y=[1, 2], W=I, z=[0, -1], lam=0.5), which is 1^2 + 3^2 + 0.5 * 1")
+    y, z, lam = rng.normal(size=W.shape[0]), rng.normal(size=W.shape[1]), rng.uniform(0.1, 2)
+    assert_close(assert_inputs_unchanged(submission.sparse_coding_energy, y, W, z, lam), energy(y, W, z, lam),
+                 1e-12, 0, name="sparse_coding_energy")
     assert_close(submission.lipschitz_constant(W), 2 * np.linalg.eigvalsh(W.T @ W).max(), 1e-9, 0,
                  name="lipschitz_constant")
     v, t = rng.normal(size=20), rng.uniform(0.1, 1)
