@@ -110,22 +110,52 @@ def worker_start(repeat: int) -> None:
 
 
 TINY_TESTS = """
+import numpy as np
 import pytest
+from grader.checks import assert_close
+
 pytestmark = pytest.mark.question("q")
 
 @pytest.mark.points(1)
-def test_answer(submission, reference):
-    assert submission.answer() == reference.answer()
+@pytest.mark.parametrize("name", ["relu", "softmax", "mse"])
+def test_matches_reference(submission, reference, rng, name):
+    a, b = rng.normal(size=(8, 5)), rng.normal(size=(8, 5))
+    args = (a, b) if name == "mse" else (a,)
+    assert_close(getattr(submission, name)(*args), getattr(reference, name)(*args), name=name)
 
 @pytest.mark.points(1)
-def test_work(submission):
-    assert submission.work() is True
+def test_relu_of_a_known_row(submission):
+    assert_close(submission.relu(np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 2.0], name="relu")
+
+@pytest.mark.points(1)
+def test_softmax_rows_sum_to_one(submission, rng):
+    assert_close(submission.softmax(rng.normal(size=(4, 3)) * 100).sum(axis=1), np.ones(4), name="row sums")
+
+@pytest.mark.points(1)
+def test_mse_of_equal_arrays_is_zero(submission):
+    assert_close(submission.mse(np.ones(3), np.ones(3)), 0.0, name="mse")
 """
-TINY_SOURCE = "# %%\ndef answer():\n    return 42\n\n# %%\ndef work():\n    return True\n"
+TINY_SOURCE = """# %%
+import numpy as np
+
+# %%
+def relu(a):
+    return np.maximum(a, 0.0)
+
+# %%
+def softmax(a):
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+# %%
+def mse(a, b):
+    return float(np.mean((a - b) ** 2))
+"""
 
 
 def tiny_course(root: Path) -> Path:
-    """A one-question assignment with a small notebook as its submission (what a quiz looks like)."""
+    """A one-question assignment with a small notebook as its submission (what a quiz looks like): three numpy
+    functions, six tests."""
     folder = root / "assignments" / "tiny"
     for sub in ("public", "hidden"):
         (folder / "tests" / sub).mkdir(parents=True)
@@ -133,7 +163,7 @@ def tiny_course(root: Path) -> Path:
     (root / "solutions").mkdir()
     (root / "solutions" / "tiny.py").write_text(TINY_SOURCE)
     (folder / "assignment.yaml").write_text("slug: tiny\ntitle: Tiny\nversion: '1'\nsubmission: [tiny.ipynb, tiny.py]\n"
-                                            "preload: [numpy]\nquestions:\n  - {id: q, title: Q, points: 2}\n")
+                                            "preload: [numpy]\nquestions:\n  - {id: q, title: Q, points: 6}\n")
     return folder
 
 

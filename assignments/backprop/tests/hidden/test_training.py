@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from grader.checks import assert_all_close, assert_close, assert_inputs_unchanged, assert_shape
+from grader.datasets import digits, stratified_split
 
 neuron_question = pytest.mark.question("sigmoid_neuron")
 training_question = pytest.mark.question("training")
@@ -133,10 +132,8 @@ def test_xor_any_seed(submission, reference, rng):
 @training_question
 @pytest.mark.points(3)
 def test_digits_random_split(submission, reference, rng):
-    digits = load_digits()
-    X_train, X_test, y_train, y_test = train_test_split(
-        digits.data / 16.0, digits.target, test_size=0.25, random_state=int(rng.integers(2**31)), stratify=digits.target
-    )
+    pixels, labels = digits()
+    X_train, X_test, y_train, y_test = stratified_split(pixels / 16.0, labels, 0.25, rng)
     width = int(rng.integers(32, 65))
     params = submission.train(X_train, y_train, [64, width, 10], "relu", 0.5, 300, int(rng.integers(2**31)))
     score = accuracy(reference, X_test, y_test, params, "relu")
