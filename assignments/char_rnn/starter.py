@@ -96,11 +96,13 @@ def forward_logits(weights, x):
 
 
 # %%
-def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM):
+def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM, chunk_length=CHUNK_LENGTH,
+          batch_size=BATCH_SIZE):
     """Train a CharRNN on the text by teacher forcing and truncated BPTT; return the model.
 
     steps: Adam steps, one chunk each; lr: Adam's learning rate; max_norm: the clipping
-    threshold. train(..., steps=0) returns the freshly initialised model.
+    threshold; chunk_length: tau; batch_size: B, the streams read side by side.
+    train(..., steps=0) returns the freshly initialised model.
     """
     raise NotImplementedError
 

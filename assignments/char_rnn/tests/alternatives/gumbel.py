@@ -91,20 +91,21 @@ def forward_logits(weights, x):
         return model.head(h)
 
 
-def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM):
+def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM, chunk_length=CHUNK_LENGTH,
+          batch_size=BATCH_SIZE):
     torch.manual_seed(seed)
     model = CharRNN(vocab_size, HIDDEN_SIZE)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
     text = torch.as_tensor(text_indices, dtype=torch.long)
-    L = len(text) // BATCH_SIZE
-    streams = [text[b * L:(b + 1) * L] for b in range(BATCH_SIZE)]
+    L = len(text) // batch_size
+    streams = [text[b * L:(b + 1) * L] for b in range(batch_size)]
     data = torch.stack(streams, dim=1)
     start, state = 0, None
     for _ in range(steps):
-        window = data[start: start + CHUNK_LENGTH + 1]
-        if window.shape[0] < CHUNK_LENGTH + 1:
+        window = data[start: start + chunk_length + 1]
+        if window.shape[0] < chunk_length + 1:
             start, state = 0, None
-            window = data[: CHUNK_LENGTH + 1]
+            window = data[: chunk_length + 1]
         if state is not None:
             state = tuple(s.detach() for s in state)
         logits, state = model(window[:-1], state)
@@ -113,7 +114,7 @@ def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)
         opt.step()
-        start += CHUNK_LENGTH
+        start += chunk_length
     return model
 
 

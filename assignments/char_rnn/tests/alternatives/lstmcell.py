@@ -137,21 +137,22 @@ def _clip(parameters, max_norm):
         g.mul_(scale)
 
 
-def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM):
+def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM, chunk_length=CHUNK_LENGTH,
+          batch_size=BATCH_SIZE):
     torch.manual_seed(seed)
     model = CharRNN(vocab_size, HIDDEN_SIZE)
     if steps == 0:
         return model
     text = _as_long(text_indices).reshape(-1)
-    length = text.shape[0] // BATCH_SIZE
-    streams = text[: length * BATCH_SIZE].reshape(BATCH_SIZE, length).t()   # (length, B), column b = stream b
+    length = text.shape[0] // batch_size
+    streams = text[: length * batch_size].reshape(batch_size, length).t()   # (length, B), column b = stream b
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     params = list(model.parameters())
     position, state = 0, None
     for _ in range(steps):
-        if position + CHUNK_LENGTH + 1 > length:
+        if position + chunk_length + 1 > length:
             position, state = 0, None
-        chunk = streams[position: position + CHUNK_LENGTH + 1]
+        chunk = streams[position: position + chunk_length + 1]
         if state is not None:
             state = tuple(s.detach() for s in state)
         logits, state = model(chunk[:-1], state)
@@ -160,7 +161,7 @@ def train(text_indices, vocab_size, seed, steps=STEPS, lr=LR, max_norm=MAX_NORM)
         loss.backward()
         _clip(params, max_norm)
         optimizer.step()
-        position += CHUNK_LENGTH
+        position += chunk_length
     return model
 
 

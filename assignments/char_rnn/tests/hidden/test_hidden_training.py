@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from grader.checks import as_array, assert_close, assert_shape
 
@@ -49,7 +50,7 @@ def first_step(submission, lm, rng, **options):
 
 
 @pytest.mark.question("optimizer_step")
-@pytest.mark.points(4)
+@pytest.mark.points(2)
 def test_first_step_is_clipped(submission, rng, lm):
     """With every gradient entry at most max_norm = 1e-9 after clipping, Adam's first step
     moves a weight by lr g / (|g| + eps) <= lr 1e-9 / (1e-9 + 1e-8) = lr / 11."""
@@ -62,7 +63,7 @@ def test_first_step_is_clipped(submission, rng, lm):
 
 
 @pytest.mark.question("optimizer_step")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_first_step_unclipped_is_an_adam_step(submission, rng, lm):
     """Adam's first step moves each weight by lr g / (|g| + eps): by almost exactly lr
     wherever the gradient is not tiny."""
@@ -70,6 +71,54 @@ def test_first_step_unclipped_is_an_adam_step(submission, rng, lm):
     change = first_step(submission, lm, rng, lr=lr, max_norm=1e9)
     assert 0.95 * lr <= change <= 1.01 * lr, (f"the first step with lr = {lr} and no effective clipping moved "
                                              f"weights by at most {change:.3g}; Adam's first step moves them by about lr")
+
+
+# The walk's sizes: 19 characters in 2 streams of S = 9 (N // B and (N - 1) // B agree; (N + 1) // B and
+# (N - 2) // B do not). The second chunk's last target is the last character of the streams (9 = 1 + 2 tau),
+# and S is not a multiple of tau, so every reading of "the streams run out" starts over at the third step.
+WALK = {"chunk_length": 4, "batch_size": 2, "steps": 4, "lr": 0.01, "max_norm": 1.0}
+WALK_TEXT = 19
+
+
+def walk(weights, text, vocab, chunk_length, batch_size, steps, lr, max_norm):
+    """The handout's training, from `weights`: chunk i of stream b starts at b*S + i*tau, the state carried
+    (detached) from chunk to chunk and zeroed when the streams run out, one clipped Adam step per chunk."""
+    hidden = weights["lstm.weight_hh_l0"].shape[1]
+    model = torch.nn.ModuleDict({"lstm": torch.nn.LSTM(vocab, hidden), "head": torch.nn.Linear(hidden, vocab)})
+    model.load_state_dict({name: torch.from_numpy(w).float() for name, w in weights.items()})
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    x = torch.as_tensor(text, dtype=torch.long)
+    stream = len(x) // batch_size
+    start, state = 0, None
+    for _ in range(steps):
+        if start + chunk_length > stream:
+            start, state = 0, None
+        rows = torch.arange(batch_size)[None, :] * stream + start + torch.arange(chunk_length + 1)[:, None]
+        inputs = torch.nn.functional.one_hot(x[rows[:-1]], vocab).float()
+        states, state = model["lstm"](inputs, None if state is None else tuple(s.detach() for s in state))
+        loss = torch.nn.functional.cross_entropy(model["head"](states).reshape(-1, vocab), x[rows[1:]].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        start += chunk_length
+    return {name: w.detach().double().numpy() for name, w in model.state_dict().items()}
+
+
+@pytest.mark.question("optimizer_step")
+@pytest.mark.points(3)
+def test_four_steps_follow_the_walk_through_the_streams(submission, rng, lm):
+    """Four steps on 19 characters in 2 streams of 9, chunks of 4: at offsets 0 and 4 with the state carried,
+    then (the streams run out) at 0 and 4 again from a zero state. Each Adam step moves a weight by up to lr,
+    so chunks read from the wrong places, a state not carried or not reset move the weights elsewhere."""
+    text, seed = lm.markov_source(rng).sample(WALK_TEXT, rng), int(rng.integers(2**31))
+    before = submission.train(text, lm.V, seed=seed, steps=0).weights()
+    before = {name: as_array(w, name).astype(np.float64) for name, w in before.items()}
+    after = submission.train(text, lm.V, seed=seed, **WALK).weights()
+    expected = walk(before, text, lm.V, **WALK)
+    for name, w in expected.items():
+        assert_close(as_array(after[name], name), w, rtol=0, atol=0.05 * WALK["lr"],
+                     name=f"{name} after four steps (tau = 4, B = 2, a text of 19 characters)")
 
 
 def start_of(trained, rng, length=10):
