@@ -3,6 +3,7 @@ its encoder's means and log-variances and its decoder's probabilities."""
 
 import numpy as np
 import pytest
+import torch
 from matplotlib.figure import Figure
 
 from grader.checks import assert_close
@@ -11,7 +12,7 @@ model_question = pytest.mark.question("model")
 training_question = pytest.mark.question("training")
 
 SEED = 2024
-EPOCHS = 40
+EPOCHS, BATCH_SIZE = 40, 64  # the handout's defaults, passed as arguments: the tests never rely on a default
 # Measured with the reference (seeds 0, 1, 2 and 2024): held-out negative ELBO 24.66 to 24.73 nats per
 # image; the per-pixel-mean baseline (a decoder that ignores z, KL 0) scores 27.20. A threshold halfway.
 THRESHOLD = 25.9
@@ -24,7 +25,7 @@ BOUND_TOLERANCE = 1.0  # nats: the last epoch's reported bound against the ELBO 
 @pytest.fixture(scope="module")
 def run(submission, vae):
     x_train, _ = vae.digits()
-    model, bounds = submission.train(x_train, SEED, epochs=EPOCHS)
+    model, bounds = submission.train(x_train, SEED, epochs=EPOCHS, batch_size=BATCH_SIZE)
     return model, bounds
 
 
@@ -70,7 +71,7 @@ def test_encode_treats_images_independently(vae, run, rng):
 
 
 @model_question
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_decode_gives_probabilities(vae, run, rng):
     model, _ = run
     _, x_test = vae.digits()
@@ -82,7 +83,7 @@ def test_decode_gives_probabilities(vae, run, rng):
 
 
 @model_question
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_sample_shape_range_and_seed(vae, run, rng):
     model, _ = run
     n, seed = int(rng.integers(3, 40)), int(rng.integers(2**31))
@@ -93,6 +94,27 @@ def test_sample_shape_range_and_seed(vae, run, rng):
     assert_close(again, first, rtol=0, atol=1e-7, name="model.sample with the same seed twice")
     other = vae.as_array(model.sample(n, seed + 1), f"model.sample({n}, seed + 1)")
     assert not np.allclose(other, first), "model.sample gave the same images for two different seeds"
+
+
+@model_question
+@pytest.mark.points(2)
+def test_architecture_of_section_4(vae, run, rng):
+    """8 latent dimensions, and a ReLU after each hidden layer's linear map: with the ReLU before it instead,
+    the encoder is affine on images (pixels are >= 0) and the decoder on codes >= 0, so that
+    f(a) + f(b) = f(a + b) + f(0) would hold there."""
+    model, _ = run
+    _, x_test = vae.digits()
+    mu, _ = vae.encode(model, x_test[:4])
+    assert mu.shape[1] == 8, f"the code z should have 8 dimensions (section 4), got {mu.shape[1]}"
+    a, b = x_test[rng.choice(len(x_test), size=2 * 20, replace=False)].reshape(2, 20, 64)
+    mus = [vae.encode(model, x)[0] for x in (a, b, a + b, 0 * a)]
+    assert np.abs(mus[0] + mus[1] - mus[2] - mus[3]).max() > 1e-2, (
+        "the encoder's mu is an affine function of the image: the hidden layer needs its ReLU after the linear map")
+    z_a, z_b = np.abs(rng.normal(size=(2, 20, 8)))
+    logits = [vae.as_array(model.decode_logits(torch.tensor(z, dtype=torch.float32)), "model.decode_logits(z)")
+              for z in (z_a, z_b, z_a + z_b, 0 * z_a)]
+    assert np.abs(logits[0] + logits[1] - logits[2] - logits[3]).max() > 1e-2, (
+        "the decoder's logits are an affine function of z >= 0: the hidden layer needs its ReLU after the linear map")
 
 
 # ----------------------------------------------------------------------------------- training
@@ -170,9 +192,9 @@ def test_training_is_reproducible(submission, vae, rng):
     x_train, x_test = vae.digits()
     x = x_train[:256]
     seed = int(rng.integers(2**31))
-    first, _ = submission.train(x, seed, epochs=2)
-    again, _ = submission.train(x, seed, epochs=2)
-    other, _ = submission.train(x, seed + 1, epochs=2)
+    first, _ = submission.train(x, seed, epochs=2, batch_size=BATCH_SIZE)
+    again, _ = submission.train(x, seed, epochs=2, batch_size=BATCH_SIZE)
+    other, _ = submission.train(x, seed + 1, epochs=2, batch_size=BATCH_SIZE)
     mu = vae.encode(first, x_test[:20])[0]
     assert_close(vae.encode(again, x_test[:20])[0], mu, rtol=1e-5, atol=1e-6, name="mu after training twice with one seed")
     assert not np.allclose(vae.encode(other, x_test[:20])[0], mu), "two seeds gave the same model"

@@ -16,7 +16,7 @@ EPOCHS = 3
 @pytest.fixture(scope="module")
 def short_run(submission, vae):
     x_train, _ = vae.digits()
-    return submission.train(x_train, 0, epochs=EPOCHS)
+    return submission.train(x_train, 0, epochs=EPOCHS, batch_size=64)
 
 
 @pytest.mark.question("kl")
