@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import json
 
+from grader import runner
 from grader.reports.feedback import to_feedback_html
 from grader.reports.gradescope import to_gradescope
 from grader.runner import grade
 
-from conftest import make_assignment
+from conftest import TINY_SOLUTION, TINY_TESTS, make_assignment
 
 SOLUTION = """
 import time
@@ -119,3 +120,40 @@ def test_named_calls_get_their_own_limit(tmp_path):
     status = {t.name.rsplit("::", 1)[1]: t for t in result.tests}
     assert status["test_training_may_take_longer"].status == "passed", status["test_training_may_take_longer"].message
     assert "calling answer() took longer than the limit of 1.5 s" in status["test_other_calls_keep_the_ordinary_limit"].message
+
+
+# -- when the sandboxes start -------------------------------------------------------------------
+
+ASKS_FOR_REFERENCE = TINY_TESTS + '''
+
+@pytest.fixture
+def expected(
+        reference):
+    return reference.answer()
+
+@pytest.mark.points(1)
+def test_same(submission, expected):
+    assert submission.answer() == expected
+'''
+
+
+def test_the_reference_sandbox_starts_with_the_grading_only_where_a_test_asks_for_it(tmp_path, monkeypatch):
+    started = []
+
+    class Counting(runner.Template):
+        def __init__(self, files, cells, *args):
+            started.append("submission" if cells is None else "reference")
+            super().__init__(files, cells, *args)
+
+    monkeypatch.setattr(runner, "Template", Counting)
+    never = make_assignment(tmp_path / "never", TINY_TESTS, TINY_SOLUTION)
+    asks = make_assignment(tmp_path / "asks", ASKS_FOR_REFERENCE, TINY_SOLUTION,
+                           questions=[{"id": "q", "title": "The question", "points": 3}])
+    assert not runner._asks_for_reference(never, public_only=False)
+    assert runner._asks_for_reference(asks, public_only=False)
+    assert runner._asks_for_reference(asks, public_only=True) is False  # only the public tests run: none asks
+    solution = tmp_path / "tiny.py"
+    solution.write_text(TINY_SOLUTION)
+    assert grade(never, solution).score == 2 and started == ["submission"]  # the reference never started
+    started.clear()
+    assert grade(asks, solution).score == 3 and sorted(started) == ["reference", "submission"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -149,6 +151,22 @@ def test_neutralise_magics_leaves_plain_python_alone(source):
 def test_neutralise_magics_keeps_modulo_on_a_continuation_line():
     source = "total = (count\n         % 7)"
     assert neutralise_magics(source) == source
+
+
+def test_a_notebook_of_the_usual_shape_is_read_without_importing_nbformat():
+    data = make_notebook(("markdown", "# Title"), ("code", "x = 1"))
+    code = ("import sys; from grader.notebook import read_cells; "
+            f"cells = read_cells({data!r}); assert [c.source for c in cells] == ['x = 1']; "
+            "assert 'nbformat' not in sys.modules, 'nbformat was imported'")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_an_older_minor_version_without_cell_ids_is_read():
+    raw = json.loads(make_notebook(("code", "x = 1")).decode())
+    raw["nbformat_minor"], raw["cells"][0]["metadata"] = 0, {"collapsed": False}
+    del raw["cells"][0]["id"]
+    assert [c.source for c in read_cells(json.dumps(raw).encode())] == ["x = 1"]
 
 
 # ---------------------------------------------------------------------------- bad notebooks
