@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 
 from grader import runner
 from grader.reports.feedback import to_feedback_html
@@ -157,3 +158,19 @@ def test_the_reference_sandbox_starts_with_the_grading_only_where_a_test_asks_fo
     assert grade(never, solution).score == 2 and started == ["submission"]  # the reference never started
     started.clear()
     assert grade(asks, solution).score == 3 and sorted(started) == ["reference", "submission"]
+
+
+def test_the_sandbox_started_before_a_submission_was_read_is_stopped_when_it_cannot_run(tmp_path, monkeypatch):
+    """The submission's sandbox starts before its file is read; a file that is no notebook stops it again."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    closed = []
+    monkeypatch.setattr(runner.Template, "close", lambda self, close=runner.Template.close: (closed.append(self), close(self)))
+    assignment = make_assignment(tmp_path / "course", TINY_TESTS, TINY_SOLUTION, submission=["tiny.ipynb", "tiny.py"])
+    broken = tmp_path / "tiny.ipynb"
+    broken.write_text("{ not json")
+    result = grade(assignment, broken)
+    assert result.score == 0 and "is not a valid notebook" in result.problem
+    assert len(closed) == 1 and not closed[0].alive()
+    assert list(scratch.iterdir()) == []  # its folders are gone too
