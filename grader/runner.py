@@ -106,7 +106,7 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
     import pytest
     from _pytest.assertion.rewrite import AssertionRewritingHook
 
-    folders = [str(f) for f in test_folders(assignment, public_only)]
+    folders = [str(f) for f in suite_folders(assignment, public_only)]
     if not folders:
         raise GradingError(f"{assignment.root / 'tests'}: no public/ or hidden/ test folder")
     with tempfile.TemporaryDirectory() as scratch:
@@ -162,20 +162,20 @@ def _collection_error(assignment: Assignment, errors: list[str]) -> str:
 def tests_digest(assignment: Assignment, public_only: bool = False) -> str:
     """sha256 of the test files a grading runs (names and contents): a stored result is stale once it changes."""
     digest = hashlib.sha256()
-    for path in _test_files(assignment, public_only):
+    for path in _suite_files(assignment, public_only):
         digest.update(path.relative_to(assignment.root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def test_folders(assignment: Assignment, public_only: bool = False) -> list[Path]:
+def suite_folders(assignment: Assignment, public_only: bool = False) -> list[Path]:
     """The test folders a grading runs: public/, and hidden/ unless only the public tests run."""
     folders = [assignment.public_tests] + ([] if public_only else [assignment.hidden_tests])
     return [folder for folder in folders if folder.is_dir()]
 
 
-def _test_files(assignment: Assignment, public_only: bool) -> list[Path]:
-    return [path for folder in test_folders(assignment, public_only)
+def _suite_files(assignment: Assignment, public_only: bool) -> list[Path]:
+    return [path for folder in suite_folders(assignment, public_only)
             for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)]
 
 
@@ -186,7 +186,7 @@ def _asks_for_reference(assignment: Assignment, public_only: bool) -> bool:
     """Whether a test module defines a test or fixture with a `reference` parameter. Only a hint, to start the
     reference's sandbox beside the submission's: a test that asks for it otherwise starts it when it runs."""
     return any(_ASKS_FOR_REFERENCE.search(path.read_bytes())
-               for path in _test_files(assignment, public_only) if path.suffix == ".py")
+               for path in _suite_files(assignment, public_only) if path.suffix == ".py")
 
 
 def _forget_test_modules(assignment: Assignment, names: set[str]) -> None:
