@@ -24,6 +24,16 @@ from grader.runner import GradingError, grade
 console = Console()
 
 
+def run() -> None:
+    """The `grader` command: `main`, then exit without tearing the interpreter down. Everything is written,
+    closed and stopped by then, and the teardown (collecting every object of numpy, pytest, torch) would add
+    50 ms or more to each call."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -85,12 +86,21 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             deliver(result)
         return result
     finally:
-        for side in sides:
-            side.close()
-        if early is not None:
-            early.close()  # where the submission could not run (else its side closed it)
+        closers = [side.close for side in sides]
+        if early is not None and not any(side.template is early for side in sides):
+            closers.append(early.close)  # the submission could not run, or its side replaced this sandbox
+        _close_all(closers)
         remove_tree(workdir)
         remove_tree(refdir)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Run the closers at once: each waits for a sandbox's processes to go. None of them raises."""
+    threads = [threading.Thread(target=close) for close in closers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 # pytest's own plugins that grading has no use for; unraisableexception alone costs five full garbage
@@ -217,21 +227,20 @@ def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], i
     """A side whose sandbox starts now, while pytest loads and collects, where `start` says so (the
     reference's when the tests ask for it), else when a test first calls it; or that takes over the
     sandbox `started` before its code was known (the submission's)."""
-    from grader.proxy import Side
-    from grader.refcache import CachedSide
-
     config = _sandbox_config(assignment, forbidden)
     payload = [{"label": c.label, "source": c.source} for c in cells]
+    if started is not None:
+        started.load(payload)
+    template = started or (Template(workdir, payload, config, isolation) if start else None)
+    from grader.proxy import Side  # imports numpy: once the sandbox has started
+    from grader.refcache import CachedSide
+
     slack = 1 if budget else 3  # the reference has no budget and three times the limits
     kind = CachedSide if extra.get("cache") is not None else Side
     side = kind(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
                 call_timeout=slack * assignment.limits.call_timeout, budget=budget,
                 call_timeouts={n: slack * t for n, t in assignment.limits.call_timeouts}, **extra)
-    if started is not None:
-        started.load(payload)
-        side.template = started
-    elif start:
-        side.template = side.template_factory()
+    side.template = template
     return side
 
 

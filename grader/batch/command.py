@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from grader.batch.roster import read_roster
@@ -41,6 +39,8 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
     roster = read_roster(args.path)
     if not roster.entries and not roster.clashes:
         raise GradingError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     errors = Console(stderr=True, soft_wrap=True)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=args.quiet) as bar:
@@ -75,6 +75,8 @@ def _backend(args):
 
 
 def _print_summary(console: Console, batch: Batch, roster, out: Path, hold_feedback: bool = False) -> None:
+    from rich.table import Table
+
     students = sorted({*roster.entries, *roster.clashes})
     table = Table(title=f"{len(batch.results)} of {len(students)} graded"
                         + (f" ({batch.kept} kept from an earlier run)" if batch.kept else ""))

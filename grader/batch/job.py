@@ -13,6 +13,7 @@ sandboxes and writes nothing), then the job.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -70,6 +71,8 @@ class Job:
         self.children: dict[int, _Child] = {}  # by the read end of each child's pipe
         self.cache = ReferenceCache()  # the reference's results, learnt by the children, kept here
         self._warm_up()
+        gc.collect()
+        gc.freeze()  # what the children inherit is never scanned by their collections: it stays shared, not copied
 
     def _warm_up(self) -> None:
         """Grade an empty module once, here: each child then starts with pytest's machinery, the tests'

@@ -11,6 +11,7 @@ Everything a worker answers is checked again on the trusted side; nothing here i
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import linecache
@@ -37,6 +38,7 @@ def template_main(config: dict) -> None:
             __import__(name)
         except ImportError:
             pass
+    gc.freeze()  # the preloaded modules stay shared with the workers: their collections never touch them
     control = socket.socket(fileno=config["control_fd"])
     control.send(b'{"ready": true}')
     exits: dict[int, int] = {}
