@@ -20,8 +20,18 @@ from grader import batch, spec
 from grader.course.tables import CourseError
 from grader.results import clean_text
 from grader.runner import GradingError, grade
+from grader.store import StoreError
 
 console = Console()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake in the command is one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), f"{self.prog}: {message} "
+                                                                 f"(see {self.prog} --help)"))
+        sys.exit(2)
 
 
 def run() -> None:
@@ -38,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (spec.SpecError, GradingError, CourseError) as error:
+    except (spec.SpecError, GradingError, CourseError, StoreError) as error:
         Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(error)))
         return 2
     except KeyboardInterrupt:
@@ -46,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description="Sandboxed autograder for deep-learning assignments.")
+    parser = _Parser(prog="grader", description="Sandboxed autograder for deep-learning assignments.",
+                     epilog="Exit status: 0 success; 1 some tests failed (one submission, check) or some students "
+                            "could not be graded (a class); 2 a mistake in the command or the assignment.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {grader.__version__}")
-    commands = parser.add_subparsers(required=True, metavar="command")
+    commands = parser.add_subparsers(required=True, metavar="command", parser_class=_Parser)
     defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
 
     grade_cmd = commands.add_parser("grade", help="grade one submission, or every submission in a class folder", **defaults)
@@ -63,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--hold-feedback", action="store_true",
                            help="write no feedback page (an exam's, until the TA releases them with `grader feedback`)")
     grade_cmd.add_argument("--out", type=Path, default=Path("grades"), help="batch: folder for results and gradebook.csv")
-    grade_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="batch: submissions graded at once")
+    grade_cmd.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 2,
+                           help="batch: submissions graded at once")
     grade_cmd.add_argument("--regrade", action="store_true", help="batch: grade again those already graded")
     grade_cmd.add_argument("--show-output", action="store_true", help="show what the submission printed")
     grade_cmd.add_argument("-v", "--verbose", action="store_true", help="show every test, not only those that lost points")
@@ -87,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd = commands.add_parser("audit", help="prove the tests strong and fair: reference under several seeds, "
                                     "starter, hand-written and automatic mutants, alternative solutions", **defaults)
     audit_cmd.add_argument("assignment", help="assignment slug (or its folder)")
-    audit_cmd.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="variants graded at once")
+    audit_cmd.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 2, help="variants graded at once")
     audit_cmd.add_argument("--full", action="store_true", help="every automatic mutant, alternative and seed the spec "
                            "names, instead of its sample (audit.sample)")
     audit_cmd.add_argument("--mutants", type=_count_or_all, default=argparse.SUPPRESS, metavar="N|all",
@@ -147,15 +160,20 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     review.add_argument("--ta", default=os.environ.get("USER", ""), help="the name the grades are saved under")
     review.add_argument("--export", action="store_true",
-                        help="write the manual points into the results, the gradebook and the feedback pages")
-    review.add_argument("--submissions", type=Path, help="--export: the class folder, for feedback pages of results "
-                                                         "that do not keep the submission's code (older ones)")
+                        help="publish the TAs' grades now: the results, the feedback pages and the gradebook")
     review.set_defaults(run=_review)
 
     report = commands.add_parser("report", help="write the class report (one HTML page) of a grades folder", **defaults)
     report.add_argument("grades", type=Path, help="the grades folder of a batch (grader grade --out)")
-    report.add_argument("-o", "--output", type=Path, help="the page to write (default: <grades>/class-report.html)")
+    report.add_argument("-o", "--output", type=Path, help="the page to write (default: <grades>/_class-report.html); "
+                                                          "rendered again whenever the grades change")
     report.set_defaults(run=_report)
+
+    state = commands.add_parser("status", help="each student of a grades folder: state, score, and why", **defaults)
+    state.add_argument("grades", type=Path, help="the grades folder (grader grade --out)")
+    state.add_argument("--check-submissions", action="store_true",
+                       help="also read each submission where it was graded from, to see whether it changed")
+    state.set_defaults(run=_status)
     return parser
 
 
@@ -179,9 +197,35 @@ def _late_rules(assignment, args):
     return rules_from_files(assignment, _late_files(args))
 
 
+def _course_inputs(assignment, args) -> dict[str, str]:
+    """The course files the command names (a grades folder keeps them from now on), each read once now, so
+    that a mistake in one stops the command before it writes anything."""
+    from grader.course.late import Extensions, Manifest
+    from grader.course.roster import read_roster
+    files = _late_files(args)
+    if ("manifest" in files or "extensions" in files) and assignment.late is None:
+        raise CourseError(f"--manifest or --extensions given, but {assignment.spec_path} has no late policy (`late:`)")
+    readers = {"manifest": lambda path: Manifest.read(path, assignment.late.course_zone),
+               "extensions": lambda path: Extensions.read(path, assignment.late.course_zone), "roster": read_roster}
+    for kind, path in files.items():
+        readers[kind](Path(path))
+    return files
+
+
 def _late_files(args) -> dict[str, str]:
     return {flag: str(getattr(args, flag).resolve()) for flag in ("manifest", "extensions", "roster")
             if getattr(args, flag, None) is not None}
+
+
+def _writable_file(path: Path | None, flag: str) -> None:
+    """A file the command will write must be nameable: not a folder, in a folder that exists or can be made."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise GradingError(f"{flag} {path}: is a folder; give the name of the file to write")
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise GradingError(f"{flag} {path}: cannot write there ({folder} is not a writable folder)")
 
 
 def _existing(path: Path) -> Path:
@@ -196,9 +240,18 @@ def _grade(args) -> int:
     if args.seed is not None:
         assignment = dataclasses.replace(assignment, seed=args.seed)
     _existing(args.path)
-    late = _late_rules(assignment, args)  # read now: a mistake in its files stops the command before grading
+    single = {flag: getattr(args, flag) for flag in ("json", "gradescope", "junit", "feedback")}
     if batch.is_class_folder(args.path, assignment, force=args.force_class):
-        return batch.run_command(args, assignment, console, late=late and _late_files(args))
+        given = [f"--{flag}" for flag, path in single.items() if path is not None]
+        if given:
+            raise GradingError(f"{', '.join(given)} write one submission's result; a class's results, pages and "
+                               f"gradebook go to --out ({args.out})")
+        if args.out.exists() and not args.out.is_dir():
+            raise GradingError(f"--out {args.out}: is a file, not a folder")
+        return batch.run_command(args, assignment, console, late=_course_inputs(assignment, args))
+    late = _late_rules(assignment, args)  # read now: a mistake in its files stops the command before grading
+    for flag, path in single.items():
+        _writable_file(path, f"--{flag}")
 
     def deliver(result) -> None:
         from grader.reports.gradescope import to_gradescope
@@ -272,6 +325,13 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _positive(text: str) -> int:
+    """A command-line count of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _count_or_all(text: str) -> int | None:
     """A command-line count, or `all` (None)."""
     return None if text == "all" else _count(text)
@@ -308,53 +368,95 @@ def _release(args) -> int:
 
 
 def _feedback(args) -> int:
+    _existing(args.results)
+    if args.results.is_dir():
+        from grader.course.views import render
+        from grader.store import GradesFolder
+        with GradesFolder.writing(args.results, "feedback") as store:
+            store.set_setting("released", "1")
+            done = render(store)
+        pages = sum(path.endswith(".html") for path in done.written)
+        console.print(f"released the hidden tests and feedback pages of {len(done.grades.results)} graded "
+                      f"student(s) in {args.results}: {pages} page(s) written", highlight=False)
+        return 0
+    return _release_one(args.results)
+
+
+def _release_one(path: Path) -> int:
+    """Release one result written by `grader grade --json`: its hidden tests shown, its page beside it."""
     from grader.notebook import Cell
     from grader.reports.feedback import to_feedback_html
     from grader.results import GradeResult
-    paths = sorted(_existing(args.results).glob("*.json")) if args.results.is_dir() else [args.results]
-    for path in paths:
-        try:
-            result = GradeResult.from_dict(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError) as error:
-            raise GradingError(f"{path}: not a result written by grader grade --json ({error})") from None
-        result.hidden_held_back = False
-        _write(path, json.dumps(result.to_dict(), indent=2).encode())
-        _write(path.with_suffix(".html"), to_feedback_html(result, [Cell(**cell) for cell in result.code]).encode())
-    console.print(f"released the hidden tests of {len(paths)} result(s); each feedback page is beside its .json")
+    try:
+        result = GradeResult.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise GradingError(f"{path}: not a result written by grader grade --json ({error})") from None
+    result.hidden_held_back = False
+    _write(path, json.dumps(result.to_dict(), indent=2).encode())
+    _write(path.with_suffix(".html"), to_feedback_html(result, [Cell(**cell) for cell in result.code]).encode())
+    console.print(f"released the hidden tests of {path}; its feedback page is beside it", highlight=False)
     return 0
 
 
+def _class_view(args, kind: str, path: Path, options: dict):
+    """Record a class-wide view of the grades folder (rendered again with every change), render everything,
+    and return the shown grades. The course files the command names are kept in the store first."""
+    from grader.course.grades import load_assignment
+    from grader.course.views import render
+    from grader.store import GradesFolder
+    with GradesFolder.writing(args.grades, kind) as store:
+        assignment = load_assignment(store, getattr(args, "assignment", None))
+        for name, file in _course_inputs(assignment, args).items():
+            store.set_input(name, Path(file))
+        if kind == "export" and options["format"] in ("canvas", "moodle") and "roster" not in store.inputs():
+            raise CourseError(f"--format {options['format']} needs --roster: an LMS imports grades by its own student "
+                              f"ids, which only a roster gives (without one, --format csv lists submissions by name)")
+        inside = path.resolve().is_relative_to(args.grades.resolve())
+        store.add_render(str(path.resolve().relative_to(args.grades.resolve())) if inside else str(path.resolve()),
+                         kind, options)
+        done = render(store)
+    return done.grades
+
+
 def _export(args) -> int:
-    from grader.course.export import match, read_grades, write_export
+    from grader.course.export import match
     from grader.course.roster import read_roster
-    grades = read_grades(args.grades)
-    results = grades.results
-    slug = args.assignment or next((result.assignment for result in results.values()), None)
-    if slug is None:
-        raise CourseError(f"{args.grades}: no readable result:\n" + "\n".join(grades.unreadable.values()))
-    assignment = spec.load(slug)
-    roster = read_roster(args.roster) if args.roster else None
-    late = _late_rules(assignment, args)
-    if late is not None:
-        for name, result in results.items():
-            late.apply(name, result)
-    matched = match(results, roster)
     output = args.output or args.grades / f"export-{args.format}.csv"
-    rows = write_export(results, matched, args.format, output, args.column or assignment.title)
-    console.print(f"wrote {output}: {rows} rows ({args.format}), {len(matched.students)} submissions matched")
-    for title, names in (("submissions of no student on the roster", matched.unmatched),
+    _writable_file(output, "-o")
+    grades = _class_view(args, "export", output, {"format": args.format, "column": args.column or ""})
+    roster = read_roster(args.roster) if args.roster else _stored_roster(args.grades)
+    matched = match(grades.students, roster)
+    console.print(f"wrote {output}: {len(matched.students) - len(matched.unmatched)} submissions matched to the "
+                  f"roster" if roster else f"wrote {output}: {len(grades.students)} submissions by name (no roster)",
+                  highlight=False)
+    not_graded = [f"{name}: {why}" for name, why in grades.failures.items()]
+    pending = [name for name, s in grades.students.items() if s.status == "manual grading pending"]
+    for title, names in (("submissions of no student on the roster", matched.unmatched if roster else []),
                          ("students without a submission", [f"{s.id} {s.name}" for s in matched.missing]),
                          ("students with several submissions", [f"{sid}: {', '.join(n)}" for sid, n in
                                                                 matched.duplicates.items()]),
+                         ("students not graded now (an empty grade)", not_graded),
+                         ("students with manual grading pending (an empty grade until a TA grades them)", pending),
                          ("submissions the manifest gives no time for (no late penalty assessed)",
-                          sorted(name for name, result in results.items() if result.late and
+                          sorted(name for name, result in grades.results.items() if result.late and
                                  result.late.status == "no time")),
-                         ("results that could not be read", list(grades.unreadable.values()))):
+                         ("results in the folder that its store did not write (ignored)", grades.unknown)):
         if names:
             console.print(Text(f"{title} ({len(names)}):", style="yellow"))
             for name in names:
                 console.print(Text(f"  {clean_text(name)}"))
     return 0
+
+
+def _stored_roster(folder: Path):
+    from grader.course.roster import read_roster
+    from grader.store import GradesFolder
+    store = GradesFolder.reading(folder)
+    try:
+        roster = store.inputs().get("roster")
+    finally:
+        store.close()
+    return read_roster(Path(roster.path), roster.content) if roster else None
 
 
 def _similarity(args) -> int:
@@ -365,7 +467,8 @@ def _similarity(args) -> int:
     from grader.course import similarity
     from grader.reports.similarity import to_similarity_html, write_pairs_csv
     assignment = spec.load(args.assignment)
-    submissions = batch.read_roster(_existing(args.path)).entries if args.path.is_dir() else {}
+    from grader.store import read_class_folder
+    submissions = read_class_folder(_existing(args.path)).entries if args.path.is_dir() else {}
     if len(submissions) < 2:
         raise GradingError(f"{args.path}: a class folder with at least two submissions is needed")
     started = time.perf_counter()
@@ -402,22 +505,20 @@ def _notebook(args) -> int:
 
 
 def _review(args) -> int:
+    from grader.course.grades import load_assignment
     from grader.course.review.app import Review, ReviewError, create_app, new_token, serve
     from grader.course.review.merge import merge
+    from grader.store import GradesFolder
     assignment = spec.load(args.assignment)
-    if not args.grades.is_dir():
-        raise GradingError(f"{args.grades}: no such grades folder (give the folder `grader grade --out` wrote)")
+    store = GradesFolder.reading(args.grades)
+    try:
+        load_assignment(store, args.assignment)  # the folder must hold this assignment's grades
+    finally:
+        store.close()
     if args.export:
-        if args.submissions is not None:
-            _existing(args.submissions)
-        merged = merge(assignment, args.grades, args.submissions)
-        console.print(f"merged {merged.graded} graded answers into {merged.students} results ({merged.pending} "
-                      f"still pending, {merged.written} files changed); wrote {args.grades / 'gradebook.csv'}"
-                      + f" and {merged.feedback} feedback pages", highlight=False)
-        for student in merged.missing:
-            console.print(Text(f"{clean_text(student)}: its result keeps no code and no submission was found for it"
-                               + (f" in {args.submissions}" if args.submissions else " (give --submissions)")
-                               + ": its feedback page is unchanged", style="yellow"))
+        merged = merge(assignment, args.grades)
+        console.print(f"published {merged.graded} graded answers of {merged.students} graded students ({merged.pending} "
+                      f"still pending): {merged.written} files of {args.grades} written again", highlight=False)
         return 0
     try:
         import flask  # noqa: F401
@@ -432,18 +533,32 @@ def _review(args) -> int:
     console.print(f"Reviewing {assignment.slug} in {args.grades}: open http://127.0.0.1:{server.server_port}/{token}/ "
                   "(Ctrl-C stops; every change is already saved)", highlight=False, soft_wrap=True)
     server.serve_forever()  # until Ctrl-C; it closes the server
-    console.print(f"stopped; the grades are in {args.grades / 'review.sqlite'}", highlight=False)
+    console.print(f"stopped; the grades are in {args.grades / 'grades.sqlite'} (`grader review {args.assignment} "
+                  f"{args.grades} --export` publishes them)", highlight=False)
     return 0
 
 
 def _report(args) -> int:
-    from grader.course.class_report import write_class_report
-    if not args.grades.is_dir():
-        raise GradingError(f"{args.grades}: no such grades folder (give the folder `grader grade --out` wrote)")
-    output = args.output or args.grades / "class-report.html"
-    summary = write_class_report(args.grades, output)
-    console.print(f"wrote {output}: {summary}", highlight=False, soft_wrap=True)
+    from grader.course.views import REPORT
+    output = args.output or args.grades / REPORT
+    _writable_file(output, "-o")
+    from grader.store import GradesFolder
+    store = GradesFolder.reading(args.grades)
+    try:
+        if not store.entries():
+            raise StoreError(f"{args.grades}: no students graded yet; grade the class into it first")
+    finally:
+        store.close()
+    grades = _class_view(args, "report", output, {})
+    mean = sum(r.capped_score for r in grades.results.values()) / max(1, len(grades.results))
+    console.print(f"wrote {output}: {len(grades.results)} graded, {len(grades.failures)} not graded, mean score "
+                  f"{mean:.1f}", highlight=False, soft_wrap=True)
     return 0
+
+
+def _status(args) -> int:
+    from grader.course.status import status
+    return status(args.grades, console, args.check_submissions)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -451,5 +566,3 @@ def _write(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".partial")
     temporary.write_bytes(data)
     temporary.replace(path)
-
-

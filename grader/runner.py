@@ -291,4 +291,24 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
         hidden_held_back=assignment.hidden_results == "after_release",
         code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells],
-        tests_digest=tests_digest(assignment, public_only), seed=assignment.seed)
+        tests_digest=tests_digest(assignment, public_only), seed=assignment.seed,
+        standing=_standing(prepared, submission, tests))
+
+
+def _standing(prepared: Prepared, submission: Side | None, tests: list) -> str:
+    """Whether the submission's code ran, in the words a TA acts on: graded, not submitted, refused, did not load."""
+    if prepared.violations:
+        return f"refused: uses a forbidden package ({prepared.violations[0]})"
+    if prepared.problem:
+        missing = "found no" in prepared.problem or "no such file" in prepared.problem
+        return ("not submitted: " if missing else "did not load: ") + prepared.problem
+    unloaded = [t.message for t in tests if t.message.startswith(_NOT_LOADED)]
+    if tests and len(unloaded) == len(tests):
+        return "did not load: " + unloaded[0][len(_NOT_LOADED):].split("\n")[0]
+    errors = submission.load_errors if submission is not None else []
+    if errors and not any(t.status == "passed" for t in tests):
+        return "did not load: " + errors[0].splitlines()[0]
+    return "graded"
+
+
+_NOT_LOADED = "the submission could not be loaded: "

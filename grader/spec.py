@@ -118,6 +118,11 @@ class LatePolicy:
     floor: float = 0.0
     cutoff: dt.timedelta | None = None
     refuse: bool = False             # after the cutoff: refused (no grade), not scored 0
+    zone: dt.tzinfo | None = None    # the course's zone, for times written without one (default: the deadline's)
+
+    @property
+    def course_zone(self) -> dt.tzinfo:
+        return self.zone or self.deadline.tzinfo
 
 
 @dataclass(frozen=True)
@@ -449,6 +454,18 @@ def parse_duration(text: str) -> dt.timedelta:
     return dt.timedelta(**{_UNITS[match[2][0].lower()]: float(match[1])})
 
 
+_DATE_ONLY = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}")
+
+
+def has_zone(value) -> bool:
+    """Whether a time as written carries its own offset or zone name (else it is read in the course's zone)."""
+    try:
+        parse_time(value)
+    except ValueError as error:
+        return "has no time zone" not in str(error)
+    return True
+
+
 def parse_time(value, zone: dt.tzinfo | None = None) -> dt.datetime:
     """An ISO 8601 time with its offset ('2026-03-01T23:59+01:00', 'Z', Gradescope's '2026-03-01 23:59:00 -0800')
     or followed by a zone name ('2026-03-01 23:59 Europe/Zurich'); a time without either is read in `zone`
@@ -457,6 +474,8 @@ def parse_time(value, zone: dt.tzinfo | None = None) -> dt.datetime:
         raise ValueError(f"{value} is a date without a time of day")
     if not isinstance(value, dt.datetime):
         text = str(value).strip()
+        if _DATE_ONLY.fullmatch(text):
+            raise ValueError(f"{text} is a date without a time of day (write the time too, e.g. {text} 23:59)")
         head, _, name = text.rpartition(" ")
         if "/" in name or name.upper() == "UTC":
             try:
@@ -491,12 +510,15 @@ def _late(data: dict, where: Path) -> LatePolicy | None:
         except ValueError as error:
             _fail(where, f"late.{key}", str(error))
 
-    deadline = read("deadline", parse_time) or _fail(where, "late.deadline", "is required (a time with its zone)")
-    opens = read("opens", lambda v: parse_time(v, deadline.tzinfo))
-    if opens is not None and opens >= deadline:
+    zone = read("zone", _zone)
+    deadline = read("deadline", lambda v: parse_time(v, zone)) or _fail(where, "late.deadline",
+                                                                         "is required (a time with its zone)")
+    zone = zone or deadline.tzinfo
+    opens = read("opens", lambda v: parse_time(v, zone))
+    if opens is not None and _utc(opens) >= _utc(deadline):
         _fail(where, "late.opens", f"is {opens.isoformat()}, not before the deadline {deadline.isoformat()}")
     cutoff = read("cutoff", lambda v: parse_duration(v) if _DURATION.fullmatch(str(v).strip())
-                  else parse_time(v, deadline.tzinfo) - deadline)
+                  else _utc(parse_time(v, zone)) - _utc(deadline))
     if cutoff is not None and cutoff < dt.timedelta(0):
         _fail(where, "late.cutoff", "is before the deadline")
     after = reader.get("after_cutoff", "zero")
@@ -517,9 +539,20 @@ def _late(data: dict, where: Path) -> LatePolicy | None:
     penalty.no_unknown()
     policy = LatePolicy(deadline=deadline, opens=opens, grace=read("grace", parse_duration, dt.timedelta(0)),
                         per=dt.timedelta(days=1) if per == "day" else dt.timedelta(hours=1), amount=amount,
-                        in_points=in_points, floor=floor, cutoff=cutoff, refuse=after == "refuse")
+                        in_points=in_points, floor=floor, cutoff=cutoff, refuse=after == "refuse", zone=zone)
     reader.no_unknown()
     return policy
+
+
+def _zone(name) -> dt.tzinfo:
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a known time zone (a name such as Europe/Zurich)") from None
+
+
+def _utc(time: dt.datetime) -> dt.datetime:
+    return time.astimezone(dt.timezone.utc)
 
 
 class _Reader:

@@ -6,17 +6,17 @@ import random
 from pathlib import Path
 
 from grader import results, spec
-from grader.course.grades import write_result
-from grader.reports.gradebook import write_gradebook
+from grader.course.views import render
+from grader.store import GradesFolder
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> **bold** [x](javascript:alert(3)) </pre>\x1b[2J'
 
 
 def make_class(folder: Path, students: int, seed: int = 0) -> dict[str, results.GradeResult]:
-    """Write `students` results (the third one's answer hostile, the last a failure) and the gradebook."""
+    """Record `students` results in the folder's store (the third one's answer hostile, the last a failure)
+    and render the views, as `grader grade --out` leaves them."""
     assignment = spec.load("perceptron")
     rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
     made = {}
     for number in range(students - 1):
         name = f"student{number:03d}" if number != 2 else "<img src=x onerror=alert(9)>"
@@ -42,8 +42,12 @@ def make_class(folder: Path, students: int, seed: int = 0) -> dict[str, results.
         result = results.GradeResult("perceptron", assignment.version, "0.1.0", f"{name}.ipynb", f"{number:064x}",
                                      "bubblewrap", tests, questions, execution_time=round(2 + rng.random() * 3, 3),
                                      code=[{"label": f"{name}.py", "source": "# proof:\n# my proof\n\nx = 1\n"}])
-        write_result(folder / f"{name}.json", result)
         made[name] = result
-    (folder / "late.error.txt").write_text("Traceback ...\nRuntimeError: the grader ran out of memory\n")
-    write_gradebook(made, folder / "gradebook.csv")
+    with GradesFolder.writing(folder, "grade", create=True) as store:
+        store.set_setting("assignment", assignment.slug)
+        store.set_setting("assignment_root", str(assignment.root))
+        for name, result in made.items():
+            store.record(name, name, f"class/{name}.ipynb", result, {})
+        store.mark("late", "failed", "Traceback ...\nRuntimeError: the grader ran out of memory")
+        render(store)
     return made

@@ -8,8 +8,10 @@ import re
 from html.parser import HTMLParser
 
 from classes import make_class
+
 from grader import cli
 from grader.course.class_report import _group
+from grader.store import GradesFolder
 
 
 class _Page(HTMLParser):
@@ -32,16 +34,21 @@ class _Page(HTMLParser):
 def test_the_class_report_of_a_class(tmp_path, capsys):
     folder = tmp_path / "grades"
     made = make_class(folder, 40)
-    broken = folder / "student007.json"
-    broken.write_text("{not json")
-    hostile = folder / "<img src=x onerror=alert(9)>.json"
-    problem = json.loads(hostile.read_text())
-    problem["problem"] = "the submission uses forbidden APIs, so it was not run:\ncell 3, line 1: uses torch"
-    hostile.write_text(json.dumps(problem))
+    hostile = "<img src=x onerror=alert(9)>"
+    refused = made[hostile]
+    refused.problem = "the submission uses forbidden APIs, so it was not run:\ncell 3, line 1: uses torch"
+    refused.standing = "refused: uses a forbidden package (cell 3, line 1: uses torch)"
+    with GradesFolder.writing(folder, "grade") as store:
+        store.record(hostile, hostile, "class/x.ipynb", refused, {})
+        store.mark("student007", "stale", "the hidden tests changed: to be graded again")
+    edited = folder / "student001.json"
+    edited.write_text("{not json")  # a view edited by hand is rendered again, never read
+    (folder / "intruder.json").write_text(edited.read_text())  # a result the store did not write is not trusted
 
     assert cli.main(["report", str(folder)]) == 0
-    assert "37 graded, 3 not graded, mean score" in capsys.readouterr().out
-    html = (folder / "class-report.html").read_text()
+    assert "38 graded, 2 not graded, mean score" in capsys.readouterr().out
+    assert json.loads(edited.read_text())["submission"] == "student001.ipynb"
+    html = (folder / "_class-report.html").read_text()
     page = _Page(html)
     text = "".join(page.text)
     assert "script" not in page.tags and "link" not in page.tags
@@ -49,11 +56,10 @@ def test_the_class_report_of_a_class(tmp_path, capsys):
     assert len(page.images) == 2
     for src in page.images:
         assert base64.b64decode(src.removeprefix("data:image/png;base64,"))[:4] == b"\x89PNG"
-    assert "37 of 40 students graded" in " ".join(text.split())
-    for student, why in [("late", "grading failed: RuntimeError: the grader ran out of memory"),
-                         ("student007", "its result student007.json cannot be read"),
-                         ("<img src=x onerror=alert(9)>", "not graded: the submission uses forbidden APIs, so it "
-                                                          "was not run:\ncell 3, line 1: uses torch")]:
+    assert "38 of 40 students graded" in " ".join(text.split()) and "1 whose code did not run" in text
+    for student, why in [("late", "grading failed: Traceback ...\nRuntimeError: the grader ran out of memory"),
+                         ("student007", "stale: the hidden tests changed: to be graded again"),
+                         (hostile, "refused: uses a forbidden package (cell 3, line 1: uses torch)")]:
         assert re.search(re.escape(student) + r"\s*" + re.escape(why), text), student
     assert "37 with manual grading pending" in text
     assert "<img src=x onerror" not in html and page.tags.count("img") == 2  # the name is text

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from classes import HOSTILE, make_class
-from grader import spec
-from grader.course.class_report import write_class_report
+from grader import cli, spec
 from grader.course.review.merge import merge
 from grader.results import clean_text
 from test_feedback_page import browser  # noqa: F401  (the fixture: Chromium, or a skip saying why)
@@ -122,7 +121,7 @@ def test_grading_three_students_with_the_keyboard(browser, app, tmp_path):  # no
 def test_the_class_report_in_a_browser(browser, tmp_path):  # noqa: F811
     folder = tmp_path / "grades"
     make_class(folder, 60)
-    write_class_report(folder, tmp_path / "class-report.html")
+    assert cli.main(["report", str(folder), "-o", str(tmp_path / "class-report.html")]) == 0
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     page = context.new_page()
     seen = _watch(page)

@@ -1,5 +1,5 @@
-"""Grading a whole class: the roster of a class folder, the output folder, and the backends (a local
-grading job, or Slurm) that grade one submission per unit of work."""
+"""Grading a whole class into its grades folder: the plan (who is graded again and why), and the backends
+(a local grading job, or Slurm) that grade one submission per unit of work."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import dataclasses
 from pathlib import Path
 
 from grader.batch.command import add_arguments, run_command
-from grader.batch.roster import Roster, is_class_folder, read_roster
 from grader.batch.run import Batch, grade_class
 from grader.spec import Assignment
+from grader.store import ClassFolder, is_class_folder
 
-__all__ = ["Batch", "add_arguments", "grade_batch", "grade_class", "is_class_folder", "read_roster", "run_command"]
+__all__ = ["Batch", "add_arguments", "grade_batch", "grade_class", "is_class_folder", "run_command"]
 
 
 def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path, jobs: int = 2,
@@ -23,5 +23,5 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
 
     if seed is not None:
         assignment = dataclasses.replace(assignment, seed=seed)
-    return grade_class(assignment, Roster(entries=dict(submissions)), out, LocalPool(jobs), public_only=public_only,
-                       regrade=regrade)
+    return grade_class(assignment, ClassFolder(entries=dict(submissions)), out, LocalPool(jobs),
+                       public_only=public_only, regrade=regrade)

@@ -1,165 +1,153 @@
-"""Grade a class: lock the output folder, keep what is still current, grade the rest with a backend
-(the local pool or Slurm), write the gradebook, and say who was not graded and why."""
+"""Grade a class into its grades folder: open the store as its writer, decide who is graded again and why,
+grade those with a backend (the local pool or Slurm), record each result as it comes, and render the views.
+
+Whatever stops the run (the end, Ctrl-C, SIGTERM, a full disk), the views are rendered from the store before
+the command returns, so the gradebook, the pages and the results beside them always agree.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from grader.atomic import replacing, write_atomic
 from grader.batch.reclaim import RunFolder
-from grader.batch.roster import Roster
 from grader.batch.task import Outcome
-from grader.course.late import rules_from_files
-from grader.reports.gradebook import write_gradebook
+from grader.course.grades import Grades
+from grader.course.views import render
 from grader.results import GradeResult
-from grader.runner import GradingError, tests_digest
 from grader.spec import Assignment
+from grader.store import ClassFolder, GradesFolder, assignment_inputs, provenance, stale_because, submission_sha256
 
-LOCK_NAME = ".grader.lock"
+
+@dataclass
+class Plan:
+    """Who a run grades and why, and who it keeps."""
+
+    todo: dict[str, list[str]] = field(default_factory=dict)   # student -> why they are graded (again)
+    kept: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """'graded again: the hidden tests changed (10), new (2); kept: 38'."""
+        reasons = Counter(reason for why in self.todo.values() for reason in why)
+        parts = [f"{reason} ({count})" for reason, count in sorted(reasons.items(), key=lambda item: -item[1])]
+        graded = f"graded: {', '.join(parts)}" if parts else "graded: none"
+        return f"{graded}; kept: {len(self.kept)}"
 
 
 @dataclass
 class Batch:
-    """What a batch produced: a result per graded student, and why each of the others was not graded."""
+    """What a batch left in the grades folder: every student as the views show them, and the plan it followed."""
 
-    results: dict[str, GradeResult] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    kept: int = 0  # results of an earlier run that were still current
+    grades: Grades | None = None
+    plan: Plan = field(default_factory=Plan)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def results(self) -> dict[str, GradeResult]:
+        return self.grades.results if self.grades else {}
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return self.grades.failures if self.grades else {}
+
+    @property
+    def kept(self) -> int:
+        return len(self.plan.kept)
 
     @property
     def exit_status(self) -> int:
-        """0 when every student was graded with full marks, 1 when some lost points, 2 when some were not graded."""
-        if self.failures:
-            return 2
-        return 0 if all(_full_marks(r) for r in self.results.values()) else 1
+        """0 when every student was graded (whatever the scores), 1 when some could not be."""
+        return 1 if self.failures else 0
 
 
-def _full_marks(result: GradeResult) -> bool:
-    return not result.problem and all(t.status == "passed" for t in result.tests)
-
-
-def grade_class(assignment: Assignment, roster: Roster, out: Path, backend, public_only: bool = False,
+def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend, public_only: bool = False,
                 regrade: bool = False, wait: bool = False, progress: Callable[[int, int], None] | None = None,
                 waiting: Callable[[str], None] | None = None, late: dict[str, str] | None = None,
-                hold_feedback: bool = False) -> Batch:
-    """Grade every student of the roster into out/<student>.json and write out/gradebook.csv.
+                hold_feedback: bool = False, planned: Callable[[Plan], None] | None = None) -> Batch:
+    """Grade every student of the class folder whose stored result is not current into the grades folder `out`.
 
-    A stored result is kept only when it belongs to the same submission (sha256), assignment version,
-    tests (digest) and mode (public-only or full), unless `regrade`. `progress(done, total)` is called as
-    students finish. Raises GradingError (one line, naming the path) when the output folder cannot be
-    written; a KeyboardInterrupt stops the backend, and every result written before it stays. With `late`
-    (the files of the late policy), each result gets the policy's current verdict, those kept from an
-    earlier run too, before the gradebook is written. With `hold_feedback`, no feedback page is written.
+    A stored result is kept only when everything that determined it (grader.store.provenance) is unchanged,
+    unless `regrade`. `late` names the course files (manifest, extensions, roster) the views apply from now
+    on; `hold_feedback` holds the feedback pages back until `grader feedback` releases them. `planned(plan)`
+    is told who is graded and why before grading starts, `progress(done, total)` as students finish.
+    Raises StoreError (one line, naming the path) when the folder cannot be written; an interruption
+    (KeyboardInterrupt) stops the backend, and the views still agree with the store.
     """
-    digest = tests_digest(assignment, public_only)
-    batch = Batch(failures=dict(roster.clashes))
-    with output_lock(out, wait, waiting), RunFolder() as run:
-        todo = [(s, p) for s, p in roster.entries.items()
-                if regrade or not _current(out / f"{s}.json", assignment, p, public_only, digest)]
-        batch.kept = len(roster.entries) - len(todo)
-        finished = [batch.kept]
+    batch = Batch(skipped=list(roster.skipped))
+    with GradesFolder.writing(out, "grade", create=True, wait=wait, waiting=waiting) as store, RunFolder() as run:
+        store.set_setting("assignment", assignment.slug)
+        store.set_setting("assignment_root", str(assignment.root.resolve()))
+        for kind, path in (late or {}).items():
+            store.set_input(kind, Path(path))
+        if hold_feedback:
+            store.set_setting("hold_feedback", "1")
+        inputs = assignment_inputs(assignment, public_only)
+        batch.plan, records = _plan(store, assignment, roster, inputs, public_only, regrade)
+        if planned:
+            planned(batch.plan)
+        finished = [len(batch.plan.kept)]
+        total = len(roster.entries)
         if progress:
-            progress(finished[0], len(roster.entries))
+            progress(finished[0], total)
 
         def done(student: str, outcome: Outcome) -> None:
             finished[0] += 1
-            if outcome.status == "output":  # every other student would fail alike: stop the backend
-                raise GradingError(outcome.message + "; nothing half-written was kept: fix it, then run the same "
-                                                     "command again to grade the rest")
-            if outcome.status != "graded":
-                batch.failures[student] = outcome.message
-                _try_write(out / f"{student}.error.txt", outcome.message)
+            if outcome.status == "graded" and outcome.result is not None:
+                store.record(student, roster.originals.get(student, student), str(roster.entries[student]),
+                             GradeResult.from_dict(outcome.result), records[student])
             else:
-                _remove(out / f"{student}.error.txt")
+                state = "interrupted" if outcome.status == "interrupted" else "failed"
+                store.mark(student, state, outcome.message)
             if progress:
-                progress(finished[0], len(roster.entries))
+                progress(finished[0], total)
 
-        config = {"assignment": str(assignment.root), "public_only": public_only, "out": str(out.resolve()),
-                  "late": late, "hold_feedback": hold_feedback, "seed": assignment.seed}
-        if todo:
-            backend.run(config, todo, run.path, done)
-        for student in roster.entries:
-            if student in batch.failures:
-                continue
-            try:
-                batch.results[student] = GradeResult.from_dict(json.loads((out / f"{student}.json").read_text()))
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                batch.failures[student] = f"no readable result ({error})"
-        rules = rules_from_files(assignment, late)
-        for student, result in batch.results.items() if rules else ():
-            rules.apply(student, result)
+        config = {"assignment": str(assignment.root), "public_only": public_only, "seed": assignment.seed,
+                  "out": str(out.resolve()), "run": store.run}
+        todo = [(student, roster.entries[student]) for student in batch.plan.todo]
         try:
-            with replacing(out / "gradebook.csv") as temporary:
-                write_gradebook(batch.results, temporary)
-        except OSError as error:
-            raise GradingError(f"cannot write {error.filename}: {error.strerror}") from None
+            if todo:
+                backend.run(config, todo, run.path, done)
+        finally:
+            _interrupted(store, batch.plan, roster)
+            batch.grades = render(store).grades
     return batch
 
 
-@contextlib.contextmanager
-def output_lock(out: Path, wait: bool, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold the output folder's lock: a second batch on the same folder refuses (or, with `wait`, waits)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        handle = os.open(out / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
-    except OSError as error:
-        raise GradingError(f"cannot write the output folder {error.filename or out}: {error.strerror}") from None
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(handle, 32, 0).decode(errors="replace").strip() or "?"
-            message = f"another batch (pid {holder}) is grading into {out}"
-            if not wait:
-                raise GradingError(f"{message}; wait for it to finish, or pass --wait") from None
-            if waiting:
-                waiting(f"{message}; waiting for it to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            os.ftruncate(handle, 0)
-            os.pwrite(handle, str(os.getpid()).encode(), 0)
-        except OSError:
-            pass  # the pid is only for the message of a second batch
-        yield
-    finally:
-        os.close(handle)
+def _plan(store: GradesFolder, assignment: Assignment, roster: ClassFolder, inputs: dict[str, str],
+          public_only: bool, regrade: bool) -> tuple[Plan, dict[str, dict]]:
+    """Decide who is graded and why; put every student that cannot be graded, or whose result is stale, in
+    that state now (so that an interrupted run shows no score that is not current)."""
+    plan, records = Plan(), {}
+    entries = store.entries()
+    for student, path in roster.entries.items():
+        original = roster.originals.get(student, student)
+        records[student] = provenance(inputs, submission_sha256(path, assignment), assignment.seed, public_only)
+        entry = entries.get(student)
+        if entry is None:
+            why = ["new"]
+        elif entry.state != "graded":
+            why = [f"was {entry.state}"]
+        else:
+            why = ["--regrade"] if regrade else stale_because(entry.provenance, records[student])
+        if not why:
+            plan.kept.append(student)
+            continue
+        plan.todo[student] = why
+        if entry is not None:
+            store.mark(student, "stale", "; ".join(why) + ": to be graded again", original=original, source=str(path))
+    for student, why in roster.clashes.items():
+        store.mark(student, "clash", why, original=roster.originals.get(student, student))
+    for student, entry in entries.items():
+        if student not in roster.entries and student not in roster.clashes and entry.state != "missing":
+            store.mark(student, "missing", "no submission in the class folder now")
+    return plan, records
 
 
-def _current(target: Path, assignment: Assignment, path: Path, public_only: bool, digest: str) -> bool:
-    """Whether a stored result is still the grade of this submission under these tests, seed and mode."""
-    try:
-        result = GradeResult.from_dict(json.loads(target.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return (result.assignment_version == assignment.version and result.tests_digest == digest
-            and result.seed == assignment.seed
-            and result.public_only == public_only and result.submission_sha256 == submission_sha256(path, assignment))
-
-
-def submission_sha256(path: Path, assignment: Assignment) -> str:
-    """The submission's digest exactly as grading records it (a folder or zip hashes what it holds)."""
-    from grader.submission import prepare
-
-    with tempfile.TemporaryDirectory(prefix="grader-digest-") as scratch:
-        return prepare(path, assignment.submission, Path(scratch)).sha256
-
-
-def _try_write(path: Path, text: str) -> None:
-    try:
-        write_atomic(path, text.encode())
-    except OSError:
-        pass  # the summary says it too
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
+def _interrupted(store: GradesFolder, plan: Plan, roster: ClassFolder) -> None:
+    """Students the run meant to grade and did not: new ones are marked interrupted (stale ones stay stale)."""
+    for student in plan.todo:
+        if store.entry(student) is None:
+            store.mark(student, "interrupted", "the run stopped before grading it; the next run grades it",
+                       original=roster.originals.get(student, student), source=str(roster.entries[student]))

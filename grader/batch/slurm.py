@@ -1,11 +1,17 @@
 """The Slurm backend: one submission per array task, through submitit.
 
-submitit moves pickles through a folder (`<out>/.slurm/`, mode 0700): the submitting side writes the
-calls, the task on the node writes the answers. Both are the trusted grader; a sandbox on the node
-never sees that folder, the output folder or the grader's files (bubblewrap binds only what it needs,
-read-only, and runs student code as a user of its own). A node without bubblewrap where the grader is
-not root would run student code as the grader's own user, able to write those folders: the task
-refuses to grade there, and says why.
+submitit moves pickles through a folder of the run's own (`<out>/.slurm/<run id>/`, under a 0700 folder):
+the submitting side writes the calls, the task on the node writes its outcome there and nothing else: the
+batch records outcomes in the store. Tasks are submitted with requeue off, and the folder of a run is
+removed when the run ends, so a task of an ended run (one Slurm failed and ran again all the same) has
+nowhere to write that anyone reads. Both sides are the trusted grader; a sandbox on the node never sees
+those folders or the grader's files (bubblewrap binds only what it needs, read-only, and runs student code
+as a user of its own). A node without bubblewrap where the grader is not root would run student code as
+the grader's own user, able to write those folders: the task refuses to grade there, and says why.
+
+While it waits, the batch reports a cluster that has started none of its tasks for `stall_report` seconds
+(with what Slurm says of them), and gives up at its deadline: the tasks still pending or running are
+cancelled and reported, and the next run grades them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import signal
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
@@ -22,6 +29,7 @@ import yaml
 
 from grader.batch.task import Outcome, grade_into, stop_on
 from grader.runner import GradingError
+from grader.sandbox.space import remove_tree
 
 
 @dataclass
@@ -33,6 +41,8 @@ class SlurmOptions:
     gpus_per_task: int = 0
     cpus_per_task: int = 1
     array_parallelism: int = 64    # tasks running at once
+    stall_report: int = 180        # seconds without a task starting or ending before the wait is reported
+    deadline: int = 0              # minutes the batch waits in all (0: the time limit of every wave of tasks, + 30)
 
 
 def load_options(config: Path | None, **given) -> SlurmOptions:
@@ -82,25 +92,38 @@ def slurm_task(config: dict, student: str, path: str) -> dict:
         return grade_into(config, student, path).to_dict()
 
 
+def _deadline(options: SlurmOptions, tasks: int) -> float:
+    """Seconds the batch waits for its tasks in all."""
+    if options.deadline:
+        return options.deadline * 60.0
+    waves = -(-tasks // max(1, options.array_parallelism))
+    return (options.time_limit * waves + 30) * 60.0
+
+
 class SlurmArray:
     """Grades each submission as one task of a Slurm job array."""
 
-    def __init__(self, options: SlurmOptions):
+    def __init__(self, options: SlurmOptions, notice: Callable[[str], None] | None = None):
         self.options = options
+        self.notice = notice or (lambda message: None)
 
     def run(self, config: dict, requests: list[tuple[str, Path]], run_dir: Path,
             done: Callable[[str, Outcome], None]) -> None:
         """Submit the array and wait, calling `done` as each task ends; a KeyboardInterrupt cancels the rest."""
         import submitit
 
-        folder = Path(config["out"]) / ".slurm"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        folder.chmod(0o700)
+        base = Path(config["out"]) / ".slurm"
+        base.mkdir(mode=0o700, exist_ok=True)
+        base.chmod(0o700)
+        for earlier in base.iterdir():  # the folders of ended runs (one at a time holds the grades folder)
+            remove_tree(earlier)
+        folder = base / config["run"]
         executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=0)
         o = self.options
         executor.update_parameters(job_name=f"grader-{Path(config['assignment']).name}", time=o.time_limit,
                                    partition=o.partition, gpus_per_task=o.gpus_per_task or None,
-                                   cpus_per_task=o.cpus_per_task, array_parallelism=o.array_parallelism)
+                                   cpus_per_task=o.cpus_per_task, array_parallelism=o.array_parallelism,
+                                   additional_parameters={"no_requeue": True})
         try:
             jobs = executor.map_array(slurm_task, [config] * len(requests), [s for s, _ in requests],
                                       [str(p) for _, p in requests])
@@ -108,13 +131,37 @@ class SlurmArray:
             raise GradingError(f"Slurm did not take the job array: {str(error).strip().splitlines()[-1]}") from None
         pending = {job: student for job, (student, _) in zip(jobs, requests)}
         try:
-            while pending:
-                for job in [j for j in pending if j.done()]:
-                    done(pending.pop(job), _outcome(job))
-                time.sleep(0.5)
+            self._wait(pending, done, _deadline(o, len(requests)))
         finally:
             for job in pending:
                 job.cancel(check=False)
+            remove_tree(folder)
+
+    def _wait(self, pending: dict, done: Callable[[str, Outcome], None], deadline: float) -> None:
+        """Hand over each task's outcome as it ends; report a cluster that starts nothing; stop at the deadline."""
+        started = changed = reported = polled = time.monotonic()
+        states: dict = {}
+        while pending:
+            for job in [j for j in pending if j.done()]:
+                done(pending.pop(job), _outcome(job))
+                changed = time.monotonic()
+            now = time.monotonic()
+            if pending and now - polled >= min(10.0, self.options.stall_report / 2):
+                current, polled = {job: job.state for job in pending}, now
+                if current != states:
+                    states, changed = current, now
+            if pending and now - changed >= self.options.stall_report and now - reported >= self.options.stall_report:
+                seen = Counter(states.values())
+                self.notice(f"Slurm has started or ended none of the {len(pending)} waiting task(s) for "
+                            f"{(now - changed) / 60:.1f} min ({', '.join(f'{n} {s}' for s, n in seen.items())}); "
+                            f"still waiting, for at most {(deadline - (now - started)) / 60:.0f} min more")
+                reported = now
+            if now - started >= deadline:
+                for job in list(pending):
+                    done(pending.pop(job), Outcome("failed", f"Slurm task {job.job_id} had not ended after "
+                                                             f"{deadline / 60:.1f} min (it was {job.state}): cancelled"))
+                return
+            time.sleep(0.5)
 
 
 def _outcome(job) -> Outcome:

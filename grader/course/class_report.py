@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.course.grades import Grades, read_grades
+from grader.course.grades import Grades
 from grader.reports.html import environment, stylesheet
 from grader.results import GradeResult
 
@@ -58,34 +58,24 @@ class FailedTest:
 
 def class_report(grades: Grades) -> str:
     """The class report of a grades folder, as one HTML page."""
-    graded = {s: r for s, r in grades.results.items() if not r.problem}
-    not_graded = sorted([*grades.failures.items(),
-                         *((s, "not graded: " + r.problem) for s, r in grades.results.items()
-                           if r.problem)])
-    questions = _questions(graded)
-    scores = [r.capped_score for r in graded.values()]
-    maximum = max((r.max_score for r in graded.values()), default=0.0)
+    ran = {s: r for s, r in grades.results.items() if r.standing == "graded"}
+    did_not_run = sorted((name, f"{shown.status}: {shown.reason}") for name, shown in grades.students.items()
+                         if shown.result is not None and shown.result.standing != "graded")
+    not_graded = sorted(grades.failures.items())
+    questions = _questions(ran)
+    scores = [r.capped_score for r in ran.values()]
+    maximum = max((r.max_score for r in ran.values()), default=0.0)
     times = [r.execution_time for r in grades.results.values()]
     slowest = max(grades.results.items(), key=lambda item: item[1].execution_time, default=None)
-    written = [p.stat().st_mtime for p in grades.folder.glob("*.json")]
+    written = [shown.at for shown in grades.students.values() if shown.result is not None]
     return environment().get_template("class_report.html").render(
-        folder=grades.folder.name, assignments=sorted({r.assignment for r in grades.results.values()}),
-        students=len(grades.results) + len(grades.failures), graded=len(graded), not_graded=not_graded,
-        pending=sorted(s for s, r in graded.items() if r.pending), scores=_describe(scores), maximum=maximum,
+        folder=grades.folder.name, assignments=[grades.assignment.slug], students=len(grades.students),
+        graded=len(grades.results), not_graded=not_graded, did_not_run=did_not_run,
+        pending=sorted(s for s, r in ran.items() if r.pending), scores=_describe(scores), maximum=maximum,
         histogram=_histogram(scores, maximum), questions=questions, questions_plot=_questions_plot(questions),
-        failed=_most_failed(graded.values()), time_total=sum(times), time_median=statistics.median(times) if times else 0,
+        failed=_most_failed(ran.values()), time_total=sum(times), time_median=statistics.median(times) if times else 0,
         slowest=slowest and (slowest[0], slowest[1].execution_time),
         span=max(written) - min(written) if written else 0.0, stylesheet=stylesheet())
-
-
-def write_class_report(folder: Path, output: Path) -> str:
-    """Write the class report of `folder` to `output`; return a one-line summary."""
-    grades = read_grades(folder)
-    output.write_text(class_report(grades), encoding="utf-8")
-    graded = [r for r in grades.results.values() if not r.problem]
-    mean = statistics.fmean(r.capped_score for r in graded) if graded else 0.0
-    return (f"{len(graded)} graded, {len(grades.failures) + len(grades.results) - len(graded)} not graded, "
-            f"mean score {mean:.1f}")
 
 
 def _describe(values: list[float]) -> dict:

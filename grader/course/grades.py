@@ -1,48 +1,136 @@
-"""A grades folder as `grader grade` leaves it: `<student>.json` results, `<student>.error.txt` failures, gradebook.csv."""
+"""A class's grades as every view shows them, derived from the grades folder's store and nothing else.
+
+A graded student's shown result is the stored one with what the course has decided since: the TAs' points
+for manual questions (each answer a TA marked graded), the late verdict under the course's current manifest,
+extensions and roster, and whether hidden tests are still held back. A student in any other state has no
+result, only its state and the reason, so no view can show a score that is not current.
+"""
 
 from __future__ import annotations
 
-import json
-import os
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import spec
+from grader.course.late import LateRules, rules_from_inputs
 from grader.results import GradeResult
+from grader.store import Entry, GradesFolder, StoreError
+
+# What each state of the store is called in every view, and what a TA does about it.
+_NOT_GRADED = {"stale": "stale", "failed": "grading failed", "interrupted": "interrupted", "clash": "not graded",
+               "missing": "not submitted"}
+
+
+@dataclass
+class Shown:
+    """One student as every view shows them."""
+
+    name: str
+    original: str
+    status: str                    # graded, manual grading pending, did not load, refused, not submitted, stale, ...
+    reason: str                    # why, in a TA's words ("" when graded)
+    result: GradeResult | None     # the result as shown; None unless the student is graded now
+    at: float = 0.0                # when the store last changed this student (seconds since the epoch)
 
 
 @dataclass
 class Grades:
-    """The results read from a grades folder, and why the others have none."""
+    """The students of a grades folder as the views show them."""
 
     folder: Path
-    results: dict[str, GradeResult] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)   # student -> why there is no usable result
+    assignment: spec.Assignment
+    students: dict[str, Shown] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)   # results in the folder the store never wrote: not trusted
+    held: bool = False                                 # feedback pages held back until released
+    released: bool = False                             # hidden tests released
+
+    @property
+    def results(self) -> dict[str, GradeResult]:
+        """The shown results of the students graded now."""
+        return {name: s.result for name, s in self.students.items() if s.result is not None}
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """Why each of the other students has no result."""
+        return {name: f"{s.status}: {s.reason}" for name, s in self.students.items() if s.result is None}
 
 
-def read_grades(folder: Path) -> Grades:
-    """Read every result of the folder; an unreadable one, or a grading failure without a result, is a failure."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such grades folder (give the folder `grader grade --out` wrote)")
-    grades = Grades(folder)
-    for path in sorted(folder.glob("*.json")):
-        try:
-            grades.results[path.stem] = GradeResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            grades.failures[path.stem] = f"its result {path.name} cannot be read ({type(error).__name__}: {error})"
-    for path in sorted(folder.glob("*.error.txt")):
-        student = path.name[: -len(".error.txt")]
-        if student not in grades.results:
-            lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            grades.failures.setdefault(student, "grading failed: " + (lines[-1] if lines else "no message"))
-    return grades
+def load_assignment(store: GradesFolder, given: str | None = None) -> spec.Assignment:
+    """The assignment a grades folder was graded for (or the one `given`, which must be the same)."""
+    recorded = store.setting("assignment_root")
+    assignment = spec.load(given or recorded or store.setting("assignment") or "?")
+    if store.setting("assignment") and assignment.slug != store.setting("assignment"):
+        raise StoreError(f"{store.folder} holds grades of {store.setting('assignment')}, not {assignment.slug}")
+    return assignment
 
 
-def write_result(path: Path, result: GradeResult) -> bool:
-    """Write the result as JSON, atomically, unless the file already holds exactly that; say whether it wrote."""
-    data = json.dumps(result.to_dict(), indent=2)
-    if path.exists() and path.read_text(encoding="utf-8") == data:
-        return False
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(data, encoding="utf-8")
-    os.replace(partial, path)
-    return True
+def read_grades(folder: Path, store: GradesFolder | None = None, assignment: spec.Assignment | None = None) -> Grades:
+    """The grades of the folder's store as the views show them (one consistent snapshot of the store)."""
+    own = store is None
+    store = store or GradesFolder.reading(folder)
+    try:
+        assignment = assignment or load_assignment(store)
+        with store.snapshot():
+            entries, inputs = store.entries(), store.inputs()
+            held, released = store.setting("hold_feedback") == "1", store.setting("released") == "1"
+            views = store.view_digests()
+        rules = rules_from_inputs(assignment, inputs)
+        reviews = _reviews(store.folder, assignment)
+        grades = Grades(store.folder, assignment, held=held, released=released)
+        for name, entry in entries.items():
+            grades.students[name] = _shown(entry, assignment, rules, reviews, released)
+        known = set(views) | {f"{name}.json" for name in entries}
+        grades.unknown = sorted(p.name for p in store.folder.glob("*.json") if p.name not in known)
+        return grades
+    finally:
+        if own:
+            store.close()
+
+
+def _shown(entry: Entry, assignment: spec.Assignment, rules: LateRules | None, reviews: dict, released: bool) -> Shown:
+    if entry.state != "graded" or entry.result is None:
+        return Shown(entry.name, entry.original, _NOT_GRADED.get(entry.state, entry.state), entry.reason, None, entry.at)
+    result = copy.deepcopy(entry.result)
+    result.hidden_held_back = assignment.hidden_results == "after_release" and not released
+    for question in assignment.questions:
+        mine = next((q for q in result.questions if q.id == question.id and q.manual), None)
+        if mine is None:
+            continue
+        grade = reviews.get(question.id, {}).get(entry.name)
+        mine.rubric = [item.label for item in question.rubric]
+        if grade and grade.graded:
+            mine.graded, mine.earned, mine.comment = True, grade.score(question), grade.comment
+            mine.awarded = [item.label for item in grade.awarded(question)]
+        else:
+            mine.graded, mine.earned, mine.comment, mine.awarded = False, 0.0, "", []
+    if rules is not None:
+        rules.apply(entry.name, result, entry.original)
+    status, reason = standing(result)
+    return Shown(entry.name, entry.original, status, reason, result, entry.at)
+
+
+def standing(result: GradeResult) -> tuple[str, str]:
+    """A graded result's status and reason: whether the code ran, what the late policy did, what is pending."""
+    if result.standing != "graded":
+        status, _, reason = result.standing.partition(": ")
+        return status, reason
+    if result.late is not None and result.late.status == "refused":
+        return "refused (after the cutoff)", result.late.reason
+    if result.pending:
+        return "manual grading pending", f"{result.pending:g} points of written answers to grade"
+    return "graded", ""
+
+
+def _reviews(folder: Path, assignment: spec.Assignment) -> dict:
+    """The TAs' grades of each manual question, by student."""
+    manual = [q for q in assignment.questions if q.manual]
+    if not manual:
+        return {}
+    from grader.course.review.store import Store
+
+    store = Store(folder)
+    try:
+        return {q.id: store.grades(q.id) for q in manual}
+    finally:
+        store.close()

@@ -9,6 +9,7 @@ Gradescope's export names folders (`submission_123456`) is matched by those ids 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,12 +31,13 @@ class Student:
 
     def identifiers(self) -> set[str]:
         """Every name this student's submission or manifest row may carry, lower-cased."""
-        return {value.lower() for value in (self.id, self.email, self.login, self.canvas_id, *self.keys) if value}
+        return {unicodedata.normalize("NFC", value).lower()
+                for value in (self.id, self.email, self.login, self.canvas_id, *self.keys) if value}
 
 
 def submission_keys(name: str) -> set[str]:
     """The identifiers a submission's own name carries: itself, and a Canvas user id or Gradescope submission id."""
-    name = name.lower()
+    name = unicodedata.normalize("NFC", name).lower()
     keys = {name}
     for pattern in (_CANVAS_FILE, _GRADESCOPE_FOLDER):
         match = pattern.fullmatch(name)
@@ -83,9 +85,10 @@ class Roster:
         return match
 
 
-def read_roster(path: Path) -> Roster:
-    """Read a roster CSV (columns id, name, email; optional submission, section, canvas id, login)."""
-    rows = read_table(path, "roster")
+def read_roster(path: Path, content: bytes | None = None) -> Roster:
+    """Read a roster CSV (columns id, name, email; optional submission, section, canvas id, login), from the
+    file or from its `content` as a grades folder keeps it."""
+    rows = read_table(path, "roster", content)
     id_column = pick(rows, ("id", "student id", "sid", "sis user id", "id number", "student number"), path, "roster")
     name_column = pick(rows, ("name", "student", "full name", "student name"), path, "roster", required=False)
     columns = {attribute: pick(rows, names, path, "roster", required=False) for attribute, names in (

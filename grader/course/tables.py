@@ -7,6 +7,7 @@ Gradescope or Canvas export is read as it comes. A file that cannot be used is o
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
@@ -15,11 +16,12 @@ class CourseError(Exception):
     """A course file (roster, manifest, extensions, grades folder) is missing or unusable; the message says where."""
 
 
-def read_table(path: Path, what: str) -> list[dict[str, str]]:
-    """The rows of the CSV at `path`, each keyed by its normalised header; `what` names the file in errors."""
+def read_table(path: Path, what: str, content: bytes | None = None) -> list[dict[str, str]]:
+    """The rows of the CSV at `path` (or of its `content`, as a grades folder keeps it), each keyed by its
+    normalised header; `what` names the file in errors."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+        text = (Path(path).read_bytes() if content is None else content).decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise CourseError(f"{path}: cannot read the {what} ({error})") from None
     if not rows:

@@ -13,39 +13,36 @@ are written by the grader and stay numbers.
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+from typing import TextIO
 
-from grader.results import GradeResult, clean_text
+from grader.results import clean_text
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list for CSV injection
 
 
-def write_gradebook(results: dict[str, GradeResult], path: Path) -> None:
-    """Write `results` (student name -> result) as CSV, questions as columns, sorted by student."""
-    questions = []
-    for result in results.values():
-        questions += [q.id for q in result.questions if q.id not in questions]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "score", "max_score", *questions, "pending_manual", "uncapped_score", "status",
-                         "failed_tests", "isolation", "sha256", "late_penalty", "late"])
-        for student in sorted(results):
-            result = results[student]
-            earned = {q.id: ("" if q.pending else f"{q.earned:g}") for q in result.questions}  # numbers only
-            writer.writerow([text_cell(student), f"{result.final_score:g}", f"{result.max_score:g}",
-                             *(earned.get(q, "") for q in questions), f"{result.pending:g}", f"{result.score:g}",
-                             grade_status(result), sum(t.status != "passed" for t in result.tests), result.isolation,
-                             result.submission_sha256, f"{result.late_penalty:g}",
-                             f"{result.late.status}: {result.late.reason}" if result.late else ""])
-
-
-def grade_status(result: GradeResult) -> str:
-    """What the score is: not graded, refused (after the late cutoff), pending manual grading, or graded."""
-    if result.problem:
-        return "not graded"
-    if result.late is not None and result.late.status == "refused":
-        return "refused (after the cutoff)"
-    return "manual grading pending" if result.pending else "graded"
+def write_gradebook(rows: list, out: TextIO) -> None:
+    """Write a row per student (each with `name`, `status`, `reason` and `result`, None when the student has
+    no current result: then every number is empty and the status and reason say why), questions as columns,
+    sorted by student."""
+    questions: list[str] = []
+    for row in rows:
+        if row.result is not None:
+            questions += [q.id for q in row.result.questions if q.id not in questions]
+    writer = csv.writer(out)
+    writer.writerow(["student", "score", "max_score", *questions, "pending_manual", "uncapped_score", "status",
+                     "reason", "failed_tests", "isolation", "sha256", "late_penalty", "late"])
+    for row in sorted(rows, key=lambda row: row.name):
+        result = row.result
+        if result is None:
+            writer.writerow([text_cell(row.name), "", "", *[""] * len(questions), "", "", row.status,
+                             text_cell(row.reason), "", "", "", "", ""])
+            continue
+        earned = {q.id: ("" if q.pending else f"{q.earned:g}") for q in result.questions}  # numbers only
+        writer.writerow([text_cell(row.name), f"{result.final_score:g}", f"{result.max_score:g}",
+                         *(earned.get(q, "") for q in questions), f"{result.pending:g}", f"{result.score:g}",
+                         row.status, text_cell(row.reason), sum(t.status != "passed" for t in result.tests),
+                         result.isolation, result.submission_sha256, f"{result.late_penalty:g}",
+                         text_cell(f"{result.late.status}: {result.late.reason}") if result.late else ""])
 
 
 def text_cell(text: str) -> str:

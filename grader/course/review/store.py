@@ -1,4 +1,4 @@
-"""The TAs' grades of manual questions: one SQLite file in the grades folder, one row per decision.
+"""The TAs' grades of manual questions: tables of the grades folder's store, one row per decision.
 
 Every change is one small transaction on its own row (a rubric item given or taken back, a comment,
 an answer marked graded), never a read-modify-write of a whole student's record, so two TAs grading
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Iterator
 
 from grader.spec import Question, RubricItem
+from grader.store.sqlite import DATABASE, connect
 
-STORE_NAME = "review.sqlite"
+_EARLIER_FILE = "review.sqlite"  # where earlier versions kept the decisions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS marks (student TEXT NOT NULL, question TEXT NOT NULL, item TEXT NOT NULL,
@@ -51,34 +52,35 @@ class Grade:
         return round(min(question.points, max(0.0, sum(item.points for item in self.awarded(question)))), 6)
 
 
-def _write_ahead_log(db: sqlite3.Connection, patience: float = 30.0) -> None:
-    """Put the database in WAL mode. While another process opens the same new file, SQLite refuses the
-    switch at once ("database is locked") rather than waiting on busy_timeout: try again, for a while."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 class Store:
     """The review store of one grades folder."""
 
     def __init__(self, folder: Path):
-        self.path = Path(folder) / STORE_NAME
+        self.path = Path(folder) / DATABASE
         # One connection, kept open and shared by the app's threads under a lock: SQLite serialises writers
         # anyway, and closing the last connection of a WAL file checkpoints it, which would cost every write.
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = connect(self.path)  # each change is on disk when the page is told it is saved
         self._lock = threading.Lock()
         with self._connect() as db:
-            db.execute("PRAGMA busy_timeout = 30000")
-            _write_ahead_log(db)
-            db.execute("PRAGMA synchronous = FULL")  # each change is on disk when the page is told it is saved
             db.executescript(_SCHEMA)
+        self._adopt(Path(folder) / _EARLIER_FILE)
+
+    def _adopt(self, earlier: Path) -> None:
+        """Take over the decisions of a review file of earlier versions (review.sqlite), which is left as it was;
+        a decision the store already has wins."""
+        if not earlier.is_file():
+            return
+        with self._connect() as db:
+            db.execute("ATTACH DATABASE ? AS earlier", (f"file:{earlier}?mode=ro",))
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for table in ("marks", "comments", "graded", "rubric"):
+                    db.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM earlier.{table}")
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                db.execute("ROLLBACK")
+            finally:
+                db.execute("DETACH DATABASE earlier")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.results import clean_text
-from grader.runner import GradingError
+from grader.store.folder import StoreError
+from grader.store.sqlite import DATABASE
 from grader.spec import Assignment
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
@@ -27,12 +28,13 @@ _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 @dataclass
-class Roster:
+class ClassFolder:
     """The students of a class folder: those to grade, those that clash, and the entries skipped."""
 
     entries: dict[str, Path] = field(default_factory=dict)   # safe student name -> submission
     clashes: dict[str, str] = field(default_factory=dict)    # safe student name -> why it is not graded
     skipped: list[str] = field(default_factory=list)         # "name: why", for entries that are no submission
+    originals: dict[str, str] = field(default_factory=dict)  # safe student name -> the entry's name as submitted
 
 
 def is_class_folder(path: Path, assignment: Assignment, force: bool = False) -> bool:
@@ -40,15 +42,16 @@ def is_class_folder(path: Path, assignment: Assignment, force: bool = False) -> 
     return path.is_dir() and (force or not any((path / name).is_file() for name in assignment.submission))
 
 
-def read_roster(folder: Path) -> Roster:
-    """Each entry of the folder is one student's submission; see the module's docstring for the rules."""
-    roster, groups = Roster(), {}
+def read_class_folder(folder: Path, exclude: Path | None = None) -> ClassFolder:
+    """Each entry of the folder is one student's submission; see the module's docstring for the rules. The
+    output folder `exclude` (and any grades folder) is never a student, wherever it is placed."""
+    roster, groups = ClassFolder(), {}
     try:
         paths = sorted(folder.iterdir())
     except OSError as error:
-        raise GradingError(f"cannot read the class folder {folder}: {error.strerror}") from None
+        raise StoreError(f"cannot read the class folder {folder}: {error.strerror}") from None
     for path in paths:
-        reason = _skip_reason(path)
+        reason = _skip_reason(path, exclude)
         if reason:
             roster.skipped.append(f"{shown(path.name)}: {reason}")
             continue
@@ -56,7 +59,9 @@ def read_roster(folder: Path) -> Roster:
         groups.setdefault(unicodedata.normalize("NFKC", stem).casefold(), []).append(path)
     for paths in groups.values():
         first = paths[0]
-        name = safe_name(first.name if first.is_dir() else first.stem, taken=roster.entries.keys() | roster.clashes.keys())
+        stem = first.name if first.is_dir() else first.stem
+        name = safe_name(stem, taken=roster.entries.keys() | roster.clashes.keys())
+        roster.originals[name] = unicodedata.normalize("NFC", shown(stem))
         if len(paths) == 1:
             roster.entries[name] = first
         else:
@@ -65,11 +70,13 @@ def read_roster(folder: Path) -> Roster:
     return roster
 
 
-def _skip_reason(path: Path) -> str | None:
+def _skip_reason(path: Path, exclude: Path | None) -> str | None:
     if path.name.startswith("."):
         return "hidden"
     if path.is_symlink():
         return "a link (links are not followed)"
+    if path.is_dir() and ((path / DATABASE).exists() or exclude is not None and path.resolve() == exclude.resolve()):
+        return "a grades folder (the grader's output), not a submission"
     if not path.is_dir() and path.suffix not in SUBMISSION_SUFFIXES:
         return "not a .py, .ipynb or .zip file, nor a folder"
     return None
