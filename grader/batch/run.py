@@ -100,6 +100,7 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
             else:
                 state = "interrupted" if outcome.status == "interrupted" else "failed"
                 store.mark(student, state, outcome.message)
+            render(store, assignment, only={student})  # each student's files as soon as they are graded
             if progress:
                 progress(finished[0], total)
 
@@ -111,7 +112,7 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
                 backend.run(config, todo, run.path, done)
         finally:
             _interrupted(store, batch.plan, roster)
-            batch.grades = render(store).grades
+            batch.grades = render(store, assignment).grades
     return batch
 
 

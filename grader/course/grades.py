@@ -65,14 +65,18 @@ def load_assignment(store: GradesFolder, given: str | None = None) -> spec.Assig
     return assignment
 
 
-def read_grades(folder: Path, store: GradesFolder | None = None, assignment: spec.Assignment | None = None) -> Grades:
-    """The grades of the folder's store as the views show them (one consistent snapshot of the store)."""
+def read_grades(folder: Path, store: GradesFolder | None = None, assignment: spec.Assignment | None = None,
+                only: set[str] | None = None) -> Grades:
+    """The grades of the folder's store as the views show them (one consistent snapshot of the store); `only`:
+    those students alone."""
     own = store is None
     store = store or GradesFolder.reading(folder)
     try:
         assignment = assignment or load_assignment(store)
         with store.snapshot():
-            entries, inputs = store.entries(), store.inputs()
+            entries = store.entries() if only is None else {
+                name: entry for name in only if (entry := store.entry(name)) is not None}
+            inputs = store.inputs()
             held, released = store.setting("hold_feedback") == "1", store.setting("released") == "1"
             views = store.view_digests()
         rules = rules_from_inputs(assignment, inputs)

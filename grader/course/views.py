@@ -34,13 +34,16 @@ class Rendered:
     grades: Grades | None = None
 
 
-def render(store: GradesFolder, assignment=None) -> Rendered:
+def render(store: GradesFolder, assignment=None, only: set[str] | None = None) -> Rendered:
     """Bring every view of the folder in line with its store (and `assignment`, by default the one it records);
-    say what changed."""
-    grades = read_grades(store.folder, store, assignment)
+    say what changed. With `only`, just those students' own views (as a batch does when each finishes)."""
+    grades = read_grades(store.folder, store, assignment, only)
     known = store.view_digests()
     views = _student_views(grades)
-    views.update(_class_views(store, grades))
+    if only is None:
+        views.update(_class_views(store, grades))
+    else:
+        known = {path: digests for path, digests in known.items() if _student_of(path) in only}
     done, record = Rendered(grades=grades), {}
     try:
         for path, (source, make) in views.items():
@@ -136,6 +139,14 @@ def _unrecorded_student_files(folder: Path, grades: Grades, views: dict) -> list
             if path.name[: -len(suffix)] in names and path.name not in views:
                 found.append(path.name)
     return found
+
+
+def _student_of(path: str) -> str:
+    """The student a view of theirs belongs to ('' for a class-wide view)."""
+    for suffix in (".json", ".html", ".error.txt"):
+        if path.endswith(suffix) and "/" not in path:
+            return path[: -len(suffix)]
+    return ""
 
 
 def _target(folder: Path, path: str) -> Path:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader.results import GradeResult
+from grader.results import GradeResult, clean_text
 from grader.store.sqlite import DATABASE, connect
 
 STATES = ("graded", "stale", "failed", "interrupted", "clash", "missing")
@@ -192,6 +192,8 @@ class GradesFolder:
 
     def _put(self, name, original, source, state, reason, result, provenance) -> None:
         run = self._fence()
+        source = os.fsencode(source)  # a path's bytes, whatever they are: SQLite's text must be valid UTF-8
+        original, reason = clean_text(original), clean_text(reason)
         self._write([("INSERT INTO students VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                       "original = excluded.original, source = excluded.source, state = excluded.state, "
                       "reason = excluded.reason, result = excluded.result, provenance = excluded.provenance, "
@@ -313,5 +315,5 @@ def _holder(path: Path) -> str:
 
 def _entry(row) -> Entry:
     name, original, source, state, reason, result, provenance, run, at = row
-    return Entry(name, original, source, state, reason, GradeResult.from_dict(json.loads(result)) if result else None,
+    return Entry(name, original, os.fsdecode(source), state, reason, GradeResult.from_dict(json.loads(result)) if result else None,
                  json.loads(provenance) if provenance else None, run, at)
