@@ -43,11 +43,18 @@ def make_class(folder: Path, students: int, seed: int = 0) -> dict[str, results.
                                      "bubblewrap", tests, questions, execution_time=round(2 + rng.random() * 3, 3),
                                      code=[{"label": f"{name}.py", "source": "# proof:\n# my proof\n\nx = 1\n"}])
         made[name] = result
+    record(folder, "perceptron", made, {"late": "Traceback ...\nRuntimeError: the grader ran out of memory"})
+    return made
+
+
+def record(folder: Path, slug: str, made: dict[str, results.GradeResult], failed: dict[str, str] | None = None) -> None:
+    """Record results (and failed gradings) in the folder's store as a batch does, then render the views."""
+    assignment = spec.load(slug)
     with GradesFolder.writing(folder, "grade", create=True) as store:
         store.set_setting("assignment", assignment.slug)
         store.set_setting("assignment_root", str(assignment.root))
         for name, result in made.items():
             store.record(name, name, f"class/{name}.ipynb", result, {})
-        store.mark("late", "failed", "Traceback ...\nRuntimeError: the grader ran out of memory")
+        for name, why in (failed or {}).items():
+            store.mark(name, "failed", why)
         render(store)
-    return made

@@ -24,7 +24,7 @@ from grader import results  # not `from grader.results import TestResult`: pytes
 from grader.notebook import Cell
 from grader.reports import terminal
 from grader.reports.feedback import to_feedback_html
-from grader.reports.gradebook import write_gradebook
+from grader.reports.gradebook import Row, write_gradebook
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 
@@ -236,7 +236,7 @@ def test_gradebook_neutralises_formulas_and_controls_in_student_names(tmp_path):
     names = ['=HYPERLINK("http://evil.example","x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "a\x1bb", "plain",
              "o'brien"]
     path = tmp_path / "gradebook.csv"
-    write_gradebook({name: hostile_result() for name in names}, path)
+    _gradebook([Row(name, "graded", "", hostile_result()) for name in names], path)
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     students = {row[0] for row in rows[1:]}
@@ -250,7 +250,7 @@ def test_gradebook_writes_negative_numbers_as_numbers(tmp_path):
     result.tests[0].earned = -1  # a penalty
     result.questions[0].earned = -1
     path = tmp_path / "gradebook.csv"
-    write_gradebook({"jane": result}, path)
+    _gradebook([Row("jane", "graded", "", result)], path)
     with open(path, newline="", encoding="utf-8") as handle:
         row = list(csv.reader(handle))[1]
     assert row[:4] == ["jane", "-1", "5", "-1"]
@@ -271,5 +271,10 @@ def test_a_megabyte_of_hostile_text_renders_everywhere_in_reasonable_time(tmp_pa
     assert "<script" not in page and "<img" not in page
     ET.fromstring(to_junit(result))
     json.dumps(to_gradescope(result))
-    write_gradebook({"jane": result}, tmp_path / "gradebook.csv")
+    _gradebook([Row("jane", "graded", "", result)], tmp_path / "gradebook.csv")
     assert time.monotonic() - started < 20  # a many-line Text in a table cell took rich over 30 s (quadratic)
+
+
+def _gradebook(rows, path):
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        write_gradebook(rows, out)

@@ -16,6 +16,7 @@ from grader.course.tables import CourseError
 
 from conftest import ROOT
 from test_reports import make_result
+from classes import record
 
 TITLE = "Backpropagation in numpy"  # the spec's title names the grade column
 ROSTER = ("Student ID,Name,Email,Section,Canvas User ID,Submission\n"
@@ -28,11 +29,12 @@ ROSTER = ("Student ID,Name,Email,Section,Canvas User ID,Submission\n"
 
 def grades_folder(tmp_path, names):
     out = tmp_path / "grades"
-    out.mkdir()
+    made = {}
     for index, name in enumerate(names):
         result = make_result(submission=f"{name}.py", score_cap=None)
         result.tests[1].earned = index % 5  # scores differ
-        (out / f"{name}.json").write_text(json.dumps(result.to_dict()))
+        made[name] = result
+    record(out, "backprop", made)
     return out
 
 
@@ -72,7 +74,7 @@ def test_export_canvas_moodle_and_csv_read_back_with_pandas(tmp_path):
         assert "submissions of no student on the roster (1):\n  mallory" in done.stdout
         assert "students without a submission (2):\n  s3 =HYPERLINK" in done.stdout
     details = ["capped_score", "uncapped_score", "max_score", "late_penalty", "late_status", "late_reason", "status",
-               "forward (points)", "backward (points)", "essay (points)"]
+               "reason", "forward (points)", "backward (points)", "essay (points)"]
 
     canvas = pd.read_csv(out / "export-canvas.csv", dtype=str, keep_default_na=False)
     assert list(canvas.columns) == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", TITLE, *details]
@@ -82,32 +84,41 @@ def test_export_canvas_moodle_and_csv_read_back_with_pandas(tmp_path):
     students = canvas.iloc[1:].set_index("SIS User ID")
     assert list(students.index) == ["s3", "s1", "s2", "s4", "s5", "s6"]  # by name ("=" sorts first)
     assert students.loc["s1", "ID"] == "111" and students.loc["s1", "SIS Login ID"] == "alice@uni.edu"
-    assert students.loc["s1", TITLE] == "14" and students.loc["s4", TITLE] == "16"
+    # the essay is still to be graded by a TA: no grade is final, so none is imported; the details say why
+    assert students.loc["s1", TITLE] == "" and students.loc["s1", "status"] == "manual grading pending"
+    assert students.loc["s1", "capped_score"] == "14" and students.loc["s4", "capped_score"] == "16"
     assert students.loc["s5", TITLE] == "" and students.loc["s5", "status"] == "no submission"
     assert students.loc["s3", "Student"].startswith("'=HYPERLINK")  # neutralised
     assert students.loc["s1", "essay (points)"] == "" and students.loc["s1", "forward (points)"] == "6"
 
     moodle = pd.read_csv(out / "export-moodle.csv", dtype=str, keep_default_na=False).set_index("ID number")
     assert list(moodle.columns[:4]) == ["Email address", "Full name", TITLE, "Feedback"]
-    assert moodle.loc["s2", "Email address"] == "bob@uni.edu" and moodle.loc["s2", TITLE] == "15"
+    assert moodle.loc["s2", "Email address"] == "bob@uni.edu" and moodle.loc["s2", TITLE] == ""
+    assert moodle.loc["s2", "Feedback"].startswith("manual grading pending")
     assert "mallory" not in moodle.index and "s6" in moodle.index
 
     plain = pd.read_csv(out / "export-csv.csv", dtype=str, keep_default_na=False)
     assert list(plain.columns) == ["student_id", "name", "email", "submission", "score", *details]
     rows = plain.set_index("submission")
-    assert rows.loc["mallory", "student_id"] == "" and rows.loc["mallory", "score"] == "18"  # kept, not imported
+    assert rows.loc["mallory", "student_id"] == "" and rows.loc["mallory", "capped_score"] == "18"  # kept
     assert rows.loc["'=cmd|' -C calc'!A0", "student_id"] == "s6"  # the submission's name, neutralised
     assert all(not cell.startswith(("=", "+", "-", "@")) for cell in plain.to_numpy().ravel())
 
 
-def test_export_without_roster_uses_submission_names_and_errors_are_one_line(tmp_path):
+def test_export_without_roster_refuses_an_lms_format_and_errors_are_one_line(tmp_path):
     out = grades_folder(tmp_path, ["jane", "zed"])
-    done = grader("export", out, "--format", "moodle", "-o", tmp_path / "m.csv")
-    assert done.returncode == 0, done.stderr
-    assert list(pd.read_csv(tmp_path / "m.csv", dtype=str)["ID number"]) == ["jane", "zed"]
+    for fmt in ("moodle", "canvas"):  # an LMS imports by its own ids: the submission's name would land in them
+        done = grader("export", out, "--format", fmt, "-o", tmp_path / "m.csv")
+        assert done.returncode == 2 and f"--format {fmt} needs --roster" in " ".join(done.stderr.split())
+        assert len(done.stderr.strip().splitlines()) <= 2 and not (tmp_path / "m.csv").exists()
+    done = grader("export", out, "--format", "csv", "-o", tmp_path / "m.csv")
+    assert done.returncode == 0 and "2 submissions by name (no roster)" in done.stdout
+    assert list(pd.read_csv(tmp_path / "m.csv", dtype=str)["submission"]) == ["jane", "zed"]
     missing = grader("export", tmp_path / "nowhere")
     assert missing.returncode == 2 and "no such grades folder" in missing.stderr and "Traceback" not in missing.stderr
-    (out / "broken.json").write_text("{")
+    (out / "broken.json").write_text("{")  # not the store's: reported, never read
+    done = grader("export", out, "--format", "csv")
+    assert done.returncode == 0 and "store did not write (ignored) (1):\n  broken.json" in done.stdout
     done = grader("export", out, "--roster", tmp_path / "absent.csv")
     assert done.returncode == 2 and "absent.csv: cannot read the roster" in done.stderr
 

@@ -17,7 +17,7 @@ from grader import spec
 from grader.course.late import Extensions, Manifest, assess
 from grader.course.tables import CourseError
 from grader.reports import terminal
-from grader.reports.gradebook import write_gradebook
+from grader.reports.gradebook import Row, write_gradebook
 from grader.reports.gradescope import to_gradescope
 from grader.results import GradeResult
 
@@ -160,7 +160,7 @@ def test_every_renderer_shows_the_penalty_and_its_reason(tmp_path):
     assert "score 11.5 / 25" in shown and "late policy: late, 2.5 points off: submitted 2026-03-02T01:59+01:00" in shown
     gradescope = to_gradescope(result)
     assert gradescope["score"] == 11.5 and "Late policy: late, 2.5 points off (submitted" in gradescope["output"]
-    write_gradebook({"jane": result}, tmp_path / "gradebook.csv")
+    _gradebook([Row("jane", "graded", "", result)], tmp_path / "gradebook.csv")
     row = next(csv.DictReader(open(tmp_path / "gradebook.csv")))
     assert row["score"] == "11.5" and row["uncapped_score"] == "14" and row["late_penalty"] == "2.5"
     assert row["late"].startswith("late: submitted 2026-03-02T01:59+01:00")
@@ -203,6 +203,18 @@ def test_grade_applies_the_manifest_and_export_recomputes_it_with_a_later_extens
     assert rows["bob"]["score"] == "2" and rows["bob"]["late_status"] == "on time"
     assert "extended from 2026-03-01T23:59+01:00" in rows["bob"]["late_reason"]
     assert rows["carol"]["late_status"] == "no time"
+    # every view follows the new verdict at once, without grading again (the store keeps the course's files)
+    bob = json.loads((out / "bob.json").read_text())
+    assert bob["late"]["status"] == "on time" and bob["final_score"] == 2
+    assert "extended from" in (out / "bob.html").read_text()
+    assert {r["student"]: r for r in csv.DictReader(open(out / "gradebook.csv"))}["bob"]["score"] == "2"
+    again = grader("grade", assignment.root, folder, "--out", out, "-j", "2")  # the stored manifest still applies
+    assert again.returncode == 0 and "kept: 3" in again.stdout and json.loads((out / "bob.json").read_text()) == bob
 
-    missing = grader("export", out, "--extensions", extensions, "--assignment", assignment.root)
-    assert missing.returncode == 2 and "--extensions needs --manifest" in missing.stderr
+    missing = grader("export", out, "--manifest", tmp_path / "nowhere.csv", "--assignment", assignment.root)
+    assert missing.returncode == 2 and "nowhere.csv: cannot read the manifest" in missing.stderr
+
+
+def _gradebook(rows, path):
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        write_gradebook(rows, out)

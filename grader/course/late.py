@@ -70,10 +70,13 @@ class Manifest:
                         assumed.add(key)
         return cls(times, assumed, zone)
 
-    def time(self, keys: list[str]) -> tuple[dt.datetime | None, str]:
-        """The time of the first of `keys` (in order) the manifest lists with a time, and a note naming the zone
-        it was read in when the manifest gave none."""
-        for key in keys:
+    def time(self, keys) -> dt.datetime | None:
+        """The time of the first of `keys` (in order; a set is sorted) the manifest lists with a time."""
+        return self.lookup(keys)[0]
+
+    def lookup(self, keys) -> tuple[dt.datetime | None, str]:
+        """The time, as `time` finds it, and a note naming the zone it was read in when the manifest gave none."""
+        for key in sorted(keys) if isinstance(keys, (set, frozenset)) else keys:
             if self.times.get(key):
                 note = f" (no zone given: read in {_zone_name(self.zone)})" if key in self.assumed else ""
                 return self.times[key], note
@@ -108,8 +111,10 @@ class Extensions:
             grants.update(dict.fromkeys(_keys(row, columns), grant))
         return cls(grants)
 
-    def grant(self, keys: list[str]) -> dt.timedelta | dt.datetime | None:
-        return next((self.grants[k] for k in keys if k in self.grants), None)
+    def grant(self, keys) -> dt.timedelta | dt.datetime | None:
+        """The grant of the first of `keys` (in order; a set is sorted) the list has."""
+        ordered = sorted(keys) if isinstance(keys, (set, frozenset)) else keys
+        return next((self.grants[k] for k in ordered if k in self.grants), None)
 
 
 def assess(policy: LatePolicy, max_score: float, submitted: dt.datetime | None,
@@ -189,7 +194,7 @@ class LateRules:
     def apply(self, name: str, result: GradeResult, original: str | None = None) -> None:
         """Set `result.late` for the submission named `name` (its safe name; `original`: its name as submitted)."""
         keys = self.keys(name, original)
-        submitted, note = self.manifest.time(keys)
+        submitted, note = self.manifest.lookup(keys)
         grant = self.extensions.grant(keys) if self.extensions else None
         result.late = assess(self.policy, result.max_score, submitted, grant, note)
 

@@ -13,17 +13,27 @@ are written by the grader and stay numbers.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from typing import TextIO
 
-from grader.results import clean_text
+from grader.results import GradeResult, clean_text
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list for CSV injection
 
 
-def write_gradebook(rows: list, out: TextIO) -> None:
-    """Write a row per student (each with `name`, `status`, `reason` and `result`, None when the student has
-    no current result: then every number is empty and the status and reason say why), questions as columns,
-    sorted by student."""
+@dataclass
+class Row:
+    """One student's row: their name, status and reason, and their result (None: not graded now)."""
+
+    name: str
+    status: str
+    reason: str
+    result: GradeResult | None
+
+
+def write_gradebook(rows: list[Row], out: TextIO) -> None:
+    """Write a row per student (a Row, or anything with its fields), questions as columns, sorted by student; a
+    student without a result has every number empty, and the status and reason say why."""
     questions: list[str] = []
     for row in rows:
         if row.result is not None:
