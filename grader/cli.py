@@ -368,7 +368,15 @@ def _release(args) -> int:
 
 
 def _feedback(args) -> int:
+    from grader.store.sqlite import DATABASE
     _existing(args.results)
+    if args.results.is_dir() and not (args.results / DATABASE).exists():  # results of single gradings (--json)
+        paths = sorted(args.results.glob("*.json"))
+        if not paths:
+            raise GradingError(f"{args.results}: no results here (neither a grades folder nor <name>.json results)")
+        for path in paths:
+            _release_one(path)
+        return 0
     if args.results.is_dir():
         from grader.course.views import render
         from grader.store import GradesFolder

@@ -126,7 +126,7 @@ def _print_summary(console: Console, batch: Batch, out: Path, hold_feedback: boo
         if result is None:
             continue
         late = f" (late policy: {result.late.status}, -{result.late_penalty:g})" if result.late else ""
-        status = shown.status + (f": {shown.reason}" if shown.status not in ("graded",) and shown.reason else "")
+        status = shown.status + (f": {shown.reason}" if result.standing != "graded" else "")
         table.add_row(Text(name), f"{result.final_score:g} / {result.max_score:g}{late}", Text(_short(status)),
                       str(sum(t.status != "passed" for t in result.tests)), result.isolation)
     console.print(table)
