@@ -408,22 +408,27 @@ def _release_one(path: Path) -> int:
 
 def _class_view(args, kind: str, path: Path, options: dict):
     """Record a class-wide view of the grades folder (rendered again with every change), render everything,
-    and return the shown grades. The course files the command names are kept in the store first."""
+    and return the shown grades. The course files the command names are checked first, then kept in the store."""
     from grader.course.grades import load_assignment
     from grader.course.views import render
     from grader.store import GradesFolder
-    with GradesFolder.writing(args.grades, kind) as store:
+    store = GradesFolder.reading(args.grades)
+    try:
         assignment = load_assignment(store, getattr(args, "assignment", None))
-        for name, file in _course_inputs(assignment, args).items():
-            store.set_input(name, Path(file))
-        if kind == "export" and options["format"] in ("canvas", "moodle") and "roster" not in store.inputs():
+        inputs = _course_inputs(assignment, args)
+        if kind == "export" and options["format"] in ("canvas", "moodle") and not (
+                "roster" in inputs or "roster" in store.inputs()):
             raise CourseError(f"--format {options['format']} needs --roster: an LMS imports grades by its own student "
                               f"ids, which only a roster gives (without one, --format csv lists submissions by name)")
-        inside = path.resolve().is_relative_to(args.grades.resolve())
-        store.add_render(str(path.resolve().relative_to(args.grades.resolve())) if inside else str(path.resolve()),
-                         kind, options)
-        done = render(store)
-    return done.grades
+    finally:
+        store.close()
+    inside = path.resolve().is_relative_to(args.grades.resolve())
+    where = str(path.resolve().relative_to(args.grades.resolve())) if inside else str(path.resolve())
+    with GradesFolder.writing(args.grades, kind) as store:
+        for name, file in inputs.items():
+            store.set_input(name, Path(file))
+        store.add_render(where, kind, options)
+        return render(store, assignment).grades
 
 
 def _export(args) -> int:
