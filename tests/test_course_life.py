@@ -242,10 +242,10 @@ def test_the_output_folder_is_never_a_student_and_class_files_never_take_a_stude
     (folder / "class-report.py").write_text(RIGHT)
     (folder / "_class-report.py").write_text(RIGHT)  # graded under a safe name: a name never starts with _
     out = folder / "grades"  # inside the class folder
-    for _ in range(2):
+    for run in range(2):
         done = grader("grade", course.root, folder, "--out", out, "-j", "2")
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "grades: a grades folder (the grader's output), not a submission" in done.stdout
+        assert run == 0 or "grades: a grades folder (the grader's output), not a submission" in done.stdout
     assert "grades" not in gradebook(out) and len(gradebook(out)) == 7
     page = (out / "class-report.html").read_text()
     assert grader("report", out).returncode == 0
