@@ -165,9 +165,13 @@ class SlurmArray:
 
 
 def _outcome(job) -> Outcome:
-    """What an ended task says; a task Slurm killed (time limit, preemption, node failure) is a failure."""
+    """What an ended task says, with how Slurm ended it where the grading did not finish; a task Slurm killed
+    before it could answer (time limit, preemption, node failure) is a failure."""
     try:
-        return Outcome.from_dict(job.result())
+        outcome = Outcome.from_dict(job.result())
     except Exception as error:  # submitit's FailedJobError, UncompletedJobError, and what unpickling raises
         last = (str(error).strip().splitlines() or [type(error).__name__])[-1]
         return Outcome("failed", f"Slurm task {job.job_id} ended {job.state}: {last[:300]}")
+    if outcome.status != "graded":
+        outcome.message = f"Slurm task {job.job_id} ended {job.state}: {outcome.message}"
+    return outcome

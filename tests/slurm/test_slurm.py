@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -58,14 +60,15 @@ def test_a_class_graded_on_slurm_has_the_local_gradebook(tmp_path):
     nbformat.write(from_percent_script(solution_source("perceptron").replace("np.sign", "-np.sign")),
                    folder / "carol" / "perceptron.ipynb")
     local = grader("grade", "perceptron", folder, "--out", tmp_path / "local", "-j", "2")
-    assert local.returncode == 1, local.stdout + local.stderr
+    assert local.returncode == 0, local.stdout + local.stderr
     slurm = grader("grade", "perceptron", folder, "--out", tmp_path / "slurm", "--slurm", "--array-parallelism", "2")
-    assert slurm.returncode == 1, slurm.stdout + slurm.stderr
+    assert slurm.returncode == 0, slurm.stdout + slurm.stderr
     assert rows(tmp_path / "slurm") == rows(tmp_path / "local")
     assert {r["student"] for r in rows(tmp_path / "slurm")} == {"alice", "bob", "carol"}
     assert (tmp_path / "slurm" / ".slurm").stat().st_mode & 0o777 == 0o700  # only the grader writes its pickles
+    assert list((tmp_path / "slurm" / ".slurm").iterdir()) == []  # each run's submitit folder goes with it
     again = grader("grade", "perceptron", folder, "--out", tmp_path / "slurm", "--slurm")
-    assert again.returncode == 1 and "3 kept from an earlier run" in again.stdout
+    assert again.returncode == 0 and "graded: none; kept: 3" in again.stdout
 
 
 @needs_cluster
@@ -80,7 +83,7 @@ def test_a_task_slurm_stops_is_reported_and_graded_on_resume(tmp_path):
     out = tmp_path / "out"
     # a limit of one minute: submitit asks Slurm for its time-is-up signal 90 s before the limit, so at once
     stopped = grader("grade", course.root, folder, "--out", out, "--slurm", "--time-limit", "1")
-    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     summary = " ".join(stopped.stdout.split())
     assert "not graded (2)" in summary and "alice:" in summary and "bob:" in summary
     assert any(why in summary for why in ("SIGUSR2", "SIGTERM", "Slurm task")), summary  # how Slurm ended it
@@ -110,3 +113,80 @@ def test_slurm_options_come_from_a_config_file_and_the_command_line(tmp_path):
                   "--slurm-config", config)
     assert done.returncode == 2 and "slurm.yaml: unknown Slurm option gpus" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _node() -> str:
+    return subprocess.run(["sinfo", "-h", "-o", "%N"], capture_output=True, text=True, timeout=30).stdout.split()[0]
+
+
+def _scontrol(*args: str, check: bool = True) -> None:
+    subprocess.run(["scontrol", "update", *args], check=check, capture_output=True, timeout=30)
+
+
+def _slow_course(tmp_path, seconds: int):
+    course = make_assignment(tmp_path / "course", "import pytest\n\n@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+                             "def test_answer(submission):\n    assert submission.answer() == 42\n",
+                             "def answer():\n    return 42\n", limits={"call_timeout": 600, "total_timeout": 900})
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student in ("alice", "bob"):
+        (folder / f"{student}.py").write_text(f"import time\ntime.sleep({seconds})\n\ndef answer():\n    return 42\n")
+    return course, folder
+
+
+def _views(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.name.startswith("grades.sqlite")}
+
+
+@needs_cluster
+def test_a_task_failed_by_its_node_is_reported_its_run_never_writes_again_and_resume_grades_it(tmp_path):
+    course, folder = _slow_course(tmp_path, 40)
+    out = tmp_path / "out"
+    batch = subprocess.Popen([sys.executable, "-m", "grader", "grade", course.root, folder, "--out", out, "--slurm"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "COLUMNS": "200"})
+    node = _node()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "R" not in subprocess.run(
+                ["squeue", "-h", "-o", "%t", "-n", "grader-tiny"], capture_output=True, text=True).stdout.split():
+            time.sleep(0.5)
+        time.sleep(2)  # the tasks are loading their submissions on the node
+        _scontrol(f"nodename={node}", "state=down", "reason=grader-test")
+        stdout, stderr = batch.communicate(timeout=300)
+    finally:
+        _scontrol(f"nodename={node}", "state=resume", check=False)  # it may be back already (ReturnToService)
+    assert batch.returncode == 1, stdout + stderr
+    summary = " ".join(stdout.split())
+    assert "not graded (2)" in summary and summary.count("Slurm task") == 2, summary
+    assert "NODE_FAIL" in summary or "SIGTERM" in summary, summary  # how the node's end reached the task
+    assert {r["status"] for r in rows(out)} <= {"grading failed", "interrupted"} and all(r["score"] == ""
+                                                                                          for r in rows(out))
+    assert list((out / ".slurm").iterdir()) == []  # the run's folder went with it: its tasks have nowhere to write
+    views = _views(out)
+    time.sleep(5)
+    assert _views(out) == views  # nothing of the ended run writes afterwards (requeue is off)
+    for student in ("alice", "bob"):
+        (folder / f"{student}.py").write_text("def answer():\n    return 42\n")
+    resumed = grader("grade", course.root, folder, "--out", out, "--slurm")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert re.search(r"graded: was (failed|interrupted) \(2\)", resumed.stdout) and [r["score"] for r in rows(out)] == ["1", "1"]
+
+
+@needs_cluster
+def test_a_cluster_that_runs_nothing_is_reported_and_the_wait_has_a_deadline(tmp_path):
+    course, folder = _slow_course(tmp_path, 0)
+    out = tmp_path / "out"
+    _scontrol("partitionname=debug", "state=down")  # submissions queue, nothing starts
+    try:
+        stalled = grader("grade", course.root, folder, "--out", out, "--slurm", "--stall-report", "3",
+                         "--deadline", "1")
+    finally:
+        _scontrol("partitionname=debug", "state=up")
+    assert stalled.returncode == 1, stalled.stdout + stalled.stderr
+    assert "Slurm has started or ended none of the 2 waiting task(s)" in stalled.stderr
+    assert "2 PENDING" in stalled.stderr
+    summary = " ".join(stalled.stdout.split())
+    assert "had not ended after 1.0 min (it was PENDING): cancelled" in summary
+    resumed = grader("grade", course.root, folder, "--out", out, "--slurm")
+    assert resumed.returncode == 0 and [r["score"] for r in rows(out)] == ["1", "1"]
