@@ -433,11 +433,10 @@ def _class_view(args, kind: str, path: Path, options: dict):
 
 def _export(args) -> int:
     from grader.course.export import match
-    from grader.course.roster import read_roster
     output = args.output or args.grades / f"export-{args.format}.csv"
     _writable_file(output, "-o")
     grades = _class_view(args, "export", output, {"format": args.format, "column": args.column or ""})
-    roster = read_roster(args.roster) if args.roster else _stored_roster(args.grades)
+    roster = _stored_roster(args.grades)
     matched = match(grades.students, roster)
     console.print(f"wrote {output}: {len(matched.students) - len(matched.unmatched)} submissions matched to the "
                   f"roster" if roster else f"wrote {output}: {len(grades.students)} submissions by name (no roster)",

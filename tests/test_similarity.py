@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from grader.batch.roster import read_roster
+from grader.store import read_class_folder as read_roster
 from grader.notebook import from_percent_script
 
 from conftest import ROOT

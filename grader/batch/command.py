@@ -138,6 +138,9 @@ def _print_summary(console: Console, batch: Batch, out: Path, hold_feedback: boo
         console.print(f"skipped ({len(batch.skipped)}, not submissions):")
         for line in batch.skipped:
             console.print(Text(f"  {line}"))
+    if batch.grades.unknown:
+        console.print(Text(f"results in {out} its store did not write (ignored): {', '.join(batch.grades.unknown)}",
+                           style="yellow"))
     console.print(Text(f"results and gradebook: {out}/ (gradebook.csv)"))
     if hold_feedback:
         console.print(Text(f"feedback pages held back: `grader feedback {out}` writes them when you release them"))

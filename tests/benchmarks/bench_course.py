@@ -1,7 +1,7 @@
 """Benchmark: merging the TAs' grades into a class of generated results, and the class report.
 
-A class of N perceptron results (tests/classes.py) with a .py submission each; a TA grade for every
-other student; then, timed from the command line: `grader review --export` with the feedback pages
+A class of N perceptron results recorded in a grades folder's store (tests/classes.py); a TA grade for
+every other student; then, timed from the command line: `grader review --export` with the feedback pages
 re-rendered, the same merge again (nothing changes), and `grader report`.
 
 Run from the repository root: python tests/benchmarks/bench_course.py [--students N]
@@ -38,17 +38,16 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=300)
     students = parser.parse_args().students
     with tempfile.TemporaryDirectory() as scratch:
-        folder, submissions = Path(scratch) / "grades", Path(scratch) / "class"
+        folder = Path(scratch) / "grades"
         made = make_class(folder, students)
-        submissions.mkdir()
         store = Store(folder)
         items = spec.load("perceptron").question("proof").rubric
         for number, student in enumerate(sorted(made)):
-            (submissions / f"{student}.py").write_text("# %% [markdown]\n# proof:\n# my proof\n\nx = 1\n")
             if number % 2 == 0:
                 store.set_mark(student, "proof", items[number % len(items)].id, True)
+        store.close()
         print(f"{students} students (one not graded), {len(made) // 2 + len(made) % 2} answers graded")
-        print(f"merge with feedback pages: {timed('review', 'perceptron', str(folder), '--export', '--submissions', str(submissions)):.2f} s")
+        print(f"merge with feedback pages: {timed('review', 'perceptron', str(folder), '--export'):.2f} s")
         print(f"merge again:               {timed('review', 'perceptron', str(folder), '--export'):.2f} s")
         print(f"class report:              {timed('report', str(folder)):.2f} s")
 
