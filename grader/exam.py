@@ -7,7 +7,8 @@ ships. The student's answer to question `q` is the value of the variable `q` in 
 function the grader calls on the spec's inputs. The value is read through the sandbox like any
 other result, so it is plain data, and every check here treats it as hostile: a string where a
 number belongs, a choice outside the options, a derivation with a huge step each earn 0 for
-that question alone, with a reason. Free-text answers are found in the submission's text by
+that question alone, with a reason, and the grader's own work on one answer stops at a deadline
+(`ANSWER_SECONDS`, `grader.deadline`), past which that answer alone earns 0, "took too long". Free-text answers are found in the submission's text by
 grader.answers (a cell tagged with the question id, a marked comment block), or are a string
 variable named by the id.
 
@@ -26,6 +27,7 @@ import yaml
 
 from grader import errors
 from grader.answers import MAX_ANSWER_CHARS
+from grader.deadline import TookTooLong, deadline
 from grader.derivations import FAMILIES, check
 from grader.notebook import Cell
 from grader.spec import ANSWERED_TYPES, Assignment, Question, SpecError
@@ -33,6 +35,7 @@ from grader.spec import ANSWERED_TYPES, Assignment, Question, SpecError
 PREVIEW = 60              # characters of a wrong answer quoted back
 MAX_ANSWER_ENTRIES = 10_000
 DERIVATION_INSTANCES = 40
+ANSWER_SECONDS = 20.0     # the grader's own work on one answer; past it the answer earns 0, "took too long"
 UNANSWERED = "not answered"
 
 
@@ -245,28 +248,39 @@ class AnswerItem(pytest.Item):
         plugin = self.parent.plugin
         side, question = plugin.submission_side(), self.question
         if question.type == "numeric" and question.inputs:
-            credit, reason = grade_formula(question, [_call(side, question.id, dict(i)) for i in question.inputs],
-                                           self.expected)
+            outcomes = [_call(side, question.id, dict(i)) for i in question.inputs]
+            credit, reason = _graded(question, lambda: grade_formula(question, outcomes, self.expected))
         else:
             answer = _read(side, question.id)
             if answer is _UNANSWERED:
                 raise AssertionError(f"{UNANSWERED}: set {question.id} in the cell tagged {question.id}")
-            if question.type == "numeric":
-                credit, reason = grade_numeric(question, answer, self.expected)
-            elif question.type == "choice":
-                right = self.expected if isinstance(self.expected, list) else [self.expected]
-                credit, reason = grade_choice(question, answer, right)
-            else:
-                credit, reason = grade_derivation(question, answer, seed=plugin.assignment.seed)
+            credit, reason = _graded(question, lambda: self._grade(answer, plugin.assignment.seed))
         if credit < 1:
             raise PartialCredit(credit, f"{question.id}: {reason}") if credit > 0 else AssertionError(
                 f"{question.id}: {reason}")
+
+    def _grade(self, answer, seed: int) -> tuple[float, str]:
+        question = self.question
+        if question.type == "numeric":
+            return grade_numeric(question, answer, self.expected)
+        if question.type == "choice":
+            return grade_choice(question, answer, self.expected if isinstance(self.expected, list) else [self.expected])
+        return grade_derivation(question, answer, seed=seed)
 
     def reportinfo(self):
         return self.path, None, f"{self.question.type} question {self.question.id}"
 
 
 _UNANSWERED = object()  # what _read returns for a name that is None or not defined
+
+
+def _graded(question: Question, grade) -> tuple[float, str]:
+    """The credit and reason `grade()` gives, or 0 and "took too long" past the deadline of one answer."""
+    try:
+        with deadline(ANSWER_SECONDS, f"grading the answer to {question.id}"):
+            return grade()
+    except TookTooLong as error:
+        return 0.0, str(error)
 
 
 def _read(side, name: str):
