@@ -8,9 +8,9 @@ function the grader calls on the spec's inputs. The value is read through the sa
 other result, so it is plain data, and every check here treats it as hostile: a string where a
 number belongs, a choice outside the options, a derivation with a huge step each earn 0 for
 that question alone, with a reason, and the grader's own work on one answer stops at a deadline
-(`ANSWER_SECONDS`, `grader.deadline`), past which that answer alone earns 0, "took too long". Free-text answers are found in the submission's text by
-grader.answers (a cell tagged with the question id, a marked comment block), or are a string
-variable named by the id.
+(`ANSWER_SECONDS`, `grader.deadline`), past which that answer alone earns 0, "took too long".
+Free-text answers are found in the submission's text by grader.answers (a cell tagged with the
+question id, a marked comment block), or are a string variable named by the id.
 
 The key's questions are collected by pytest as items of `key.yaml` (one per question, worth its
 points, hidden), so they run, time out and report like any test.
