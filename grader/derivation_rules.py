@@ -4,9 +4,10 @@ A family declares a small vocabulary of rules (the definition of KL, Bayes' rule
 product, linearity of expectation, Jensen's inequality, ...). A step `a = b` follows from a set
 of equality rules R when a and b are equal once R is applied everywhere in both, up to algebra:
 the laws of + - * / and integer powers, with every other function (log, exp, E_q[...], KL) an
-unknown function of its argument. A step `a >= b` follows from an inequality rule applied once
-in a, where its sign is known to be positive (Jensen: log E_q[f] >= E_q[log f]; KL >= 0: a KL
-term dropped), then at most the remaining equality rules; `<=` is the same read from b.
+unknown function of its argument. A step `a >= b` follows from an inequality rule (Jensen:
+log E_q[f] >= E_q[log f]; KL >= 0: a KL term dropped) applied once, at a place whose sign in its
+expression is known, to a where that lowers a or to b where that raises b, then at most the
+remaining equality rules; `<=` is the same read from b.
 
 Equality up to algebra is decided exactly, without expanding anything: both sides are evaluated
 modulo a large prime at a random point, each quantity of the family a random number (one per
@@ -230,7 +231,8 @@ def _gives(algebra: Algebra, subset: tuple[Rule, ...], before, after, relation: 
     if not inequality:
         return algebra.equal(before, after, rest)
     larger, smaller = (before, after) if relation == ">=" else (after, before)
-    return any(algebra.equal(weakened, smaller, rest) for weakened in _weakened(inequality[0], larger))
+    return (any(algebra.equal(lowered, smaller, rest) for lowered in _moved(inequality[0], larger, 1)) or
+            any(algebra.equal(larger, raised, rest) for raised in _moved(inequality[0], smaller, -1)))
 
 
 def _needed(algebra, equalities, inequalities, before, after, relation) -> list[Rule] | None:
@@ -247,16 +249,18 @@ def _needed(algebra, equalities, inequalities, before, after, relation) -> list[
     return None
 
 
-def _weakened(rule: Rule, node) -> Iterator:
-    """`node` with the inequality rule applied at one place where its sign is positive (a smaller expression)."""
+def _moved(rule: Rule, node, down: int) -> Iterator:
+    """`node` with the inequality rule applied once where it lowers the whole (down = 1) or raises it (-1):
+    read forwards (log E_q[f] to E_q[log f]; a KL to 0) where the place counts with the sign `down`, and
+    Jensen read backwards where it counts with the other sign."""
     for place, sign in _places(node, 1):
-        if sign != 1:
-            continue
-        if rule.kind == "jensen" and place.kind == "log" and place.children[0].kind == "E":
-            expectation = place.children[0]
-            inside = replace(place, children=expectation.children)  # log f
-            yield _rebuilt(node, place, replace(expectation, children=(inside,)))
-        elif rule.kind == "kl_nonneg" and place.kind == "KL":
+        if rule.kind == "jensen" and sign == down and place.kind == "log" and place.children[0].kind == "E":
+            expectation = place.children[0]  # log E_q[f] -> E_q[log f]
+            yield _rebuilt(node, place, replace(expectation, children=(replace(place, children=expectation.children),)))
+        elif rule.kind == "jensen" and sign == -down and place.kind == "E" and place.children[0].kind == "log":
+            logarithm = place.children[0]    # E_q[log f] -> log E_q[f]
+            yield _rebuilt(node, place, replace(logarithm, children=(replace(place, children=logarithm.children),)))
+        elif rule.kind == "kl_nonneg" and sign == down and place.kind == "KL":
             yield _rebuilt(node, place, replace(place, kind="num", value=0.0, name="", first="", other=""))
 
 

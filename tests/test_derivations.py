@@ -45,6 +45,11 @@ ROUTES = {
          ">= [KL >= 0] E_q[log p(x|z)] + E_q[log p(z) - log q(z|x)]",
          "= [linearity, log of a product] E_q[log(p(x|z) * p(z)) - log q(z|x)]",
          "= [Bayes' rule, definition of the ELBO] ELBO"], BOUND),
+    "bound_subtracting_the_kl_first": (
+        ["log p(x)", ">= [KL >= 0] log p(x) - KL(q(z|x) || p(z|x))",
+         "= [expectation of a constant, definition of KL] E_q[log p(x)] - E_q[log q(z|x) - log p(z|x)]",
+         "= [linearity] E_q[log p(x) + log p(z|x) - log q(z|x)]",
+         "= [Bayes' rule, log of a product] E_q[log p(x,z) - log q(z|x)]", "= [definition of the ELBO] ELBO"], BOUND),
     "bound_read_from_the_right": (
         ["ELBO", "= [definition of the ELBO] E_q[log p(x,z) - log q(z|x)]", "= [log of a quotient] E_q[log(p(x,z) / q(z|x))]",
          "<= [Jensen] log E_q[p(x,z) / q(z|x)]", "= [marginalisation] log p(x)"], ("ELBO", "<=", "log p(x)")),
