@@ -34,7 +34,7 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Callable, Iterator
 
-MAX_RULES = 2        # rules one step may apply at once, algebra aside
+MAX_RULES = 3        # rules one step may apply at once, algebra aside
 PRIME = 2 ** 61 - 1
 POINTS = 3           # values of z at which a quantity that depends on z is drawn
 MAX_POWER = 64       # integer exponents up to this are algebra; larger ones an unknown function
@@ -92,6 +92,7 @@ class Algebra:
             total = _inverse(sum(weights) % PRIME)
             self._weights[measure] = (tuple(weights), tuple(w * total % PRIME for w in weights))
         self._formulas = {(rule.name, atom): parse(text) for rule in family.rules for atom, text in rule.replaces}
+        self._order = family.rules  # where two rules replace one quantity, the one the family declares first does
         self._memo: dict = {}
 
     def equal(self, a, b, rules: frozenset[Rule]) -> bool:
@@ -165,7 +166,8 @@ class Algebra:
         return tuple(self._hash("log", v) for v in self._atoms[name])
 
     def _formula(self, atom: str, rules):
-        return next((self._formulas[rule.name, atom] for rule in rules if (rule.name, atom) in self._formulas), None)
+        return next((self._formulas[rule.name, atom] for rule in self._order
+                     if rule in rules and (rule.name, atom) in self._formulas), None)
 
     def _expect(self, measure: str, values: tuple[int, ...], kinds: set[str]) -> tuple[int, ...]:
         constant = "constant" in kinds and len(set(values)) == 1
@@ -219,8 +221,8 @@ def judge(algebra: Algebra, rules: tuple[Rule, ...], before, after, relation: st
             problem += (f"; a '{relation}' step applies one of " + "; ".join(rule.says for rule in inequalities)
                         + ", to a term that counts positively in the larger side")
         return Link(problem=problem)
-    return Link(problem=f"it applies {_listed([rule.name for rule in needed])} at once; show them one or two to a "
-                        f"step (at most {MAX_RULES} rules a step)")
+    return Link(problem=f"it applies {_listed([rule.name for rule in needed])} at once; show them in steps of at most "
+                        f"{MAX_RULES} rules")
 
 
 def _gives(algebra: Algebra, subset: tuple[Rule, ...], before, after, relation: str) -> bool:
@@ -236,12 +238,13 @@ def _gives(algebra: Algebra, subset: tuple[Rule, ...], before, after, relation: 
 
 
 def _needed(algebra, equalities, inequalities, before, after, relation) -> list[Rule] | None:
-    """A smallest-by-removal set of rules that gives the step with no limit on their number, or None."""
+    """A smallest-by-removal set of rules that gives the step with no limit on their number, or None (the
+    rules declared last are the first tried for removal)."""
     for inequality in [None] + inequalities:
         chosen = equalities + ([inequality] if inequality else [])
         if not _gives(algebra, tuple(chosen), before, after, relation):
             continue
-        for rule in list(chosen):
+        for rule in reversed(list(chosen)):
             fewer = tuple(r for r in chosen if r is not rule)
             if rule is not inequality and _gives(algebra, fewer, before, after, relation):
                 chosen = list(fewer)

@@ -363,6 +363,8 @@ ELBO_RULES = (
          ("linearity", "linear"), "linearity"),
     Rule("expectation of a constant", "E_q[c] = c for c that does not depend on z (q sums to one)",
          ("constant", "sums to one", "does not depend on z"), "constant"),
+    Rule("the VAE form of the ELBO", "ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z))", ("vae", "reconstruction"),
+         "replace", (("ELBO", "E_q[log p(x|z)] - KL(q(z|x) || p(z))"),)),
     Rule("Jensen", "log E_q[f] >= E_q[log f] (log is concave)", ("jensen", "concav"), "jensen"),
     Rule("KL >= 0", "a + KL(q(z|x) || b) >= a (Gibbs' inequality)", ("kl >= 0", "kl>=0", "gibbs", "non-negative"),
          "kl_nonneg"),
