@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -129,8 +130,22 @@ def double(x):
     assert "ZeroDivisionError" in tests["power"].message and "f=0.9" in tests["power"].message
     assert "choose one option, not 2" in tests["momentum"].message
     assert "1 wrong one" in tests["convex"].message
-    assert "statement itself" in tests["gap"].message
+    assert "step 2 skips reasoning" in tests["gap"].message
     assert tests["decay"].status == "failed" and result.question("why").answer == ""
+
+
+def test_grading_one_answer_past_its_deadline_costs_that_answer_only(quiz, monkeypatch):
+    monkeypatch.setattr(exam, "ANSWER_SECONDS", 0.2)
+    started = time.monotonic()
+
+    def endless():
+        while True:
+            pass
+
+    assert exam._graded(quiz.question("gap"), endless) == (
+        0.0, "grading the answer to gap took too long (over 0.2 s): stopped")
+    assert time.monotonic() - started < 2
+    assert exam._graded(quiz.question("decay"), lambda: (1.0, "")) == (1.0, "")
 
 
 def test_hostile_answers_get_a_reason_and_nothing_else(quiz, tmp_path):

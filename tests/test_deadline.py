@@ -1,0 +1,58 @@
+"""The deadline on grading work done in the trusted process: it stops the work with a clear reason,
+nests without an inner deadline outliving an outer one, leaves no timer behind, and off the main
+thread stops work that checks it."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+
+from grader.deadline import TookTooLong, deadline, expire_if_due
+
+
+def spin():
+    while True:
+        pass
+
+
+def test_work_past_its_deadline_stops_with_what_took_too_long():
+    started = time.monotonic()
+    with pytest.raises(TookTooLong, match=r"^checking a derivation took too long \(over 0.2 s\): stopped$"):
+        with deadline(0.2, "checking a derivation"):
+            spin()
+    assert time.monotonic() - started < 1
+
+
+def test_an_inner_deadline_never_outlives_the_outer_one():
+    with pytest.raises(TookTooLong, match="grading an answer took too long"):
+        with deadline(0.2, "grading an answer"):
+            with deadline(30, "checking a derivation"):
+                spin()
+
+
+def test_work_in_time_leaves_no_timer_and_the_previous_handler_behind():
+    before = signal.getsignal(signal.SIGALRM)
+    with deadline(5, "quick work"):
+        with deadline(5, "quicker work"):
+            sum(range(1000))
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) is before
+
+
+def test_off_the_main_thread_work_that_checks_the_deadline_stops():
+    outcome = []
+
+    def work():
+        try:
+            with deadline(0.2, "comparing submissions"):
+                while True:
+                    expire_if_due()
+        except TookTooLong as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(5)
+    assert outcome == ["comparing submissions took too long (over 0.2 s): stopped"]
