@@ -38,6 +38,7 @@ MAX_RULES = 3        # rules one step may apply at once, algebra aside
 PRIME = 2 ** 61 - 1
 POINTS = 3           # values of z at which a quantity that depends on z is drawn
 MAX_POWER = 64       # integer exponents up to this are algebra; larger ones an unknown function
+MAX_PLACES = 16      # places of one step where an inequality rule is tried
 KINDS = ("replace", "kl", "log", "linearity", "constant", "jensen", "kl_nonneg")
 
 
@@ -121,8 +122,8 @@ class Algebra:
         if kind == "KL":
             if "kl" not in kinds:
                 return (self._hash("KL", node.first, node.other),) * POINTS
-            gap = [(a - b) % PRIME for a, b in zip(self._log_atom(node.first, rules), self._log_atom(node.other, rules))]
-            return self._expect(node.name, tuple(gap), kinds)
+            first, other = self._log_atom(node.first, rules), self._log_atom(node.other, rules)
+            return self._expect(node.name, tuple((a - b) % PRIME for a, b in zip(first, other)), kinds)
         values = [self.value(child, rules) for child in children]
         if kind == "neg":
             return tuple(-v % PRIME for v in values[0])
@@ -133,6 +134,19 @@ class Algebra:
             return tuple(pow(a, exponent, PRIME) if exponent >= 0 else pow(_inverse(a), -exponent, PRIME)
                          for a in values[0])
         return tuple(self._hash(kind, *point) for point in zip(*values))  # exp, sqrt, any other power
+
+    def moved(self, rule: Rule, node, down: int) -> list:
+        """The expressions an inequality rule makes of `node` (see `_moved`), computed once, each distinct up
+        to algebra, at most MAX_PLACES of them (the first places, reading from the left)."""
+        key = (id(node), rule, down)
+        if key not in self._memo:
+            distinct = {}
+            for moved in _moved(rule, node, down):
+                distinct.setdefault(self.value(moved, frozenset()), moved)
+                if len(distinct) == MAX_PLACES:
+                    break
+            self._memo[key] = (list(distinct.values()), node)
+        return self._memo[key][0]
 
     def log(self, node, rules: frozenset[Rule]) -> tuple[int, ...]:
         """The value of log(node): through products, quotients, powers, sqrt and exp where the log rule applies."""
@@ -148,7 +162,8 @@ class Algebra:
                 a, b = self.log(children[0], rules), self.log(children[1], rules)
                 return tuple((x + y if kind == "*" else x - y) % PRIME for x, y in zip(a, b))
             if kind == "^":
-                return tuple(e * x % PRIME for e, x in zip(self.value(children[1], rules), self.log(children[0], rules)))
+                exponent, base = self.value(children[1], rules), self.log(children[0], rules)
+                return tuple(e * x % PRIME for e, x in zip(exponent, base))
             if kind == "sqrt":
                 return tuple(x * _inverse(2) % PRIME for x in self.log(children[0], rules))
             if kind == "exp":
@@ -233,8 +248,8 @@ def _gives(algebra: Algebra, subset: tuple[Rule, ...], before, after, relation: 
     if not inequality:
         return algebra.equal(before, after, rest)
     larger, smaller = (before, after) if relation == ">=" else (after, before)
-    return (any(algebra.equal(lowered, smaller, rest) for lowered in _moved(inequality[0], larger, 1)) or
-            any(algebra.equal(larger, raised, rest) for raised in _moved(inequality[0], smaller, -1)))
+    return (any(algebra.equal(lowered, smaller, rest) for lowered in algebra.moved(inequality[0], larger, 1)) or
+            any(algebra.equal(larger, raised, rest) for raised in algebra.moved(inequality[0], smaller, -1)))
 
 
 def _needed(algebra, equalities, inequalities, before, after, relation) -> list[Rule] | None:
@@ -255,21 +270,23 @@ def _needed(algebra, equalities, inequalities, before, after, relation) -> list[
 def _moved(rule: Rule, node, down: int) -> Iterator:
     """`node` with the inequality rule applied once where it lowers the whole (down = 1) or raises it (-1):
     read forwards (log E_q[f] to E_q[log f]; a KL to 0) where the place counts with the sign `down`, and
-    Jensen read backwards where it counts with the other sign."""
-    for place, sign in _places(node, 1):
+    Jensen read backwards where it counts with the other sign. Each result shares every untouched
+    sub-expression with `node`, so that their values are computed once."""
+    for place, sign, path in _places(node, 1, ()):
         if rule.kind == "jensen" and sign == down and place.kind == "log" and place.children[0].kind == "E":
             expectation = place.children[0]  # log E_q[f] -> E_q[log f]
-            yield _rebuilt(node, place, replace(expectation, children=(replace(place, children=expectation.children),)))
+            yield _rebuilt(node, path, replace(expectation, children=(replace(place, children=expectation.children),)))
         elif rule.kind == "jensen" and sign == -down and place.kind == "E" and place.children[0].kind == "log":
             logarithm = place.children[0]    # E_q[log f] -> log E_q[f]
-            yield _rebuilt(node, place, replace(logarithm, children=(replace(place, children=logarithm.children),)))
+            yield _rebuilt(node, path, replace(logarithm, children=(replace(place, children=logarithm.children),)))
         elif rule.kind == "kl_nonneg" and sign == down and place.kind == "KL":
-            yield _rebuilt(node, place, replace(place, kind="num", value=0.0, name="", first="", other=""))
+            yield _rebuilt(node, path, replace(place, kind="num", value=0.0, name="", first="", other=""))
 
 
-def _places(node, sign: int) -> Iterator:
-    """Every sub-expression with the sign of its effect on the whole: 1 (increasing), -1 or 0 (unknown)."""
-    yield node, sign
+def _places(node, sign: int, path: tuple[int, ...]) -> Iterator:
+    """Every sub-expression, with the sign of its effect on the whole (1: increasing, -1, or 0: unknown) and
+    the path of child indices to it."""
+    yield node, sign, path
     kind, children = node.kind, node.children
     for index, child in enumerate(children):
         if kind in ("+", "E", "log", "exp", "sqrt") or (kind == "-" and index == 0):
@@ -280,19 +297,16 @@ def _places(node, sign: int) -> Iterator:
             child_sign = sign * (1 if children[1 - index].value > 0 else -1 if children[1 - index].value < 0 else 0)
         else:
             child_sign = 0
-        yield from _places(child, child_sign)
+        yield from _places(child, child_sign, path + (index,))
 
 
-def _rebuilt(node, place, new):
-    if node is place:
+def _rebuilt(node, path: tuple[int, ...], new):
+    """`node` with the sub-expression at `path` replaced by `new`."""
+    if not path:
         return new
-    if not any(_contains(child, place) for child in node.children):
-        return node
-    return replace(node, children=tuple(_rebuilt(child, place, new) for child in node.children))
-
-
-def _contains(node, place) -> bool:
-    return node is place or any(_contains(child, place) for child in node.children)
+    children = list(node.children)
+    children[path[0]] = _rebuilt(children[path[0]], path[1:], new)
+    return replace(node, children=tuple(children))
 
 
 def _listed(names: list[str]) -> str:
