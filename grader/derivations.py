@@ -1,13 +1,14 @@
 """Derivations checked by machine: a chain of steps, each an expression in a small language, each
-relation between consecutive steps tested on many random instances of a model family.
+step checked in value on many random instances of a model family and as reasoning, the
+application of a few of the family's rules to the step before (grader.derivation_rules).
 
 A derivation is a list of strings: the first is an expression, every other one starts with its
-relation to the previous step ("=", ">=" or "<="), optionally followed by a reason in brackets
-that is shown back but never checked ("[Jensen]"). For example:
+relation to the previous step ("=", ">=" or "<="), then the rules it applies in brackets (free
+text that names them: "[Jensen: log is concave]"). For example:
 
     ["log p(x)",
-     "= log E_q[p(x,z) / q(z|x)]",
-     ">= [Jensen] E_q[log p(x,z) - log q(z|x)]"]
+     "= [marginalisation] log E_q[p(x,z) / q(z|x)]",
+     ">= [Jensen] E_q[log(p(x,z) / q(z|x))]"]
 
 The language: decimal numbers; the quantities a family names (for the ELBO: p(x), p(z), p(x|z),
 p(z|x), p(x,z), q(z|x), ELBO); + - * / ^, unary minus, parentheses; log, exp and sqrt, written
@@ -15,13 +16,14 @@ log(a) or, before a quantity, log p(x); expectations E_q[...] under the measures
 and KL(a || b) between two of its distributions over the latent variable. Nothing else parses:
 no attribute, no call of anything else, no name outside the family. Student text is parsed
 here, by this module's own bounded parser, and evaluated by its own evaluator in floating point
-(never `eval`), so a hostile expression costs little and fails with a reason.
+(never `eval`), each node once, so a hostile expression costs little and fails with a reason.
 
 A family draws instances (for the ELBO: a discrete latent variable, where every expectation
 is an exact finite sum, and a Gaussian one, summed on a fine grid) and evaluates a quantity on
-an instance as a number or as values over the latent grid. `check` tests every step on every
-instance and says which step first fails, with the instance that shows it, and whether the
-chain proves the goal.
+an instance as a number or as values over the latent grid; it declares its rules and the goals
+it grades, each with its milestones. `check` tests every step on every instance and says which
+step first fails, with the instance that shows it, which steps skip reasoning and the rules they
+would have to show, which milestones the chain reaches, and whether it proves the goal.
 """
 
 from __future__ import annotations
