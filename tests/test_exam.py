@@ -148,6 +148,17 @@ def test_grading_one_answer_past_its_deadline_costs_that_answer_only(quiz, monke
     assert exam._graded(quiz.question("decay"), lambda: (1.0, "")) == (1.0, "")
 
 
+def test_a_derivation_too_slow_to_check_costs_its_question_only(quiz, tmp_path):
+    terms = [f"{k} * KL(q(z|x) || p(z|x))" for k in range(1, 31)]  # an inequality rule tried at every place
+    slow = textwrap.dedent(RIGHT) + textwrap.dedent(f'''
+        gap = ["{'+'.join(terms)} + 100"] + [">= {'+'.join(terms[:15])}", "<= {'+'.join(terms)} + 100"] * 19
+        ''')
+    result, tests = graded(quiz, tmp_path, slow)
+    assert {q: t.earned for q, t in tests.items()} == {"decay": 4, "power": 2, "momentum": 2, "convex": 4, "gap": 0,
+                                                       "double": 2}, {q: t.message for q, t in tests.items()}
+    assert tests["gap"].message == "gap: checking the derivation took too long (over 10 s): stopped"
+
+
 def test_hostile_answers_get_a_reason_and_nothing_else(quiz, tmp_path):
     source = '''
 decay = "9" * 10_000_000          # a "number" that is 10 MB of text
