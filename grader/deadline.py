@@ -8,7 +8,9 @@ grading an answer, comparing submissions), so that a hostile input costs one que
 In the main thread the limit interrupts the work (a real-time interval timer, as pytest-timeout's
 signal method does); elsewhere, where Python delivers no signals, the work is not interrupted but
 code that loops may call `expire_if_due()` between pieces of work to stop there. Deadlines nest:
-the inner one never outlives the outer one.
+the inner one never outlives the outer one. While a deadline runs it owns SIGALRM and the real-time
+timer; a timer that other code had set is re-armed on the way out with the time it had left (at
+once if that time has passed), and its handler restored.
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ def _deadlines() -> list[tuple[float, str, float]]:
 @contextmanager
 def deadline(seconds: float, what: str):
     """Run the block for at most `seconds`; past them it stops with TookTooLong("<what> took too long ...")."""
-    end, _ends = time.monotonic() + seconds, _deadlines()
+    start, _ends = time.monotonic(), _deadlines()
+    end, outermost = start + seconds, not _ends
     if _ends and _ends[-1][0] < end:  # an outer deadline comes first: it stays the one that fires
         end, what, seconds = _ends[-1]
     _ends.append((end, what, seconds))
     timed = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGALRM, _expire) if timed else None
+    other = signal.getitimer(signal.ITIMER_REAL)[0] if timed and outermost else 0.0  # someone else's timer
     try:
         if timed:
             signal.setitimer(signal.ITIMER_REAL, max(end - time.monotonic(), 1e-3))
@@ -48,7 +52,8 @@ def deadline(seconds: float, what: str):
     finally:
         _ends.pop()
         if timed:
-            signal.setitimer(signal.ITIMER_REAL, max(_ends[-1][0] - time.monotonic(), 1e-3) if _ends else 0)
+            later = _ends[-1][0] - time.monotonic() if _ends else other - (time.monotonic() - start) if other else 0
+            signal.setitimer(signal.ITIMER_REAL, max(later, 1e-3) if _ends or other else 0)
             signal.signal(signal.SIGALRM, previous)
 
 

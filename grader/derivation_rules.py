@@ -34,6 +34,8 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Callable, Iterator
 
+from grader.deadline import expire_if_due
+
 MAX_RULES = 3        # rules one step may apply at once, algebra aside
 PRIME = 2 ** 61 - 1
 POINTS = 3           # values of z at which a quantity that depends on z is drawn
@@ -227,6 +229,7 @@ def judge(algebra: Algebra, rules: tuple[Rule, ...], before, after, relation: st
     candidates = ([named] if named else []) + [
         subset for size in range(MAX_RULES + 1) for subset in combinations(equalities + inequalities, size)]
     for subset in candidates:
+        expire_if_due()
         if len(subset) <= MAX_RULES and _gives(algebra, subset, before, after, relation):
             return Link(tuple(rule.name for rule in subset))
     needed = _needed(algebra, equalities, inequalities, before, after, relation)

@@ -41,6 +41,22 @@ def test_work_in_time_leaves_no_timer_and_the_previous_handler_behind():
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) is before
 
 
+def test_a_timer_set_by_other_code_is_re_armed_with_the_time_it_had_left():
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(time.monotonic()))
+    try:
+        started = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with deadline(5, "quick work"):
+            time.sleep(0.1)
+        assert 0.2 < signal.getitimer(signal.ITIMER_REAL)[0] <= 0.4
+        time.sleep(0.6)
+        assert len(fired) == 1 and 0.45 < fired[0] - started < 0.8
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_off_the_main_thread_work_that_checks_the_deadline_stops():
     outcome = []
 
