@@ -137,6 +137,22 @@ class Algebra:
                          for a in values[0])
         return tuple(self._hash(kind, *point) for point in zip(*values))  # exp, sqrt, any other power
 
+    def relevant(self, rules: tuple[Rule, ...], *nodes) -> tuple[Rule, ...]:
+        """The rules that can act somewhere in `nodes` or in the formulas rules substitute into them: a rule
+        left out acts nowhere, so any set of rules gives the same values with it and without it."""
+        reached = list(_walk(nodes, lambda node: [formula for (_, atom), formula in self._formulas.items()
+                                                  if node.kind == "atom" and atom == node.name]))
+        kinds, atoms = {node.kind for node in reached}, {node.name for node in reached if node.kind == "atom"}
+        shapes = {(node.kind, node.children[0].kind) for node in _walk(nodes) if node.children}
+        acts = {"replace": lambda rule: any(atom in atoms for atom, _ in rule.replaces),
+                "kl": lambda rule: "KL" in kinds,
+                "log": lambda rule: bool({"log", "exp", "KL"} & kinds),
+                "linearity": lambda rule: bool({"E", "KL"} & kinds),
+                "constant": lambda rule: bool({"E", "KL"} & kinds),
+                "jensen": lambda rule: bool({("log", "E"), ("E", "log")} & shapes),  # where it is tried: as written
+                "kl_nonneg": lambda rule: any(node.kind == "KL" for node in _walk(nodes))}
+        return tuple(rule for rule in rules if acts[rule.kind](rule))
+
     def moved(self, rule: Rule, node, down: int) -> list:
         """The expressions an inequality rule makes of `node` (see `_moved`), computed once, each distinct up
         to algebra, at most MAX_PLACES of them (the first places, reading from the left)."""
@@ -198,6 +214,18 @@ class Algebra:
         return int.from_bytes(digest, "big") % PRIME
 
 
+def _walk(roots, more: Callable = lambda node: ()) -> Iterator:
+    """Every node under `roots` once, and under the nodes `more(node)` adds (the formulas an atom may become)."""
+    seen, pending = set(), list(roots)
+    while pending:
+        node = pending.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            pending.extend(node.children)
+            pending.extend(more(node))
+
+
 def _inverse(a: int) -> int:
     return pow(a, PRIME - 2, PRIME)  # 0 for 0: a quotient by 0 is a value like any other here
 
@@ -224,8 +252,10 @@ def _number(value: float, hash_: Callable[..., int]) -> int:
 def judge(algebra: Algebra, rules: tuple[Rule, ...], before, after, relation: str, named: tuple[Rule, ...]) -> Link:
     """Which rules (at most MAX_RULES, algebra aside) take `before` to `after` under `relation`: those the step
     names if they do, else the first such set found; or, where none does, why the step skips reasoning."""
+    declared = [rule for rule in rules if rule.inequality] if relation != "=" else []
+    rules = algebra.relevant(rules, before, after)
     equalities = [rule for rule in rules if not rule.inequality]
-    inequalities = [rule for rule in rules if rule.inequality] if relation != "=" else []
+    inequalities = [rule for rule in declared if rule in rules]
     candidates = ([named] if named else []) + [
         subset for size in range(MAX_RULES + 1) for subset in combinations(equalities + inequalities, size)]
     for subset in candidates:
@@ -235,8 +265,8 @@ def judge(algebra: Algebra, rules: tuple[Rule, ...], before, after, relation: st
     needed = _needed(algebra, equalities, inequalities, before, after, relation)
     if needed is None:
         problem = "no rule of this derivation's vocabulary gives it, even several at once"
-        if inequalities:
-            problem += (f"; a '{relation}' step applies one of " + "; ".join(rule.says for rule in inequalities)
+        if declared:
+            problem += (f"; a '{relation}' step applies one of " + "; ".join(rule.says for rule in declared)
                         + ", to a term that counts positively in the larger side")
         return Link(problem=problem)
     return Link(problem=f"it applies {_listed([rule.name for rule in needed])} at once; show them in steps of at most "
