@@ -1,13 +1,14 @@
 """Derivations checked by machine: a chain of steps, each an expression in a small language, each
-relation between consecutive steps tested on many random instances of a model family.
+step checked in value on many random instances of a model family and as reasoning, the
+application of a few of the family's rules to the step before (grader.derivation_rules).
 
 A derivation is a list of strings: the first is an expression, every other one starts with its
-relation to the previous step ("=", ">=" or "<="), optionally followed by a reason in brackets
-that is shown back but never checked ("[Jensen]"). For example:
+relation to the previous step ("=", ">=" or "<="), then the rules it applies in brackets (free
+text that names them: "[Jensen: log is concave]"). For example:
 
     ["log p(x)",
-     "= log E_q[p(x,z) / q(z|x)]",
-     ">= [Jensen] E_q[log p(x,z) - log q(z|x)]"]
+     "= [marginalisation] log E_q[p(x,z) / q(z|x)]",
+     ">= [Jensen] E_q[log(p(x,z) / q(z|x))]"]
 
 The language: decimal numbers; the quantities a family names (for the ELBO: p(x), p(z), p(x|z),
 p(z|x), p(x,z), q(z|x), ELBO); + - * / ^, unary minus, parentheses; log, exp and sqrt, written
@@ -15,13 +16,14 @@ log(a) or, before a quantity, log p(x); expectations E_q[...] under the measures
 and KL(a || b) between two of its distributions over the latent variable. Nothing else parses:
 no attribute, no call of anything else, no name outside the family. Student text is parsed
 here, by this module's own bounded parser, and evaluated by its own evaluator in floating point
-(never `eval`), so a hostile expression costs little and fails with a reason.
+(never `eval`), each node once, so a hostile expression costs little and fails with a reason.
 
 A family draws instances (for the ELBO: a discrete latent variable, where every expectation
 is an exact finite sum, and a Gaussian one, summed on a fine grid) and evaluates a quantity on
-an instance as a number or as values over the latent grid. `check` tests every step on every
-instance and says which step first fails, with the instance that shows it, and whether the
-chain proves the goal.
+an instance as a number or as values over the latent grid; it declares its rules and the goals
+it grades, each with its milestones. `check` tests every step on every instance and says which
+step first fails, with the instance that shows it, which steps skip reasoning and the rules they
+would have to show, which milestones the chain reaches, and whether it proves the goal.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ from typing import Callable
 
 import numpy as np
 
+from grader.deadline import TookTooLong, deadline, expire_if_due
+from grader.derivation_rules import Algebra, Link, Milestone, Rule, judge
+
 MAX_STEPS = 40
 MAX_CHARS = 2000       # of one step
 MAX_TOKENS = 400       # of one step
 MAX_REASON = 200       # characters of a step's reason in brackets
 MAX_DEPTH = 40         # nesting of parentheses, brackets and operators
 RELATIONS = ("=", ">=", "<=")
+CHECK_SECONDS = 10.0   # a derivation checked for longer earns 0, "took too long"
 
 
 class DerivationError(Exception):
@@ -211,59 +217,87 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class Goal:
+    """A statement a family knows how to grade, and the milestones a derivation of it must reach."""
+
+    statement: tuple[str, str, str]
+    milestones: tuple[Milestone, ...]
+
+
+@dataclass(frozen=True)
 class Family:
-    """The quantities a derivation may name, and how to draw random instances of them."""
+    """The quantities a derivation may name, how to draw random instances of them, the rules a step may
+    apply, and the goals whose derivations earn credit by milestones."""
 
     atoms: tuple[str, ...]
     measures: dict[str, str]            # E_<key> is the expectation under the distribution <value>
     distributions: tuple[str, ...]      # the atoms that are densities over the latent variable
+    latent: tuple[str, ...]             # the atoms that depend on the latent variable
     draw: Callable[[np.random.Generator, int], Instance]
+    rules: tuple[Rule, ...] = ()
+    goals: tuple[Goal, ...] = ()
 
 
-def _evaluate(node: Node, instance: Instance):
-    kind = node.kind
-    if kind == "num":
-        return node.value
-    if kind == "atom":
-        return np.exp(instance.logs[node.name]) if node.name in instance.logs else instance.numbers[node.name]
-    if kind == "log":
-        return _log_of(node.children[0], instance)
-    if kind == "E":
-        weights = instance.weights[node.name]
-        return float(np.sum(weights * np.broadcast_to(_evaluate(node.children[0], instance), weights.shape)))
-    if kind == "KL":
-        log_ratio = instance.logs[node.first] - instance.logs[node.other]
-        return float(np.sum(instance.weights[node.name] * log_ratio))
-    values = [_evaluate(child, instance) for child in node.children]
-    return _OPERATIONS[kind](*values)
+class _Evaluation:
+    """The values of one expression's nodes on one instance, each node computed once (and its log once),
+    so that evaluation is linear in the expression's size however the log-space path and the direct one
+    call each other."""
 
+    def __init__(self, instance: Instance):
+        self.instance, self.values, self.logs = instance, {}, {}
 
-def _log_of(node: Node, instance: Instance):
-    """log of a node's value, taken through products, quotients, powers, exp and expectations in log
-    space (log-sum-exp), so that log(p(x,z) / q(z|x)) or log(E_q[p(x,z) / q(z|x)]) stays finite where the
-    densities themselves underflow; where that is undefined (a negative factor), the log of the value."""
-    kind, children = node.kind, node.children
-    if kind == "atom" and node.name in instance.logs:
-        return instance.logs[node.name]
-    if kind == "exp":
-        return _evaluate(children[0], instance)
-    if kind == "E":
-        weights = instance.weights[node.name]
-        inner = np.broadcast_to(_log_of(children[0], instance), weights.shape)
-        with np.errstate(divide="ignore"):
-            logs = np.logaddexp.reduce(np.log(weights) + inner)
-    elif kind in ("*", "/"):
-        first, second = _log_of(children[0], instance), _log_of(children[1], instance)
-        logs = first + second if kind == "*" else first - second
-    elif kind == "^" and children[1].kind == "num":
-        logs = children[1].value * _log_of(children[0], instance)
-    else:
-        logs = np.nan
-    if not np.any(np.isnan(logs)):
-        return logs
-    with np.errstate(divide="ignore", invalid="ignore"):
-        direct = np.log(_evaluate(node, instance))
-    return np.where(np.isnan(logs), direct, logs) if np.ndim(logs) else direct
+    def value(self, node: Node):
+        if id(node) not in self.values:
+            self.values[id(node)] = self._value(node)
+        return self.values[id(node)]
+
+    def log(self, node: Node):
+        if id(node) not in self.logs:
+            self.logs[id(node)] = self._log(node)
+        return self.logs[id(node)]
+
+    def _value(self, node: Node):
+        kind, instance = node.kind, self.instance
+        if kind == "num":
+            return node.value
+        if kind == "atom":
+            return np.exp(instance.logs[node.name]) if node.name in instance.logs else instance.numbers[node.name]
+        if kind == "log":
+            return self.log(node.children[0])
+        if kind == "E":
+            weights = instance.weights[node.name]
+            return float(np.sum(weights * np.broadcast_to(self.value(node.children[0]), weights.shape)))
+        if kind == "KL":
+            log_ratio = instance.logs[node.first] - instance.logs[node.other]
+            return float(np.sum(instance.weights[node.name] * log_ratio))
+        return _OPERATIONS[kind](*(self.value(child) for child in node.children))
+
+    def _log(self, node: Node):
+        """log of a node's value, taken through products, quotients, powers, exp and expectations in log
+        space (log-sum-exp), so that log(p(x,z) / q(z|x)) or log(E_q[p(x,z) / q(z|x)]) stays finite where the
+        densities themselves underflow; where that is undefined (a negative factor), the log of the value."""
+        kind, children, instance = node.kind, node.children, self.instance
+        if kind == "atom" and node.name in instance.logs:
+            return instance.logs[node.name]
+        if kind == "exp":
+            return self.value(children[0])
+        if kind == "E":
+            weights = instance.weights[node.name]
+            inner = np.broadcast_to(self.log(children[0]), weights.shape)
+            with np.errstate(divide="ignore"):
+                logs = np.logaddexp.reduce(np.log(weights) + inner)
+        elif kind in ("*", "/"):
+            first, second = self.log(children[0]), self.log(children[1])
+            logs = first + second if kind == "*" else first - second
+        elif kind == "^" and children[1].kind == "num":
+            logs = children[1].value * self.log(children[0])
+        else:
+            logs = np.nan
+        if not np.any(np.isnan(logs)):
+            return logs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            direct = np.log(self.value(node))
+        return np.where(np.isnan(logs), direct, logs) if np.ndim(logs) else direct
 
 
 _OPERATIONS = {
@@ -317,8 +351,38 @@ def _draw_elbo(rng: np.random.Generator, index: int) -> Instance:
     return _discrete(rng) if index % 2 == 0 else _gaussian(rng)
 
 
+ELBO_RULES = (
+    Rule("definition of the ELBO", "ELBO = E_q[log p(x,z) - log q(z|x)]", ("elbo", "(2)"), "replace",
+         (("ELBO", "E_q[log p(x,z) - log q(z|x)]"),)),
+    Rule("definition of KL", "KL(a || b) = E_a[log a - log b]", ("definition of kl", "kl definition", "(5)"), "kl"),
+    Rule("Bayes' rule", "p(x,z) = p(x|z) p(z) = p(z|x) p(x)", ("bayes", "product rule", "chain rule"), "replace",
+         (("p(x,z)", "p(x|z) * p(z)"), ("p(z|x)", "p(x|z) * p(z) / p(x)"))),
+    Rule("marginalisation", "p(x) = E_q[p(x,z) / q(z|x)] (the sum over z of the joint, as an expectation under q)",
+         ("marginal", "importance", "sum over z"), "replace", (("p(x)", "E_q[p(x,z) / q(z|x)]"),)),
+    Rule("log of a product", "log(a b) = log a + log b, log(a / b) = log a - log b, log(a ^ b) = b log a, "
+         "log sqrt(a) = log(a) / 2, log exp(a) = a = exp(log a)", ("log of a", "log rule", "logarithm"), "log"),
+    Rule("linearity of expectation", "E_q[a f + b g] = a E_q[f] + b E_q[g] for a, b that do not depend on z",
+         ("linearity", "linear"), "linearity"),
+    Rule("expectation of a constant", "E_q[c] = c for c that does not depend on z (q sums to one)",
+         ("constant", "sums to one", "does not depend on z"), "constant"),
+    Rule("the VAE form of the ELBO", "ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z))", ("vae", "reconstruction"),
+         "replace", (("ELBO", "E_q[log p(x|z)] - KL(q(z|x) || p(z))"),)),
+    Rule("Jensen", "log E_q[f] >= E_q[log f] (log is concave)", ("jensen", "concav"), "jensen"),
+    Rule("KL >= 0", "a + KL(q(z|x) || b) >= a (Gibbs' inequality)", ("kl >= 0", "kl>=0", "gibbs", "non-negative"),
+         "kl_nonneg"),
+)
+# The step to E_q[log p(x)] alone (the expectation of a constant) is no milestone: it is the empty step a
+# restatement starts with. Reaching the goal with every step shown counts as one more (see `check`).
 ELBO = Family(atoms=("p(x)", "p(z)", "p(x|z)", "p(z|x)", "p(x,z)", "q(z|x)", "ELBO"), measures={"q": "q(z|x)"},
-              distributions=("q(z|x)", "p(z|x)", "p(z)"), draw=_draw_elbo)
+              distributions=("q(z|x)", "p(z|x)", "p(z)"), latent=("p(z)", "p(x|z)", "p(z|x)", "p(x,z)", "q(z|x)"),
+              draw=_draw_elbo, rules=ELBO_RULES, goals=(
+                  Goal(("log p(x)", ">=", "ELBO"), (
+                      Milestone("the joint p(x,z) brought in by Bayes' rule or marginalisation",
+                                ("Bayes' rule", "marginalisation")),
+                      Milestone("the inequality, by Jensen or KL >= 0", ("Jensen", "KL >= 0")))),
+                  Goal(("log p(x)", "=", "ELBO + KL(q(z|x) || p(z|x))"), (
+                      Milestone("the posterior p(z|x) brought in by Bayes' rule", ("Bayes' rule",)),
+                      Milestone("the gap written as a KL by its definition", ("definition of KL",))))))
 FAMILIES = {"elbo": ELBO}  # by the name an exam's derivation question gives
 
 
@@ -326,38 +390,63 @@ FAMILIES = {"elbo": ELBO}  # by the name an exam's derivation question gives
 
 @dataclass
 class Verdict:
-    """What a derivation proves: its steps, the first that fails (1-based, 0 if none) and why, whether
-    the chain reaches the goal, and the credit that earns (1 in full)."""
+    """What a derivation proves: its steps, the first that fails (1-based, 0 if none) and why, the steps
+    that skip reasoning and why, the milestones reached, whether the chain proves the goal, and the credit
+    (1 in full)."""
 
     steps: list[str]
     first_bad: int = 0
     reason: str = ""
+    skips: list[tuple[int, str]] = field(default_factory=list)
+    reached: list[str] = field(default_factory=list)
+    unreached: list[str] = field(default_factory=list)
     reaches_goal: bool = False
     missing: str = ""
     credit: float = 0.0
     notes: list[str] = field(default_factory=list)
+    stopped: str = ""   # why the check stopped before its end (its deadline)
 
     def message(self) -> str:
+        if self.stopped:
+            return self.stopped
+        if self.reaches_goal:
+            return "every step holds and follows from its rules: the derivation proves the statement"
         if self.first_bad:
-            return f"step {self.first_bad} does not hold: {self.reason}"
-        if not self.reaches_goal:
-            return f"every step holds, but the derivation is not finished: {self.missing}"
-        return "every step holds and the derivation proves the statement"
+            text = f"step {self.first_bad} does not hold: {self.reason}"
+        elif self.skips:
+            text = f"step {self.skips[0][0]} skips reasoning: {self.skips[0][1]}"
+        else:
+            text = f"every step holds and follows from its rules, but the derivation is not finished: {self.missing}"
+        if self.reached or self.unreached:
+            text += (f" (milestones reached: {'; '.join(self.reached) or 'none'}"
+                     + (f"; not shown: {'; '.join(self.unreached)}" if self.unreached else "") + ")")
+        return text
 
 
 def check(steps, goal: tuple[str, str, str], family: Family = ELBO, instances: int = 40, seed: int = 0,
-          rtol: float = 1e-7, atol: float = 1e-9) -> Verdict:
+          rtol: float = 1e-7, atol: float = 1e-9, seconds: float = CHECK_SECONDS) -> Verdict:
     """Check a derivation (a list of steps) against `goal` = (left, relation, right), e.g.
     ("log p(x)", ">=", "ELBO"), on `instances` random instances of `family`.
 
-    A link from the goal's left side as written (up to the order of terms and factors) straight to
-    its right side (by value for an inequality; as written for an identity, whose sides are equal in
-    value) asserts the statement rather than deriving it, and fails.
+    Every step must hold in value on every instance, and follow from the step before by at most
+    MAX_RULES of the family's rules (algebra aside), those its reason names or, failing them, any. The
+    chain proves the goal when every step holds and follows, it starts on the goal's left side and ends on
+    its right side (as written, up to algebra), and its relations give the goal's.
 
-    Credit: 1 when every step holds and the chain proves the goal; 0.5 when every step holds but the
-    chain proves less (other end points, or an inequality where the identity is asked); when step k
-    of n first fails, 0.5 (k - 2) / (n - 1): the share of the relations that held before it.
+    Credit: 1 for a proof. Otherwise, for a goal the family declares, the share of its milestones reached
+    by steps that hold and follow, before the first step that fails and outside any detour that comes back
+    to an expression it left (counting the proof itself as one more milestone); 0 for any other goal.
+
+    The check runs under a deadline of `seconds`: past it, the verdict is credit 0, "took too long".
     """
+    try:
+        with deadline(seconds, "checking the derivation"):
+            return _check(steps, goal, family, instances, seed, rtol, atol)
+    except TookTooLong as error:
+        return Verdict([], stopped=str(error))
+
+
+def _check(steps, goal, family: Family, instances: int, seed: int, rtol: float, atol: float) -> Verdict:
     if not isinstance(steps, (list, tuple)) or not steps:
         return Verdict([], 1, "the derivation must be a non-empty list of steps")
     steps = [s if isinstance(s, str) else repr(s)[:200] for s in steps[:MAX_STEPS + 1]]
@@ -365,39 +454,33 @@ def check(steps, goal: tuple[str, str, str], family: Family = ELBO, instances: i
     if len(steps) > MAX_STEPS:
         verdict.first_bad, verdict.reason = MAX_STEPS + 1, f"a derivation has at most {MAX_STEPS} steps"
         return verdict
-    try:
-        left, relation, right = parse(goal[0], family), goal[1], parse(goal[2], family)
-        chain = _read(steps, family)
-    except _StepError as error:
-        verdict.first_bad, verdict.reason = error.step, error.detail
-        verdict.credit = 0.5 * max(0, error.step - 2) / max(1, len(steps) - 1)
-        return verdict
+    left, relation, right = parse(goal[0], family), goal[1], parse(goal[2], family)
+    chain, unreadable = _read(steps, family)
+    if unreadable:
+        verdict.first_bad, verdict.reason = unreadable.step, unreadable.detail
+    algebra = Algebra(family, lambda text: parse(text, family))
     rng = np.random.default_rng(seed)
     drawn = [family.draw(rng, i) for i in range(instances)]
+    links: list[Link] = []
     for index in range(1, len(chain)):
-        (before, _), (after, holds) = chain[index - 1], chain[index]
+        expire_if_due()
+        (before, _, _), (after, holds, named) = chain[index - 1], chain[index]
         failure = _first_failure(before, after, holds, drawn, rtol, atol)
-        if not failure and _restates((before, after), (left, right), relation, drawn, rtol, atol):
-            failure = (f"it goes from {steps[index - 1].strip().lstrip('=<> ')} to {goal[2]} in one step: that is the "
-                       "statement itself, not a derivation")
         if failure:
             verdict.first_bad, verdict.reason = index + 1, f"{steps[index].strip()}: {failure}"
-            verdict.credit = 0.5 * (index - 1) / max(1, len(steps) - 1)
-            return verdict
-    proved = _proved(chain)
-    starts = _same(chain[0][0], left, drawn, rtol, atol)
-    # an identity's every step equals its right side in value, so its chain must end on that side as written
-    ends = (_canonical(chain[-1][0]) == _canonical(right) if relation == "=" else
-            _same(chain[-1][0], right, drawn, rtol, atol))
-    if not (starts and ends):
-        verdict.missing = (f"it should go from {goal[0]} to {goal[2]}" +
-                           ("" if starts else "; it does not start there") + ("" if ends else "; it does not end there"))
-    elif proved == "mixed":
-        verdict.missing = "it uses both >= and <=, so it proves no relation between its ends"
-    elif proved != relation:
-        verdict.missing = f"it proves {goal[0]} {proved} {goal[2]}, but {goal[0]} {relation} {goal[2]} is asked"
-    verdict.reaches_goal = not verdict.missing
-    verdict.credit = 1.0 if verdict.reaches_goal else 0.5
+            break
+        links.append(judge(algebra, family.rules, before, after, holds, named))
+        _note_naming(verdict, index + 1, named, links[-1])
+    verdict.skips = [(index + 2, link.problem) for index, link in enumerate(links) if link.problem]
+    milestones = _milestones(family, (left, relation, right), algebra)
+    shown = {rule for link in _without_detours([node for node, _, _ in chain[:len(links) + 1]], links, algebra)
+             for rule in link.rules}
+    verdict.reached = [m.name for m in milestones if shown & set(m.rules)]
+    verdict.unreached = [m.name for m in milestones if not shown & set(m.rules)]
+    if not verdict.first_bad and not verdict.skips:
+        verdict.missing = _missing(chain, (left, relation, right), goal, algebra)
+        verdict.reaches_goal = not verdict.missing
+    verdict.credit = 1.0 if verdict.reaches_goal else len(verdict.reached) / (len(milestones) + 1)
     return verdict
 
 
@@ -407,34 +490,90 @@ class _StepError(DerivationError):
         self.step, self.detail = step, message
 
 
-def _read(steps: list[str], family: Family) -> list[tuple[Node, str]]:
-    """Each step's expression and its relation to the one before ("" for the first)."""
+def _read(steps: list[str], family: Family) -> tuple[list[tuple[Node, str, tuple[Rule, ...]]], _StepError | None]:
+    """Each step's expression, its relation to the one before ("" for the first) and the rules its reason
+    names, up to the first step that cannot be read, and why that one cannot."""
     chain = []
     for number, text in enumerate(steps, start=1):
-        relation, body = "", text.strip()
-        if number > 1:
-            relation = next((r for r in (">=", "<=", "=") if body.startswith(r)), "")
-            if not relation:
-                raise _StepError(number, "must start with =, >= or <=")
-            body = _without_reason(body[len(relation):], number)
+        relation, reason, body = "", "", text.strip()
         try:
-            chain.append((parse(body, family), relation))
+            if number > 1:
+                relation = next((r for r in (">=", "<=", "=") if body.startswith(r)), "")
+                if not relation:
+                    raise _StepError(number, "must start with =, >= or <=")
+                reason, body = _split_reason(body[len(relation):], number)
+            named = tuple(rule for rule in family.rules if rule.named_in(reason))
+            chain.append((parse(body, family), relation, named))
+        except _StepError as error:
+            return chain, error
         except DerivationError as error:
-            raise _StepError(number, str(error)) from None
-    return chain
+            return chain, _StepError(number, str(error))
+    return chain, None
 
 
-def _without_reason(body: str, number: int) -> str:
-    """The step after its reason in brackets (shown, never checked), which may hold brackets of its own."""
+def _split_reason(body: str, number: int) -> tuple[str, str]:
+    """The reason in brackets at the step's start (which may hold brackets of its own), and the rest."""
     text = body.lstrip()
     if not text.startswith("["):
-        return body
+        return "", body
     depth = 0
     for index, char in enumerate(text[:MAX_REASON + 2]):
         depth += {"[": 1, "]": -1}.get(char, 0)
         if depth == 0:
-            return text[index + 1:]
+            return text[1:index], text[index + 1:]
     raise _StepError(number, f"the reason in brackets at its start does not close within {MAX_REASON} characters")
+
+
+def _note_naming(verdict: Verdict, number: int, named: tuple[Rule, ...], link: Link) -> None:
+    """Say where a step's reason names no rule of the vocabulary, or rules other than those it applies."""
+    names = tuple(rule.name for rule in named)
+    if link.problem or names == link.rules or (not names and not link.rules):
+        return
+    applied = ", ".join(link.rules) or "algebra"
+    verdict.notes.append(f"step {number} applies {applied}" +
+                         (f", not {', '.join(names)} as its reason says" if names else ": name it in brackets"))
+
+
+def _milestones(family: Family, goal: tuple[Node, str, Node], algebra: Algebra) -> tuple[Milestone, ...]:
+    """The milestones of the family's goal that is this one (read either way round), or none."""
+    left, relation, right = goal
+    flipped = {">=": "<=", "<=": ">=", "=": "="}
+    nothing = frozenset()
+    for declared in family.goals:
+        a, holds, b = parse(declared.statement[0], family), declared.statement[1], parse(declared.statement[2], family)
+        if (holds == relation and algebra.equal(a, left, nothing) and algebra.equal(b, right, nothing)) or (
+                flipped[holds] == relation and algebra.equal(a, right, nothing) and algebra.equal(b, left, nothing)):
+            return declared.milestones
+    return ()
+
+
+def _without_detours(nodes: list[Node], links: list[Link], algebra: Algebra) -> list[Link]:
+    """The links of the chain once every detour that comes back to an expression it left (up to algebra) is
+    cut out: a circle shows no progress, whatever rules it applies on the way."""
+    path: list[tuple[tuple[int, ...], Link | None]] = []
+    for index, node in enumerate(nodes):
+        value = algebra.value(node, frozenset())
+        seen = [position for position, (earlier, _) in enumerate(path) if earlier == value]
+        if seen:
+            del path[seen[0] + 1:]
+        else:
+            path.append((value, links[index - 1] if index else None))
+    return [link for _, link in path[1:]]
+
+
+def _missing(chain, goal: tuple[Node, str, Node], text: tuple[str, str, str], algebra: Algebra) -> str:
+    """What a chain whose every step holds and follows lacks to prove the goal, or "" if nothing."""
+    (left, relation, right), nothing = goal, frozenset()
+    starts, ends = algebra.equal(chain[0][0], left, nothing), algebra.equal(chain[-1][0], right, nothing)
+    if not (starts and ends):
+        return (f"it should go from {text[0]} to {text[2]}" + ("" if starts else "; it does not start there")
+                + ("" if ends else "; it does not end there"))
+    proved = _proved(chain)
+    if proved == "mixed":
+        return "it uses both >= and <=, so it proves no relation between its ends"
+    if proved != relation:
+        return f"it proves {text[0]} {proved} {text[2]}, but {text[0]} {relation} {text[2]} is asked"
+    return ""
 
 
 def _first_failure(before: Node, after: Node, relation: str, drawn: list[Instance], rtol: float, atol: float) -> str:
@@ -453,7 +592,7 @@ def _first_failure(before: Node, after: Node, relation: str, drawn: list[Instanc
 def _scalar(node: Node, instance: Instance) -> float | str:
     """The step's value on the instance, or why it has none."""
     with np.errstate(all="ignore"):
-        value = np.asarray(_evaluate(node, instance), dtype=float)
+        value = np.asarray(_Evaluation(instance).value(node), dtype=float)
     if value.ndim:
         return "depends on z outside an expectation"
     if not np.isfinite(value):
@@ -461,47 +600,9 @@ def _scalar(node: Node, instance: Instance) -> float | str:
     return float(value)
 
 
-def _same(a: Node, b: Node, drawn: list[Instance], rtol: float, atol: float) -> bool:
-    return _first_failure(a, b, "=", drawn, rtol, atol) == ""
-
-
-def _restates(link: tuple[Node, Node], goal: tuple[Node, Node], relation: str, drawn: list[Instance],
-              rtol: float, atol: float) -> bool:
-    """Whether a link asserts the statement rather than deriving it. For an inequality: from the goal's left
-    side as written to its right side in value. For an identity, whose every step equals both sides in
-    value: to its right side as written, from its left side as written or, where the right side takes an
-    expectation or a KL, from any expression of the goal's own quantities that takes none
-    (`log p(x) + 0`, `ELBO + (log p(x) - ELBO)`)."""
-    (before, after), (left, right) = link, goal
-    if relation == "=":  # from the left side, or an expression of the goal's own quantities alone, to the right side
-        sides = _atoms(left) | _atoms(right)
-        plain = _has_work(right) and not _has_work(before) and _atoms(before) <= sides
-        return (_canonical(before) == _canonical(left) or plain) and _canonical(after) == _canonical(right)
-    return _canonical(before) == _canonical(left) and _same(after, right, drawn, rtol, atol)
-
-
-def _atoms(node: Node) -> set[str]:
-    return ({node.name} if node.kind == "atom" else set()).union(*(_atoms(c) for c in node.children))
-
-
-def _has_work(node: Node) -> bool:
-    """Whether an expression takes an expectation or a KL divergence: where a derivation's work is done."""
-    return node.kind in ("E", "KL") or any(_has_work(c) for c in node.children)
-
-
-def _canonical(node: Node):
-    """The node as a comparable value, with the operands of + and * in a fixed order."""
-    if node.kind in ("+", "*"):
-        operands = []
-        for child in node.children:  # flatten a + b + c
-            operands += [_canonical(c) for c in child.children] if child.kind == node.kind else [_canonical(child)]
-        return (node.kind, tuple(sorted(operands, key=repr)))
-    return (node.kind, node.value, node.name, node.first, node.other, tuple(_canonical(c) for c in node.children))
-
-
-def _proved(chain: list[tuple[Node, str]]) -> str:
+def _proved(chain) -> str:
     """The relation a chain proves between its ends: = if every link is =, else the one inequality it uses."""
-    inequalities = {relation for _, relation in chain[1:] if relation != "="}
+    inequalities = {relation for _, relation, _ in chain[1:] if relation != "="}
     if not inequalities:
         return "="
     return inequalities.pop() if len(inequalities) == 1 else "mixed"

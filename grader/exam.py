@@ -7,9 +7,11 @@ ships. The student's answer to question `q` is the value of the variable `q` in 
 function the grader calls on the spec's inputs. The value is read through the sandbox like any
 other result, so it is plain data, and every check here treats it as hostile: a string where a
 number belongs, a choice outside the options, a derivation with a huge step each earn 0 for
-that question alone, with a reason. Free-text answers are found in the submission's text by
-grader.answers (a cell tagged with the question id, a marked comment block), or are a string
-variable named by the id.
+that question alone, with a reason, and the grader's own work on one answer stops at a deadline
+(`grader.deadline`) as long as one call of the student's code may take (the spec's
+`limits.call_timeout`), past which that answer alone earns 0, "took too long".
+Free-text answers are found in the submission's text by grader.answers (a cell tagged with the
+question id, a marked comment block), or are a string variable named by the id.
 
 The key's questions are collected by pytest as items of `key.yaml` (one per question, worth its
 points, hidden), so they run, time out and report like any test.
@@ -26,6 +28,7 @@ import yaml
 
 from grader import errors
 from grader.answers import MAX_ANSWER_CHARS
+from grader.deadline import TookTooLong, deadline
 from grader.derivations import FAMILIES, check
 from grader.notebook import Cell
 from grader.spec import ANSWERED_TYPES, Assignment, Question, SpecError
@@ -132,12 +135,13 @@ def grade_choice(question: Question, answer, right: list[str]) -> tuple[float, s
     return credit, f"{hits} of {len(right_set)} right options chosen, {misses} wrong one{'s' * (misses != 1)}"
 
 
-def grade_derivation(question: Question, answer, seed: int) -> tuple[float, str]:
-    """Credit from the derivation checker for a list of steps that should prove the question's goal."""
+def grade_derivation(question: Question, answer, seed: int, seconds: float = 10.0) -> tuple[float, str]:
+    """Credit from the derivation checker, within `seconds`, for a list of steps that should prove the
+    question's goal."""
     if not isinstance(answer, (list, tuple)) or not all(isinstance(step, str) for step in answer):
         return 0.0, f"expected a list of steps (strings), got {_preview(answer)}"
     verdict = check(list(answer), tuple(question.goal), FAMILIES[question.family], instances=DERIVATION_INSTANCES,
-                    seed=seed)
+                    seed=seed, seconds=seconds)
     return verdict.credit, "" if verdict.credit >= 1 else verdict.message()
 
 
@@ -244,29 +248,41 @@ class AnswerItem(pytest.Item):
     def runtest(self):
         plugin = self.parent.plugin
         side, question = plugin.submission_side(), self.question
+        seconds = plugin.assignment.limits.call_timeout  # the grader's own work on the answer: as long as a call
         if question.type == "numeric" and question.inputs:
-            credit, reason = grade_formula(question, [_call(side, question.id, dict(i)) for i in question.inputs],
-                                           self.expected)
+            outcomes = [_call(side, question.id, dict(i)) for i in question.inputs]
+            credit, reason = _graded(question, lambda: grade_formula(question, outcomes, self.expected), seconds)
         else:
             answer = _read(side, question.id)
             if answer is _UNANSWERED:
                 raise AssertionError(f"{UNANSWERED}: set {question.id} in the cell tagged {question.id}")
-            if question.type == "numeric":
-                credit, reason = grade_numeric(question, answer, self.expected)
-            elif question.type == "choice":
-                right = self.expected if isinstance(self.expected, list) else [self.expected]
-                credit, reason = grade_choice(question, answer, right)
-            else:
-                credit, reason = grade_derivation(question, answer, seed=plugin.assignment.seed)
+            credit, reason = _graded(question, lambda: self._grade(answer, plugin.assignment.seed, seconds), seconds)
         if credit < 1:
             raise PartialCredit(credit, f"{question.id}: {reason}") if credit > 0 else AssertionError(
                 f"{question.id}: {reason}")
+
+    def _grade(self, answer, seed: int, seconds: float) -> tuple[float, str]:
+        question = self.question
+        if question.type == "numeric":
+            return grade_numeric(question, answer, self.expected)
+        if question.type == "choice":
+            return grade_choice(question, answer, self.expected if isinstance(self.expected, list) else [self.expected])
+        return grade_derivation(question, answer, seed=seed, seconds=seconds)
 
     def reportinfo(self):
         return self.path, None, f"{self.question.type} question {self.question.id}"
 
 
 _UNANSWERED = object()  # what _read returns for a name that is None or not defined
+
+
+def _graded(question: Question, grade, seconds: float) -> tuple[float, str]:
+    """The credit and reason `grade()` gives, or 0 and "took too long" past `seconds`."""
+    try:
+        with deadline(seconds, f"grading the answer to {question.id}"):
+            return grade()
+    except TookTooLong as error:
+        return 0.0, str(error)
 
 
 def _read(side, name: str):

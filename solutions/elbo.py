@@ -15,13 +15,13 @@ LOG_2PI = np.log(2 * np.pi)
 
 # %%
 def elbo_derivation():
-    """log p(x) >= ELBO, by Jensen's inequality (3)."""
+    """log p(x) >= ELBO, by Jensen's inequality (3); each step names the rules it applies."""
     return [
         "log p(x)",
-        "= [q sums to one] log E_q[p(x,z) / q(z|x)]",
+        "= [marginalisation (1)] log E_q[p(x,z) / q(z|x)]",
         ">= [Jensen: log is concave] E_q[log(p(x,z) / q(z|x))]",
-        "= E_q[log p(x,z) - log q(z|x)]",
-        "= [definition (2)] ELBO",
+        "= [log of a quotient] E_q[log p(x,z) - log q(z|x)]",
+        "= [definition of the ELBO (2)] ELBO",
     ]
 
 
@@ -29,11 +29,11 @@ def identity_derivation():
     """log p(x) = ELBO + KL(q(z|x) || p(z|x)) (4)."""
     return [
         "log p(x)",
-        "= [q sums to one] E_q[log p(x)]",
-        "= [product rule] E_q[log p(x,z) - log p(z|x)]",
-        "= E_q[log p(x,z) - log q(z|x) + log q(z|x) - log p(z|x)]",
-        "= E_q[log p(x,z) - log q(z|x)] + E_q[log q(z|x) - log p(z|x)]",
-        "= [definitions (2), (5)] ELBO + KL(q(z|x) || p(z|x))",
+        "= [expectation of a constant] E_q[log p(x)]",
+        "= [Bayes' rule, log of a quotient] E_q[log p(x,z) - log p(z|x)]",
+        "= [algebra: add and subtract log q] E_q[log p(x,z) - log q(z|x) + log q(z|x) - log p(z|x)]",
+        "= [linearity of expectation] E_q[log p(x,z) - log q(z|x)] + E_q[log q(z|x) - log p(z|x)]",
+        "= [definitions of the ELBO (2) and of KL (5)] ELBO + KL(q(z|x) || p(z|x))",
     ]
 
 # %% [markdown]

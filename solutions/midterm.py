@@ -236,10 +236,10 @@ def sparse_coding_energy(y, W, z, lam):
 # %% tags=["elbo_gap"]
 elbo_gap = [
     "log p(x)",
-    "= [q sums to one] E_q[log p(x)]",
-    "= [p(x,z) = p(x) p(z|x)] E_q[log p(x,z) - log p(z|x)]",
-    "= E_q[log p(x,z) - log q(z|x)] + E_q[log q(z|x) - log p(z|x)]",
-    "= [definitions] ELBO + KL(q(z|x) || p(z|x))",
+    "= [expectation of a constant] E_q[log p(x)]",
+    "= [Bayes' rule: p(x,z) = p(x) p(z|x), log of a quotient] E_q[log p(x,z) - log p(z|x)]",
+    "= [algebra, linearity] E_q[log p(x,z) - log q(z|x)] + E_q[log q(z|x) - log p(z|x)]",
+    "= [definitions of the ELBO and of KL] ELBO + KL(q(z|x) || p(z|x))",
 ]
 
 # %% [markdown]

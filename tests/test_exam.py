@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -66,10 +67,10 @@ def double(x):
 '''
 
 
-def make_quiz(root: Path, key: dict = KEY, code_test: str = CODE_TEST) -> spec.Assignment:
+def make_quiz(root: Path, key: dict = KEY, code_test: str = CODE_TEST, **changes) -> spec.Assignment:
     folder = root / "assignments" / "quiz"
     (folder / "tests" / "hidden").mkdir(parents=True)
-    (folder / "assignment.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    (folder / "assignment.yaml").write_text(yaml.safe_dump({**SPEC, **changes}, sort_keys=False))
     (folder / "tests" / "hidden" / "key.yaml").write_text(yaml.safe_dump(key))
     (folder / "tests" / "hidden" / "test_code.py").write_text(code_test)
     (root / "solutions").mkdir()
@@ -129,8 +130,31 @@ def double(x):
     assert "ZeroDivisionError" in tests["power"].message and "f=0.9" in tests["power"].message
     assert "choose one option, not 2" in tests["momentum"].message
     assert "1 wrong one" in tests["convex"].message
-    assert "statement itself" in tests["gap"].message
+    assert "step 2 skips reasoning" in tests["gap"].message
     assert tests["decay"].status == "failed" and result.question("why").answer == ""
+
+
+def test_grading_one_answer_past_its_deadline_costs_that_answer_only(quiz):
+    started = time.monotonic()
+
+    def endless():
+        while True:
+            pass
+
+    assert exam._graded(quiz.question("gap"), endless, 0.2) == (
+        0.0, "grading the answer to gap took too long (over 0.2 s): stopped")
+    assert time.monotonic() - started < 2
+    assert exam._graded(quiz.question("decay"), lambda: (1.0, ""), 0.2) == (1.0, "")
+
+
+def test_a_derivation_too_slow_to_check_costs_its_question_only(tmp_path):
+    quiz = make_quiz(tmp_path / "course", limits={"call_timeout": 1, "total_timeout": 60})
+    leap = "+".join(["E_q[log(p(x,z) * q(z|x) / p(z|x))] - E_q[log q(z|x)]"] * 20)  # true, 4 rules from 20 log p(x)
+    slow = textwrap.dedent(RIGHT) + f'''gap = ["20 * log p(x)"] + ["= {leap}", "= 20 * log p(x)"] * 19\n'''
+    result, tests = graded(quiz, tmp_path, slow)
+    assert {q: t.earned for q, t in tests.items()} == {"decay": 4, "power": 2, "momentum": 2, "convex": 4, "gap": 0,
+                                                       "double": 2}, {q: t.message for q, t in tests.items()}
+    assert tests["gap"].message == "gap: grading the answer to gap took too long (over 1 s): stopped"
 
 
 def test_hostile_answers_get_a_reason_and_nothing_else(quiz, tmp_path):

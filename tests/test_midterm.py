@@ -152,7 +152,7 @@ def test_wrong_and_partly_right_answers_of_every_type_in_a_notebook(results):
         "lr_schedule_trace": (0, "expected an array of shape (10,), got an array of shape (9,)"),
         "free_energy_values": (2, "partial credit"),        # array in the 1 % band
         "ebm_facts": (0, "3 wrong ones"),                   # every option chosen: floored at 0
-        "elbo_gap": (1, "step 3 does not hold"),            # 8 x 0.5 (3 - 2) / (5 - 1)
+        "elbo_gap": (8 / 3, "step 4 does not hold"),        # Bayes' rule shown: one milestone of two, no proof
         "elbo_discrete": (0, "not the right value"),        # one entry 8 % off
     })
     assert any("lstm_decay" in w and "not in the cell tagged lstm_decay" in w for w in notebook.warnings)
@@ -182,18 +182,23 @@ def test_malformed_and_hostile_answers_get_nothing_and_a_reason(results):
 
 @pytest.mark.parametrize("steps, credit, reason", [
     (["log p(x)", "= E_q[log p(x)] + __import__('os').system('id')"], 0, "step 2 does not hold: unexpected"),
-    (["log p(x)", "= ELBO + KL(q(z|x) || p(z|x))"], 0, "that is the statement itself"),
-    (["log p(x)", "= log p(x) + 0"], 0.5, "not finished"),
-    (["log p(x)", "= log p(x) + 0", "= ELBO + KL(q(z|x) || p(z|x))"], 0.25, "statement itself"),
-    (["log p(x)", "= ELBO + (log p(x) - ELBO)", "= ELBO + KL(q(z|x) || p(z|x))"], 0.25, "statement itself"),
+    (["log p(x)", "= ELBO + KL(q(z|x) || p(z|x))"], 0, "step 2 skips reasoning"),
+    (["log p(x)", "= log p(x) + 0"], 0, "not finished"),
+    (["log p(x)", "= log p(x) + 0", "= ELBO + KL(q(z|x) || p(z|x))"], 0, "step 3 skips reasoning"),
+    (["log p(x)", "= ELBO + (log p(x) - ELBO)", "= ELBO + KL(q(z|x) || p(z|x))"], 0, "step 3 skips reasoning"),
+    (["log p(x)", "= [q sums to one] E_q[log p(x)]", "= ELBO + KL(q(z|x) || p(z|x))"], 0, "step 3 skips reasoning"),
+    (["log p(x)", "= [q sums to one] E_q[log p(x)]", "= [Bayes' rule] E_q[log p(x,z) - log p(z|x)]",
+      "= KL(q(z|x) || p(z|x)) + E_q[log p(x|z)] - KL(q(z|x) || p(z))", "= ELBO + KL(q(z|x) || p(z|x))"], 1 / 3,
+     "step 4 skips reasoning: it applies definition of KL, Bayes' rule, log of a product and linearity"),
     ("log p(x) = ELBO + KL", 0, "expected a list of steps"),
     (["log p(x)", "= " + "(" * 50 + "log p(x)" + ")" * 50], 0, "nested deeper"),
 ], ids=["unreadable", "states-the-result", "never-leaves-log-p", "restates-after-adding-zero",
-        "restates-through-the-gap", "not-a-list", "deep-nesting"])
+        "restates-through-the-gap", "the-old-template-without-its-middle", "bayes-then-a-leap", "not-a-list",
+        "deep-nesting"])
 def test_more_derivations_of_the_gap(steps, credit, reason):
     question = load("midterm").question("elbo_gap")
     got, message = exam.grade_derivation(question, steps, seed=load("midterm").seed)
-    assert got == credit and reason in message, (got, message)
+    assert got == pytest.approx(credit) and reason in message, (got, message)
 
 
 @pytest.mark.parametrize("submitted, grant, status", [

@@ -1,9 +1,10 @@
 """Helpers shared by the public and hidden tests of elbo. Everything here runs in the trusted
 process and holds nothing secret.
 
-- `grade_derivation(steps, goal)` runs grader.derivations.check on a student's steps: a link
-  from the goal's left side as written straight to its right side states the result instead
-  of deriving it, and the checker stops there (handout, "How derivations are graded").
+- `grade_derivation(steps, goal)` runs grader.derivations.check on a student's steps, and
+  `earn(graded, name)` gives a test the share of its points the derivation's credit is: the
+  milestones it shows by steps that hold and follow from their rules (handout, "How derivations
+  are graded").
 - `ppca_model(rng)` draws a random PPCA model and an observation x.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from grader.derivations import Verdict, check
+from grader.exam import PartialCredit
 
 BOUND = ("log p(x)", ">=", "ELBO")
 IDENTITY = ("log p(x)", "=", "ELBO + KL(q(z|x) || p(z|x))")
@@ -29,6 +31,12 @@ class Graded:
 def grade_derivation(steps, goal, seed: int = 0, instances: int = 40) -> Graded:
     verdict = check(steps, goal, seed=seed, instances=instances)
     return Graded(verdict, verdict.credit, f"{verdict.message()} (credit {verdict.credit:.3g})")
+
+
+def earn(graded: Graded, name: str) -> None:
+    """Pass with full credit, or fail with the share of the points the derivation's credit gives."""
+    if graded.credit < 1:
+        raise PartialCredit(graded.credit, f"{name}: {graded.message}")
 
 
 @dataclass
@@ -57,4 +65,5 @@ def ppca_model(rng: np.random.Generator, D: int | None = None, k: int | None = N
 
 @pytest.fixture(scope="session")
 def elbo_tools():
-    return SimpleNamespace(BOUND=BOUND, IDENTITY=IDENTITY, grade_derivation=grade_derivation, ppca_model=ppca_model)
+    return SimpleNamespace(BOUND=BOUND, IDENTITY=IDENTITY, grade_derivation=grade_derivation, earn=earn,
+                           ppca_model=ppca_model)

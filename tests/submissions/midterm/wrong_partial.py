@@ -41,11 +41,11 @@ free_energy_values = [0.4451, 0.99933, 1.0]   # off by 1.3e-4 relative: in the 1
 ebm_facts = ["a", "b", "c", "d", "e", "f"]    # every option: three right, three wrong, floored at 0
 
 # %% tags=["elbo_gap"]
-elbo_gap = [                            # step 3 drops the minus sign of log p(z|x)
+elbo_gap = [                            # Bayes' rule shown, then step 4 drops the minus sign of log p(z|x)
     "log p(x)",
     "= E_q[log p(x)]",
-    "= E_q[log p(x,z) + log p(z|x)]",
-    "= E_q[log p(x,z) - log q(z|x)] + E_q[log q(z|x) - log p(z|x)]",
+    "= E_q[log p(x,z) - log p(z|x)]",
+    "= E_q[log p(x,z) - log q(z|x)] + E_q[log q(z|x) + log p(z|x)]",
     "= ELBO + KL(q(z|x) || p(z|x))",
 ]
 

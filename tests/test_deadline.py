@@ -1,0 +1,74 @@
+"""The deadline on grading work done in the trusted process: it stops the work with a clear reason,
+nests without an inner deadline outliving an outer one, leaves no timer behind, and off the main
+thread stops work that checks it."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+
+from grader.deadline import TookTooLong, deadline, expire_if_due
+
+
+def spin():
+    while True:
+        pass
+
+
+def test_work_past_its_deadline_stops_with_what_took_too_long():
+    started = time.monotonic()
+    with pytest.raises(TookTooLong, match=r"^checking a derivation took too long \(over 0.2 s\): stopped$"):
+        with deadline(0.2, "checking a derivation"):
+            spin()
+    assert time.monotonic() - started < 1
+
+
+def test_an_inner_deadline_never_outlives_the_outer_one():
+    with pytest.raises(TookTooLong, match="grading an answer took too long"):
+        with deadline(0.2, "grading an answer"):
+            with deadline(30, "checking a derivation"):
+                spin()
+
+
+def test_work_in_time_leaves_no_timer_and_the_previous_handler_behind():
+    before = signal.getsignal(signal.SIGALRM)
+    with deadline(5, "quick work"):
+        with deadline(5, "quicker work"):
+            sum(range(1000))
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) is before
+
+
+def test_a_timer_set_by_other_code_is_re_armed_with_the_time_it_had_left():
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(time.monotonic()))
+    try:
+        started = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with deadline(5, "quick work"):
+            time.sleep(0.1)
+        assert 0.2 < signal.getitimer(signal.ITIMER_REAL)[0] <= 0.4
+        time.sleep(0.6)
+        assert len(fired) == 1 and 0.45 < fired[0] - started < 0.8
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_off_the_main_thread_work_that_checks_the_deadline_stops():
+    outcome = []
+
+    def work():
+        try:
+            with deadline(0.2, "comparing submissions"):
+                while True:
+                    expire_if_due()
+        except TookTooLong as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(5)
+    assert outcome == ["comparing submissions took too long (over 0.2 s): stopped"]
