@@ -197,8 +197,8 @@ def _grade(args) -> int:
         assignment = dataclasses.replace(assignment, seed=args.seed)
     _existing(args.path)
     late = _late_rules(assignment, args)  # read now: a mistake in its files stops the command before grading
-    if batch.is_class_folder(args.path, assignment, force=args.force_class):
-        return batch.run_command(args, assignment, console, late=late and _late_files(args))
+    if batch.is_class_folder(args.path, assignment, force=args.force_class):  # the roster also names the variants
+        return batch.run_command(args, assignment, console, late=_late_files(args) or None)
 
     def deliver(result) -> None:
         from grader.reports.gradescope import to_gradescope
@@ -212,9 +212,11 @@ def _grade(args) -> int:
             _write(args.junit, to_junit(result))
 
     name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
+    from grader.variants import for_submission
     result = grade(assignment, args.path, public_only=args.public_only,
                    feedback=None if args.hold_feedback else args.feedback, deliver=deliver,
-                   adjust=late and (lambda result: late.apply(name, result)))
+                   adjust=late and (lambda result: late.apply(name, result)),
+                   variant=for_submission(assignment, args.roster, name) if args.roster else None)
     with _ci(result, args.path):
         if not args.quiet:
             from grader.reports.terminal import render

@@ -60,9 +60,10 @@ def load_key(assignment: Assignment) -> dict:
             right = key[question.id] if isinstance(key[question.id], list) else [key[question.id]]
             if not right or any(label not in question.labels for label in right):
                 raise SpecError(f"{path}: {question.id}: the answer must be labels among {', '.join(question.labels)}")
-        if question.type == "numeric" and question.inputs and (
+        if question.type == "numeric" and question.inputs and not isinstance(key[question.id], str) and (
                 not isinstance(key[question.id], list) or len(key[question.id]) != len(question.inputs)):
-            raise SpecError(f"{path}: {question.id}: the answer must list one value per input ({len(question.inputs)})")
+            raise SpecError(f"{path}: {question.id}: the answer must list one value per input ({len(question.inputs)}), "
+                            "or be one formula of the arguments")
     unknown = sorted(set(key) - {q.id for q in assignment.questions if q.type in ANSWERED_TYPES})
     if unknown:
         raise SpecError(f"{path}: {unknown[0]!r} is not a numeric, choice or derivation question of the spec")
@@ -226,7 +227,7 @@ class KeyFile(pytest.File):
     plugin = None  # the GraderPlugin that collected it
 
     def collect(self):
-        key = load_key(self.plugin.assignment)
+        key = self.plugin.key if self.plugin.key is not None else load_key(self.plugin.assignment)
         for question in self.plugin.assignment.questions:
             if question.type in ANSWERED_TYPES:
                 yield AnswerItem.from_parent(self, name=question.id, question=question, expected=key.get(question.id))
@@ -245,10 +246,12 @@ class AnswerItem(pytest.Item):
         plugin = self.parent.plugin
         side, question = plugin.submission_side(), self.question
         if question.type == "numeric" and question.inputs:
-            credit, reason = grade_formula(question, [_call(side, question.id, dict(i)) for i in question.inputs],
-                                           self.expected)
+            outcomes = [_call(side, question.id, dict(i)) for i in question.inputs]
+            plugin.answers[question.id] = [value for _, value in outcomes]
+            credit, reason = grade_formula(question, outcomes, self.expected)
         else:
             answer = _read(side, question.id)
+            plugin.answers[question.id] = None if answer is _UNANSWERED else answer
             if answer is _UNANSWERED:
                 raise AssertionError(f"{UNANSWERED}: set {question.id} in the cell tagged {question.id}")
             if question.type == "numeric":

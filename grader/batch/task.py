@@ -59,6 +59,7 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
     from grader.course.late import rules_from_files
     from grader.course.tables import CourseError
     from grader.runner import GradingError, grade
+    from grader.variants import for_submission
 
     out = config["out"]
     target = Path(out) / f"{student}.json"
@@ -75,9 +76,11 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
     try:
         assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
         rules = rules_from_files(assignment, config.get("late"))
+        roster = (config.get("late") or {}).get("roster")  # an exam with variants: the student's own paper
         grade(assignment, Path(path), public_only=config["public_only"],
               feedback=None if config.get("hold_feedback") else page, deliver=deliver,
-              adjust=rules and (lambda result: rules.apply(student, result)), reference_cache=reference_cache)
+              adjust=rules and (lambda result: rules.apply(student, result)), reference_cache=reference_cache,
+              variant=for_submission(assignment, Path(roster), student) if roster else None)
     except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
         return Outcome("failed", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; the next run grades it")
     except (spec.SpecError, GradingError, CourseError) as error:
