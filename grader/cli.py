@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="add a CI workflow that runs the public tests at every push (repeatable)")
     bundle.add_argument("--ci-package", default=f"dl-grader=={grader.__version__}",
                         help="what the workflow installs with pip to get the grader")
+    bundle.add_argument("--roster", type=Path, help="an exam with variants: also write each student's paper (handout "
+                        "and starters) and the instructor's manifest of variants")
     bundle.add_argument("--gradescope", type=Path, metavar="ZIP",
                         help="also write Gradescope's autograder zip (hidden tests and solution inside: keep it private)")
     bundle.set_defaults(run=_release)
@@ -301,6 +303,14 @@ def _release(args) -> int:
     target = release(assignment, args.out, ci=tuple(dict.fromkeys(args.ci)), package=args.ci_package)
     console.print(f"wrote {target}: students follow its README.md (install the grader from dist/, then "
                   f"[bold]grader check {assignment.slug} {assignment.submission[0]}[/])", highlight=False)
+    if args.roster:
+        from grader.papers import release_papers
+        papers, manifest = release_papers(assignment, _existing(args.roster), args.out)
+        for name in ("handout.md", "starter.py", "starter.ipynb"):  # each student has their own
+            (target / name).unlink(missing_ok=True)
+        console.print(f"wrote {papers}: one folder per student (their handout.md and starters; hand each its own), "
+                      f"and the manifest {manifest} (every student's variant and key: keep it private)",
+                      highlight=False)
     if args.gradescope:
         from grader.release import gradescope_zip
         zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader.course.ci import workflow
 import grader
+from grader.papers import plain_handout
 from grader.runner import GradingError
 from grader.spec import Assignment
 
@@ -43,6 +44,9 @@ def release(assignment: Assignment, out: Path, ci: tuple[str, ...] = (), package
         elif source.exists():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
+    handout = plain_handout(assignment)  # an exam with variants: the plain paper's numbers rendered in
+    if handout is not None:
+        (target / "handout.md").write_text(handout, encoding="utf-8")
     for kind in ci:
         path, text = workflow(assignment, kind, package)
         (target / path).parent.mkdir(parents=True, exist_ok=True)
