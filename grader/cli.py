@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
                            help="alternative solutions graded")
     audit_cmd.add_argument("--seeds", type=_count, default=argparse.SUPPRESS, metavar="N",
                            help="seeds besides the spec's")
+    audit_cmd.add_argument("--variants", type=_count, default=20, metavar="N",
+                           help="an exam with variants: the papers the reference is graded as")
+    audit_cmd.add_argument("--grades", type=Path, help="an exam with variants: a graded class's folder, for the "
+                           "spread of difficulty of each question across its versions")
     audit_cmd.add_argument("--json", type=Path, help="write the audit report as JSON")
     audit_cmd.set_defaults(run=_audit)
 
@@ -287,10 +291,17 @@ def _audit(args) -> int:
     assignment = spec.load(args.assignment)
     overrides = {k: getattr(args, k) for k in ("mutants", "alternatives", "seeds") if hasattr(args, k)}
     report = audit(assignment, jobs=args.jobs, run=plan(assignment, full=args.full, **overrides))
+    papers = spread = None
+    if assignment.has_variants:
+        from grader.course.grades import read_grades
+        from grader.variant_audit import audit_variants, difficulty
+        papers = audit_variants(assignment, args.variants, args.jobs)
+        spread = difficulty(read_grades(args.grades).results) if args.grades else None
     if args.json:
-        _write(args.json, json.dumps(report.to_dict(), indent=2).encode())
-    render_audit(report, console)
-    return 1 if report.problems() else 0
+        _write(args.json, json.dumps({**report.to_dict(), **({"papers": papers.to_dict()} if papers else {})},
+                                     indent=2).encode())
+    render_audit(report, console, papers, spread)
+    return 1 if report.problems() or (papers and papers.problems()) else 0
 
 
 def _release(args) -> int:
