@@ -287,3 +287,35 @@ def test_the_midterm_reference_earns_full_marks_on_every_paper_audited(tmp_path)
     assert {q for r in report.results.values() for q in r.variant["params"]} >= {"lstm_decay", "elbo_discrete"}
     spread = difficulty(report.results)
     assert all(share == 1.0 for versions in spread.values() for _, _, share in versions)
+
+
+def test_feedback_shows_the_students_numbers_and_the_expected_values_once_released_and_the_review_app_the_paper(
+        quiz, tmp_path):
+    from grader.course.review.app import Review, create_app
+    from grader.reports.feedback import to_feedback_html
+
+    with_text = make_quiz(tmp_path / "course", REFERENCE)  # with a free-text question, for the review app
+    spec_data = yaml.safe_load(with_text.spec_path.read_text())
+    spec_data["questions"].append({"id": "why", "type": "free_text", "title": "Why?", "points": 1,
+                                   "rubric": ["1 point: because"]})
+    spec_data["hidden_results"] = "after_release"
+    with_text.spec_path.write_text(yaml.safe_dump(spec_data, sort_keys=False))
+    exam = spec.load(with_text.root)
+    a, b = two_students(exam)
+    source = answers_for(exam, a) + "\nwhy = 'the gap is a KL divergence'\n"
+    path = tmp_path / "bob_exam.py"
+    path.write_text(source)
+    result = grade(exam, path, variant=b)
+    held = to_feedback_html(result, [])
+    shown_f = f"f = {b.params['decay']['f']!r}, T = {b.params['decay']['T']}"
+    assert "Your paper: " + b.id in held and shown_f in held
+    expected = json.dumps(result.variant["expected"]["decay"])
+    assert expected not in held and "shown once the results are released" in held
+    result.hidden_held_back = False
+    released = to_feedback_html(result, [])
+    assert expected in released and json.dumps(result.variant["answers"]["decay"]) in released
+    grades = tmp_path / "grades"
+    grades.mkdir()
+    (grades / "bob_exam.json").write_text(json.dumps(result.to_dict()))
+    page = create_app(Review(exam, grades), "t").test_client().get("/t/q/why/0").get_data(as_text=True)
+    assert "the gap is a KL divergence" in page and "paper: " + b.id in page and shown_f in page and expected in page
