@@ -134,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     similar.add_argument("--top", type=int, default=50, help="pairs shown side by side in the HTML report")
     similar.add_argument("--max-share", type=int, default=10,
                          help="ignore code held by more than this many submissions (an idiom, not a copy)")
+    similar.add_argument("--grades", type=Path, help="an exam with variants: the class's grades folder, whose answers "
+                         "are checked against every other paper's key (with --roster)")
+    similar.add_argument("--roster", type=Path, help="the roster the exam's papers were drawn for (with --grades)")
     similar.set_defaults(run=_similarity)
 
     released = commands.add_parser("feedback", help="release the hidden tests held back (hidden_results: after_release): "
@@ -411,7 +414,22 @@ def _similarity(args) -> int:
         if document.problem:
             console.print(Text(f"not compared: {clean_text(document.name)}: {document.problem}", style="yellow"))
     console.print(f"all pairs: {args.out / 'similarity.csv'}; side by side: {args.out / 'similarity.html'}")
+    if args.grades and args.roster and assignment.has_variants:
+        _key_matches(assignment, args)
     return 0
+
+
+def _key_matches(assignment, args) -> None:
+    """Answers wrong on their owner's paper that fit another paper's key (grader.course.variant_keys)."""
+    from grader.course.grades import read_grades
+    from grader.course.variant_keys import key_matches, write_key_matches
+    matches = key_matches(assignment, read_grades(_existing(args.grades)).results, _existing(args.roster))
+    write_key_matches(matches, args.out / "variant-keys.csv")
+    for match in (m for m in matches if m.suspicious):
+        console.print(Text(f"{clean_text(match.submission)}: {', '.join(match.questions)} fit the key of paper "
+                           f"{match.paper.id} ({match.paper.student or 'the plain paper'}), not its own",
+                           style="yellow"))
+    console.print(f"answers that fit another paper's key: {args.out / 'variant-keys.csv'}")
 
 
 def _notebook(args) -> int:

@@ -319,3 +319,16 @@ def test_feedback_shows_the_students_numbers_and_the_expected_values_once_releas
     (grades / "bob_exam.json").write_text(json.dumps(result.to_dict()))
     page = create_app(Review(exam, grades), "t").test_client().get("/t/q/why/0").get_data(as_text=True)
     assert "the gap is a KL divergence" in page and "paper: " + b.id in page and shown_f in page and expected in page
+
+
+def test_answers_that_fit_another_students_paper_are_flagged(quiz, tmp_path):
+    from grader.course.variant_keys import key_matches
+
+    a, b = two_students(quiz)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"id,name,submission\n{a.student},Ada,ada_exam\n{b.student},Bob,bob_exam\n")
+    ada, _ = graded_as(quiz, tmp_path, answers_for(quiz, a), a, "ada_exam.py")
+    bob, _ = graded_as(quiz, tmp_path, answers_for(quiz, a), b, "bob_exam.py")  # Ada's answer sheet
+    matches = key_matches(quiz, {"ada_exam": ada, "bob_exam": bob}, roster)
+    assert [(m.submission, m.paper.id) for m in matches if m.suspicious] == [("bob_exam", a.id)]
+    assert "decay" in matches[0].questions and matches[0].numeric >= 1
