@@ -332,3 +332,27 @@ def test_answers_that_fit_another_students_paper_are_flagged(quiz, tmp_path):
     matches = key_matches(quiz, {"ada_exam": ada, "bob_exam": bob}, roster)
     assert [(m.submission, m.paper.id) for m in matches if m.suspicious] == [("bob_exam", a.id)]
     assert "decay" in matches[0].questions and matches[0].numeric >= 1
+
+
+def test_a_class_of_the_midterm_is_graded_as_each_owners_paper(tmp_path):
+    midterm = spec.load("midterm")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email\ns1001,Ada Lovelace,ada@uni.edu\ns1002,Alan Turing,alan@uni.edu\n")
+    ada, alan = variants.generate(midterm, "s1001"), variants.generate(midterm, "s1002")
+    key = variants.expected_answers(midterm, ada, load_key(midterm))
+    numbers = {qid: value for qid, value in key.items() if qid not in ("lstm_half_life", "elbo_gap")}
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "s1001.py").write_text((ROOT / "solutions" / "midterm.py").read_text())
+    (folder / "s1002.py").write_text("".join(f"{qid} = {value!r}\n" for qid, value in numbers.items()))  # Ada's sheet
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", "midterm", str(folder), "--roster", str(roster),
+                           "--out", str(tmp_path / "grades"), "-j", "2", "--quiet"], capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr
+    first = json.loads((tmp_path / "grades" / "s1001.json").read_text())
+    second = json.loads((tmp_path / "grades" / "s1002.json").read_text())
+    assert first["variant"]["id"] == ada.id and first["autograded_score"] == 96
+    assert second["variant"]["id"] == alan.id
+    earned = {q["id"]: q["earned"] for q in second["questions"]}
+    differ = [qid for qid in numbers if json.dumps(key[qid]) != json.dumps(second["variant"]["expected"][qid])]
+    assert {"lstm_decay", "free_energy_values", "elbo_discrete"} <= set(differ)
+    assert all(earned[qid] == 0 for qid in differ if midterm.question(qid).type == "numeric")
