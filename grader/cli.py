@@ -327,7 +327,7 @@ def _release(args) -> int:
                       highlight=False)
     if args.gradescope:
         from grader.release import gradescope_zip
-        zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")))
+        zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")), roster=args.roster)
         console.print(f"wrote {zipped}: upload it as the autograder of a "
                       "Gradescope programming assignment", highlight=False)
     return 0

@@ -356,3 +356,24 @@ def test_a_class_of_the_midterm_is_graded_as_each_owners_paper(tmp_path):
     differ = [qid for qid in numbers if json.dumps(key[qid]) != json.dumps(second["variant"]["expected"][qid])]
     assert {"lstm_decay", "free_energy_values", "elbo_discrete"} <= set(differ)
     assert all(earned[qid] == 0 for qid in differ if midterm.question(qid).type == "numeric")
+
+
+def test_gradescopes_autograder_grades_the_paper_of_who_gradescope_says_submitted(quiz, tmp_path):
+    import shutil
+
+    from grader import autograder
+
+    a, b = two_students(quiz)
+    shutil.copytree(quiz.root.parent.parent, tmp_path / "source")
+    (tmp_path / "source" / "roster.csv").write_text(f"id,name,email\n{a.student},Ada,ada@uni.edu\n"
+                                                    f"{b.student},Bob,bob@uni.edu\n")
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "vquiz.py").write_text(answers_for(quiz, b))
+    metadata = tmp_path / "submission_metadata.json"
+    for email, full in (("bob@uni.edu", True), ("ada@uni.edu", False)):
+        metadata.write_text(json.dumps({"users": [{"email": email, "sid": "", "name": "?"}]}))
+        assert autograder.main(["vquiz", str(tmp_path)]) == 0
+        document = json.loads((tmp_path / "results" / "results.json").read_text())
+        assert (document["score"] == 12) == full, document["score"]
+    metadata.write_text(json.dumps({"users": [{"email": "eve@uni.edu"}]}))
+    assert autograder.main(["vquiz", str(tmp_path)]) == 1
