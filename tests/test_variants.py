@@ -327,11 +327,24 @@ def test_answers_that_fit_another_students_paper_are_flagged(quiz, tmp_path):
     a, b = two_students(quiz)
     roster = tmp_path / "roster.csv"
     roster.write_text(f"id,name,submission\n{a.student},Ada,ada_exam\n{b.student},Bob,bob_exam\n")
-    ada, _ = graded_as(quiz, tmp_path, answers_for(quiz, a), a, "ada_exam.py")
-    bob, _ = graded_as(quiz, tmp_path, answers_for(quiz, a), b, "bob_exam.py")  # Ada's answer sheet
+    (tmp_path / "class").mkdir()
+    ada, _ = graded_as(quiz, tmp_path / "class", answers_for(quiz, a), a, "ada_exam.py")
+    bob, _ = graded_as(quiz, tmp_path / "class", answers_for(quiz, a), b, "bob_exam.py")  # Ada's answer sheet
     matches = key_matches(quiz, {"ada_exam": ada, "bob_exam": bob}, roster)
     assert [(m.submission, m.paper.id) for m in matches if m.suspicious] == [("bob_exam", a.id)]
     assert "decay" in matches[0].questions and matches[0].numeric >= 1
+    spread = difficulty({"ada_exam": ada, "bob_exam": bob})  # decay: Bob's version was the hardest
+    assert [(count, share) for _, count, share in spread["decay"]] == [(1, 0.0), (1, 1.0)]
+    assert json.loads(spread["decay"][0][0])["params"] == b.params["decay"]
+    grades = tmp_path / "grades"
+    grades.mkdir()
+    for name, result in (("ada_exam", ada), ("bob_exam", bob)):
+        (grades / f"{name}.json").write_text(json.dumps(result.to_dict()))
+    from grader.cli import main
+    assert main(["similarity", str(quiz.root), str(tmp_path / "class"), "--out", str(tmp_path / "sim"),
+                 "--grades", str(grades), "--roster", str(roster)]) == 0
+    rows = (tmp_path / "sim" / "variant-keys.csv").read_text().splitlines()
+    assert rows[1].startswith(f"bob_exam,{a.id},{a.student},") and "decay" in rows[1]
 
 
 def test_a_class_of_the_midterm_is_graded_as_each_owners_paper(tmp_path):
