@@ -390,3 +390,14 @@ def test_gradescopes_autograder_grades_the_paper_of_who_gradescope_says_submitte
         assert (document["score"] == 12) == full, document["score"]
     metadata.write_text(json.dumps({"users": [{"email": "eve@uni.edu"}]}))
     assert autograder.main(["vquiz", str(tmp_path)]) == 1
+
+
+def test_validate_names_a_key_formula_that_fails_and_a_placeholder_that_names_nothing(tmp_path):
+    from grader.validate import validate
+
+    exam = make_quiz(tmp_path)
+    exam.key_path.write_text(yaml.safe_dump({**KEY, "decay": "f ** T / (f - f)"}))
+    assert any("decay: the formula 'f ** T / (f - f)' fails" in p for p in validate(exam))
+    exam.key_path.write_text(yaml.safe_dump(KEY))
+    (exam.root / "handout.md").write_text(HANDOUT + "{{ decay.g }}\n")
+    assert any("{{ decay.g }} is not a parameter of the spec" in p for p in validate(exam))
