@@ -109,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
                            help="alternative solutions graded")
     audit_cmd.add_argument("--seeds", type=_count, default=argparse.SUPPRESS, metavar="N",
                            help="seeds besides the spec's")
+    audit_cmd.add_argument("--variants", type=_count, default=20, metavar="N",
+                           help="an exam with variants: the papers the reference is graded as")
+    audit_cmd.add_argument("--grades", type=Path, help="an exam with variants: a graded class's folder, for the "
+                           "spread of difficulty of each question across its versions")
     audit_cmd.add_argument("--json", type=Path, help="write the audit report as JSON")
     audit_cmd.set_defaults(run=_audit)
 
@@ -120,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="add a CI workflow that runs the public tests at every push (repeatable)")
     bundle.add_argument("--ci-package", default=f"dl-grader=={grader.__version__}",
                         help="what the workflow installs with pip to get the grader")
+    bundle.add_argument("--roster", type=Path, help="an exam with variants: also write each student's paper (handout "
+                        "and starters) and the instructor's manifest of variants")
     bundle.add_argument("--gradescope", type=Path, metavar="ZIP",
                         help="also write Gradescope's autograder zip (hidden tests and solution inside: keep it private)")
     bundle.set_defaults(run=_release)
@@ -141,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
     similar.add_argument("--top", type=int, default=50, help="pairs shown side by side in the HTML report")
     similar.add_argument("--max-share", type=int, default=10,
                          help="ignore code held by more than this many submissions (an idiom, not a copy)")
+    similar.add_argument("--grades", type=Path, help="an exam with variants: the class's grades folder, whose answers "
+                         "are checked against every other paper's key (with --roster)")
+    similar.add_argument("--roster", type=Path, help="the roster the exam's papers were drawn for (with --grades)")
     similar.set_defaults(run=_similarity)
 
     released = commands.add_parser("feedback", help="release the hidden tests held back (hidden_results: after_release): "
@@ -265,9 +274,11 @@ def _grade(args) -> int:
             _write(args.junit, to_junit(result))
 
     name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
+    from grader.variants import for_submission
     result = grade(assignment, args.path, public_only=args.public_only,
                    feedback=None if args.hold_feedback else args.feedback, deliver=deliver,
-                   adjust=late and (lambda result: late.apply(name, result)))
+                   adjust=late and (lambda result: late.apply(name, result)),
+                   variant=for_submission(assignment, args.roster, name) if args.roster else None)
     with _ci(result, args.path):
         if not args.quiet:
             from grader.reports.terminal import render
@@ -343,10 +354,17 @@ def _audit(args) -> int:
     assignment = spec.load(args.assignment)
     overrides = {k: getattr(args, k) for k in ("mutants", "alternatives", "seeds") if hasattr(args, k)}
     report = audit(assignment, jobs=args.jobs, run=plan(assignment, full=args.full, **overrides))
+    papers = spread = None
+    if assignment.has_variants:
+        from grader.course.grades import read_grades
+        from grader.variant_audit import audit_variants, difficulty
+        papers = audit_variants(assignment, args.variants, args.jobs)
+        spread = difficulty(read_grades(args.grades).results) if args.grades else None
     if args.json:
-        _write(args.json, json.dumps(report.to_dict(), indent=2).encode())
-    render_audit(report, console)
-    return 1 if report.problems() else 0
+        _write(args.json, json.dumps({**report.to_dict(), **({"papers": papers.to_dict()} if papers else {})},
+                                     indent=2).encode())
+    render_audit(report, console, papers, spread)
+    return 1 if report.problems() or (papers and papers.problems()) else 0
 
 
 def _release(args) -> int:
@@ -359,9 +377,17 @@ def _release(args) -> int:
     target = release(assignment, args.out, ci=tuple(dict.fromkeys(args.ci)), package=args.ci_package)
     console.print(f"wrote {target}: students follow its README.md (install the grader from dist/, then "
                   f"[bold]grader check {assignment.slug} {assignment.submission[0]}[/])", highlight=False)
+    if args.roster:
+        from grader.papers import release_papers
+        papers, manifest = release_papers(assignment, _existing(args.roster), args.out)
+        for name in ("handout.md", "starter.py", "starter.ipynb"):  # each student has their own
+            (target / name).unlink(missing_ok=True)
+        console.print(f"wrote {papers}: one folder per student (their handout.md and starters; hand each its own), "
+                      f"and the manifest {manifest} (every student's variant and key: keep it private)",
+                      highlight=False)
     if args.gradescope:
         from grader.release import gradescope_zip
-        zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")))
+        zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")), roster=args.roster)
         console.print(f"wrote {zipped}: upload it as the autograder of a "
                       "Gradescope programming assignment", highlight=False)
     return 0
@@ -503,7 +529,22 @@ def _similarity(args) -> int:
         if document.problem:
             console.print(Text(f"not compared: {clean_text(document.name)}: {document.problem}", style="yellow"))
     console.print(f"all pairs: {args.out / 'similarity.csv'}; side by side: {args.out / 'similarity.html'}")
+    if args.grades and args.roster and assignment.has_variants:
+        _key_matches(assignment, args)
     return 0
+
+
+def _key_matches(assignment, args) -> None:
+    """Answers wrong on their owner's paper that fit another paper's key (grader.course.variant_keys)."""
+    from grader.course.grades import read_grades
+    from grader.course.variant_keys import key_matches, write_key_matches
+    matches = key_matches(assignment, read_grades(_existing(args.grades)).results, _existing(args.roster))
+    write_key_matches(matches, args.out / "variant-keys.csv")
+    for match in (m for m in matches if m.suspicious):
+        console.print(Text(f"{clean_text(match.submission)}: {', '.join(match.questions)} fit the key of paper "
+                           f"{match.paper.id} ({match.paper.student or 'the plain paper'}), not its own",
+                           style="yellow"))
+    console.print(f"answers that fit another paper's key: {args.out / 'variant-keys.csv'}")
 
 
 def _notebook(args) -> int:

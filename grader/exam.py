@@ -63,9 +63,10 @@ def load_key(assignment: Assignment) -> dict:
             right = key[question.id] if isinstance(key[question.id], list) else [key[question.id]]
             if not right or any(label not in question.labels for label in right):
                 raise SpecError(f"{path}: {question.id}: the answer must be labels among {', '.join(question.labels)}")
-        if question.type == "numeric" and question.inputs and (
+        if question.type == "numeric" and question.inputs and not isinstance(key[question.id], str) and (
                 not isinstance(key[question.id], list) or len(key[question.id]) != len(question.inputs)):
-            raise SpecError(f"{path}: {question.id}: the answer must list one value per input ({len(question.inputs)})")
+            raise SpecError(f"{path}: {question.id}: the answer must list one value per input ({len(question.inputs)}), "
+                            "or be one formula of the arguments")
     unknown = sorted(set(key) - {q.id for q in assignment.questions if q.type in ANSWERED_TYPES})
     if unknown:
         raise SpecError(f"{path}: {unknown[0]!r} is not a numeric, choice or derivation question of the spec")
@@ -230,7 +231,7 @@ class KeyFile(pytest.File):
     plugin = None  # the GraderPlugin that collected it
 
     def collect(self):
-        key = load_key(self.plugin.assignment)
+        key = self.plugin.key if self.plugin.key is not None else load_key(self.plugin.assignment)
         for question in self.plugin.assignment.questions:
             if question.type in ANSWERED_TYPES:
                 yield AnswerItem.from_parent(self, name=question.id, question=question, expected=key.get(question.id))
@@ -251,9 +252,11 @@ class AnswerItem(pytest.Item):
         seconds = plugin.assignment.limits.call_timeout  # the grader's own work on the answer: as long as a call
         if question.type == "numeric" and question.inputs:
             outcomes = [_call(side, question.id, dict(i)) for i in question.inputs]
+            plugin.answers[question.id] = [value for _, value in outcomes]
             credit, reason = _graded(question, lambda: grade_formula(question, outcomes, self.expected), seconds)
         else:
             answer = _read(side, question.id)
+            plugin.answers[question.id] = None if answer is _UNANSWERED else answer
             if answer is _UNANSWERED:
                 raise AssertionError(f"{UNANSWERED}: set {question.id} in the cell tagged {question.id}")
             credit, reason = _graded(question, lambda: self._grade(answer, plugin.assignment.seed, seconds), seconds)

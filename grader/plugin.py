@@ -21,6 +21,7 @@ from grader.perf import compare_speed, default_device
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
 from grader.spec import Assignment
+from grader.variants import Variant
 
 _REASONS = {
     errors.StudentException: "your code raised an exception",
@@ -39,8 +40,10 @@ class GraderPlugin:
     """Registered with pytest.main(plugins=[...]); one instance grades one submission."""
 
     def __init__(self, assignment: Assignment, submission: Side | None, reference: Side | None,
-                 problem: str | None = None):
-        self.assignment = assignment
+                 problem: str | None = None, variant: Variant | None = None, key: dict | None = None):
+        self.assignment = assignment  # an exam with variants: the student's paper (grader.variants.restrict)
+        self.student_variant, self.key = variant, key  # the student's variant and its key, where the exam has variants
+        self.answers: dict[str, object] = {}  # answered questions: the value read from the submission
         self.sides = {"submission": submission, "reference": reference}
         self.problem = problem
         self.results: dict[str, TestResult] = {}
@@ -68,6 +71,11 @@ class GraderPlugin:
     def rng(self, request) -> np.random.Generator:
         """A generator seeded from the assignment's seed and the test's id: the same on every run."""
         return np.random.default_rng([self.assignment.seed, zlib.crc32(request.node.nodeid.encode())])
+
+    @pytest.fixture
+    def variant(self) -> dict:
+        """The parameters of the student's paper, {question id: {name: value}} (grader.variants); {} without."""
+        return self.student_variant.params if self.student_variant is not None else {}
 
     @pytest.fixture
     def speed(self, request, rng):
@@ -123,7 +131,13 @@ class GraderPlugin:
         if report.failed:
             self.collect_errors.append(f"{report.nodeid}: {report.longreprtext}")
 
-    def pytest_collection_modifyitems(self, items):
+    def pytest_collection_modifyitems(self, config, items):
+        if self.student_variant is not None:  # the tests of questions not on the student's paper do not run
+            drawn = {q.id for q in self.assignment.questions}
+            kept = [item for item in items if not question_of(item) or question_of(item) in drawn]
+            if len(kept) < len(items):
+                config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+                items[:] = kept
         self.items = list(items)
         for item in items:
             self.results[item.nodeid] = TestResult(

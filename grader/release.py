@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader.course.ci import workflow
 import grader
+from grader.papers import plain_handout
 from grader.runner import GradingError
 from grader.spec import Assignment
 
@@ -43,6 +44,9 @@ def release(assignment: Assignment, out: Path, ci: tuple[str, ...] = (), package
         elif source.exists():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
+    handout = plain_handout(assignment)  # an exam with variants: the plain paper's numbers rendered in
+    if handout is not None:
+        (target / "handout.md").write_text(handout, encoding="utf-8")
     for kind in ci:
         path, text = workflow(assignment, kind, package)
         (target / path).parent.mkdir(parents=True, exist_ok=True)
@@ -55,9 +59,10 @@ def release(assignment: Assignment, out: Path, ci: tuple[str, ...] = (), package
     return target
 
 
-def gradescope_zip(assignment: Assignment, zip_path: Path, wheel: Path | None = None) -> Path:
+def gradescope_zip(assignment: Assignment, zip_path: Path, wheel: Path | None = None, roster: Path | None = None) -> Path:
     """Write the autograder zip Gradescope runs: setup.sh and run_autograder at its root, the assignment with its
-    hidden tests under assignments/<slug>, its solution under solutions/, and the grader's wheel under dist/."""
+    hidden tests under assignments/<slug>, its solution under solutions/, and the grader's wheel under dist/; an
+    exam with variants also needs the `roster` (as roster.csv), where each student's paper is found."""
     if assignment.solution is None or not assignment.solution.exists():
         raise GradingError(f"{assignment.slug}: no reference solution at {assignment.solution}; the autograder needs it")
     with tempfile.TemporaryDirectory(prefix="grader-autograder-") as scratch:
@@ -73,6 +78,8 @@ def gradescope_zip(assignment: Assignment, zip_path: Path, wheel: Path | None = 
                 archive.writestr(info, text)
             archive.write(wheel, f"dist/{wheel.name}")
             archive.write(assignment.solution, f"solutions/{assignment.solution.name}")
+            if roster is not None:
+                archive.write(roster, "roster.csv")
             for path in sorted(assignment.root.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts:
                     archive.write(path, f"assignments/{assignment.slug}/{path.relative_to(assignment.root).as_posix()}")

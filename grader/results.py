@@ -96,6 +96,7 @@ class GradeResult:
     tests_digest: str = ""     # sha256 of the test files run (public, and hidden unless public_only): resume checks it
     seed: int | None = None    # the seed the tests' random inputs came from (the spec's, or one given to grade)
     standing: str = "graded"   # whether the code ran: "graded", or "did not load: ...", "refused: ...", "not submitted: ..."
+    variant: dict | None = None  # an exam with variants: the student's paper, its key and the answers read (variants)
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""

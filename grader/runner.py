@@ -27,6 +27,7 @@ from grader.sandbox.launch import Isolation, Template
 from grader.sandbox.space import remove_tree
 from grader.spec import Assignment
 from grader.submission import Prepared, prepare
+from grader.variants import Paper, Variant
 
 if TYPE_CHECKING:
     from grader.plugin import GraderPlugin
@@ -42,8 +43,11 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
           log: io.StringIO | None = None, feedback: Path | None = None,
           deliver: Callable[[GradeResult], None] | None = None,
           adjust: Callable[[GradeResult], None] | None = None,
-          reference_cache: ReferenceCache | None = None) -> GradeResult:
+          reference_cache: ReferenceCache | None = None, variant: Variant | None = None) -> GradeResult:
     """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
+
+    An exam with variants grades it as the paper of `variant` (its owner's: grader.variants.for_submission),
+    or of the plain paper where none is given, and the result says which.
 
     With a `reference_cache` (a batch's), repeated plain calls of the reference are answered from it.
     The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which
@@ -52,12 +56,14 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     """
     isolation = isolation or cached_detect()
     started = time.monotonic()
+    paper = Paper.of(assignment, variant)
+    assignment = paper.assignment
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
     refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))
     sides: list[Side] = []
     early: Template | None = None
     try:
-        reference = _reference_side(assignment, refdir, isolation, reference_cache, public_only)
+        reference = _reference_side(assignment, refdir, isolation, reference_cache, public_only, paper.prelude)
         if reference is not None:
             sides.append(reference)
         early = Template(workdir, None, _sandbox_config(assignment), isolation)  # preloads while the submission is read
@@ -68,13 +74,14 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         if prepared.runnable:
             submission = _side("submission", assignment, workdir, prepared.cells, isolation,
                                as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout,
-                               started=early)
+                               started=early, prelude=paper.prelude)
             sides.append(submission)
         from grader.plugin import GraderPlugin  # imports pytest and numpy: while the sandboxes start
 
-        plugin = GraderPlugin(assignment, submission, reference, problem)
+        plugin = GraderPlugin(assignment, submission, reference, problem, paper.variant, paper.key)
         run_pytest(assignment, plugin, public_only, log)
         result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
+        paper.record(result, plugin.answers, submission)
         if adjust is not None:
             adjust(result)
         if feedback is not None:
@@ -223,12 +230,12 @@ def _sandbox_config(assignment: Assignment, forbidden: bool = True) -> dict:
 
 def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], isolation: Isolation,
           as_main: bool, budget: float | None, forbidden: bool = True, start: bool = True,
-          started: Template | None = None, **extra) -> Side:
+          started: Template | None = None, prelude: Cell | None = None, **extra) -> Side:
     """A side whose sandbox starts now, while pytest loads and collects, where `start` says so (the
     reference's when the tests ask for it), else when a test first calls it; or that takes over the
-    sandbox `started` before its code was known (the submission's)."""
+    sandbox `started` before its code was known (the submission's). A `prelude` cell runs before the code."""
     config = _sandbox_config(assignment, forbidden)
-    payload = [{"label": c.label, "source": c.source} for c in cells]
+    payload = [{"label": c.label, "source": c.source} for c in ([prelude] if prelude else []) + list(cells)]
     if started is not None:
         started.load(payload)
     template = started or (Template(workdir, payload, config, isolation) if start else None)
@@ -245,7 +252,8 @@ def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], i
 
 
 def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation,
-                    cache: ReferenceCache | None = None, public_only: bool = False) -> Side | None:
+                    cache: ReferenceCache | None = None, public_only: bool = False,
+                    prelude: Cell | None = None) -> Side | None:
     """The reference solution in a sandbox of its own; None where it is not available (a student's copy).
 
     Its sandbox starts at once where the tests ask for it, except in a batch (with a `cache`), where most of
@@ -256,7 +264,7 @@ def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation,
     extra = {"cache": cache} if cache is not None else {}
     start = cache is None and _asks_for_reference(assignment, public_only)
     return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False,
-                 start=start, **extra)
+                 start=start, prelude=prelude, **extra)
 
 
 def _violation_message(prepared: Prepared) -> str | None:

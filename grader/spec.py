@@ -77,6 +77,26 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A value of a question drawn per student (grader.variants): from a range with a step, from a list of
+    choices, or by the exam's generator; `default` is the plain paper's value."""
+
+    name: str
+    default: object
+    range: tuple[float, float, float] | None = None  # (low, high, step), both ends included
+    choices: tuple = ()
+    generated: bool = False                          # set by the generator (variants.py) of the exam
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A part of an exam from which each student gets `draw` of the questions (equal points)."""
+
+    draw: int
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     title: str
@@ -92,6 +112,8 @@ class Question:
     inputs: tuple[tuple[tuple[str, float], ...], ...] = ()  # numeric formula: keyword arguments of each call
     family: str = ""                                # derivation: a family of grader.derivations
     goal: tuple[str, ...] = ()                      # derivation: (left, relation, right)
+    parameters: tuple[Parameter, ...] = ()          # drawn per student (grader.variants)
+    shuffle: bool = False                           # choice: options shown in an order drawn per student
 
     @property
     def labels(self) -> str:
@@ -145,6 +167,13 @@ class Assignment:
     kind: str = "assignment"   # or "exam": a cap below the total is the exam's declared bonus
     audit: AuditSettings = AuditSettings()
     hidden_results: str = "shown"   # or "after_release": hidden tests' names and messages held back until released
+    pools: tuple[Pool, ...] = ()     # parts of which each student gets some questions (grader.variants)
+    generator: str = ""              # a Python file of the assignment that draws parameters (grader.variants)
+
+    @property
+    def has_variants(self) -> bool:
+        """Whether students get different papers: drawn parameters, shuffled options or question pools."""
+        return bool(self.pools or self.generator or any(q.parameters or q.shuffle for q in self.questions))
 
     @property
     def key_path(self) -> Path:
@@ -289,6 +318,7 @@ def parse(data, root: Path) -> Assignment:
         late=_late(reader.mapping("late", required=False), where),
         hidden_results=reader.choice("hidden_results", HIDDEN_RESULTS, HIDDEN_RESULTS[0]),
         audit=_audit_settings(reader.mapping("audit", required=False), where),
+        **_variants(reader.mapping("variants", required=False), questions, where),
     )
     reader.no_unknown()
     return assignment
@@ -308,7 +338,8 @@ def _question(q: "_Reader") -> Question:
             _fail(q.where, q.prefix + "options", "must list 2 to 26 options, each a non-empty string")
         multiple = q.bool("multiple")
         fields.update(options=tuple(options), multiple=multiple,
-                      scoring=q.choice("scoring", CHOICE_SCORING, "per_option" if multiple else "all_or_nothing"))
+                      scoring=q.choice("scoring", CHOICE_SCORING, "per_option" if multiple else "all_or_nothing"),
+                      shuffle=q.bool("shuffle"))
     elif kind == "numeric":
         tolerance = q.mapping("tolerance", required=False)
         fields["tolerance"] = _tolerance(q.where, q.prefix + "tolerance", tolerance) if tolerance else Question.tolerance
@@ -330,7 +361,75 @@ def _question(q: "_Reader") -> Question:
         if len(goal) != 3 or not all(isinstance(g, str) for g in goal) or goal[1] not in ("=", ">=", "<="):
             _fail(q.where, q.prefix + "goal", "must be [left, relation, right] with the relation =, >= or <=")
         fields["goal"] = tuple(goal)
+    fields["parameters"] = _parameters(q.mapping("parameters", required=False), q.where, q.prefix + "parameters")
+    if kind == "numeric":
+        names = {p.name for p in fields["parameters"]}
+        for index, call in enumerate(fields["inputs"]):
+            for argument, value in call:
+                if isinstance(value, str) and value not in names:
+                    _fail(q.where, f"{q.prefix}inputs[{index}].{argument}", f"names {value!r}, which is not a "
+                                                                           "parameter of the question")
     return Question(**fields)
+
+
+def _parameters(data: dict, where: Path, key: str) -> tuple[Parameter, ...]:
+    """`{name: {range: [low, high], step: s, default: v}}`, `{name: {choices: [...], default: v}}` or
+    `{name: {generated: true, default: v}}`: each parameter drawn per student, with the plain paper's value."""
+    parameters = []
+    for name, raw in data.items():
+        at = f"{key}.{name}"
+        if not isinstance(name, str) or not name.isidentifier():
+            _fail(where, at, "must be named by a Python identifier (the key's formulas use the name)")
+        reader = _Reader(where, raw if isinstance(raw, dict) else _fail(where, at, "must be a mapping"), prefix=at + ".")
+        if "default" not in reader.data:
+            _fail(where, at + ".default", "is required: the value of the plain paper (and of the handout as written)")
+        default, kinds = reader.get("default"), [k for k in ("range", "choices", "generated") if k in reader.data]
+        if len(kinds) != 1:
+            _fail(where, at, "needs exactly one of range, choices or generated")
+        parameter = Parameter(name, default)
+        if kinds == ["range"]:
+            bounds = reader.list("range")
+            numbers = [*bounds, reader.get("step", 1)]
+            if len(bounds) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers) \
+                    or bounds[0] > bounds[1] or numbers[2] <= 0:
+                _fail(where, at, "range must be [low, high] (numbers, low <= high) with a positive step (default 1)")
+            parameter = Parameter(name, default, range=tuple(numbers))
+        elif kinds == ["choices"]:
+            choices = reader.list("choices")
+            if not choices:
+                _fail(where, at + ".choices", "must list at least one value")
+            parameter = Parameter(name, default, choices=tuple(choices))
+        else:
+            parameter = Parameter(name, default, generated=reader.bool("generated"))
+        reader.no_unknown()
+        parameters.append(parameter)
+    return tuple(parameters)
+
+
+def _variants(data: dict, questions: list[Question], where: Path) -> dict:
+    """`variants: {generator: variants.py, pools: [{draw: 1, questions: [a, b]}]}`: the Assignment's fields."""
+    reader = _Reader(where, data, prefix="variants.")
+    generator = str(reader.get("generator", ""))  # not shipped to students: validate checks that it is there
+    if any(p.generated for q in questions for p in q.parameters) and not generator:
+        _fail(where, "variants.generator", "is needed: a question has a generated parameter")
+    by_id, pools, pooled = {q.id: q for q in questions}, [], set()
+    for index, raw in enumerate(reader.list("pools", required=False)):
+        at = f"variants.pools[{index}]"
+        pool = _Reader(where, raw if isinstance(raw, dict) else _fail(where, at, "must be a mapping"), prefix=at + ".")
+        ids, draw = pool.list("questions"), pool.number("draw", positive=True)
+        pool.no_unknown()
+        unknown = [qid for qid in ids if qid not in by_id]
+        if unknown or len(set(ids)) != len(ids) or pooled & set(ids):
+            _fail(where, at + ".questions", f"{unknown[0]!r} is not a question of the spec" if unknown else
+                  "names a question twice, or one of another pool")
+        if len({by_id[qid].points for qid in ids}) > 1:
+            _fail(where, at + ".questions", "must be worth the same points, so that every student's total is the same")
+        if draw != int(draw) or not 1 <= draw < len(ids):
+            _fail(where, at + ".draw", f"must be a whole number from 1 to {len(ids) - 1} (fewer than the questions)")
+        pooled.update(ids)
+        pools.append(Pool(int(draw), tuple(ids)))
+    reader.no_unknown()
+    return {"pools": tuple(pools), "generator": generator}
 
 
 def _tolerance(where: Path, key: str, data: dict) -> Tolerance:

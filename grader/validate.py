@@ -10,6 +10,7 @@ import nbformat
 
 from grader.audit import load_alternatives, load_equivalents, load_mutants
 from grader.notebook import from_percent_script
+from grader.papers import variant_problems
 from grader.plugin import GraderPlugin
 from grader.runner import GradingError, run_pytest
 from grader.spec import Assignment, SpecError
@@ -35,6 +36,7 @@ def validate(assignment: Assignment) -> list[str]:
             load(assignment) if assignment.solution.exists() else None
         except SpecError as error:
             problems.append(str(error))
+    problems += variant_problems(assignment)
     plugin = GraderPlugin(assignment, None, None)
     try:
         run_pytest(assignment, plugin, collect_only=True)

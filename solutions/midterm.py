@@ -4,11 +4,24 @@
 # Question numbers and equation numbers refer to `assignments/midterm/handout.md`. Every
 # answer cell is tagged with its question id. Vectors are 1-D numpy arrays; batches are
 # rows; every loss is a mean over the batch (handout, "Conventions").
+#
+# Each student's paper has its own numbers and option orders. The grader runs a cell before this
+# file that sets `variant`: the paper's parameters, variant["params"][question id][name], and for
+# each shuffled choice question the spec's labels in the order the paper shows them,
+# variant["orders"][question id]. The answers below are computed from them.
 
 # %%
 import math
 
 import numpy as np
+
+P = variant["params"]  # noqa: F821 (set by the grader)
+
+
+def shown(qid, *labels):
+    """The labels this paper shows for the options the spec labels `labels` (a, b, ... in the spec's order)."""
+    order = variant["orders"].get(qid, "abcdefghijklmnopqrstuvwxyz")  # noqa: F821
+    return ["abcdefghijklmnopqrstuvwxyz"[order.index(label)] for label in labels]
 
 
 def sigmoid(a):
@@ -39,10 +52,10 @@ def cell_jacobian(x_t, c_prev, o_prev, params):
     return np.diag(f_t) + (through_f + through_i + through_g) * dh_dc[None, :]  # (4)
 
 # %% [markdown]
-# Question 1.2 (lstm_decay): along the direct path only, dc_T/dc_0 = prod_t diag(f_t) = sigma(2)^40.
+# Question 1.2 (lstm_decay): along the direct path only, dc_T/dc_0 = prod_t diag(f_t) = sigma(pre)^T.
 
 # %% tags=["lstm_decay"]
-lstm_decay = sigmoid(2.0) ** 40
+lstm_decay = sigmoid(P["lstm_decay"]["pre"]) ** P["lstm_decay"]["steps"]
 
 # %% [markdown]
 # Question 1.3 (lstm_half_life): f^T = 1/2 when T = log(1/2) / log(f).
@@ -111,16 +124,16 @@ def heavy_ball_step(w, w_prev, g, gamma, beta):
 # Questions 2.4-2.6. On f(w) = a w^2 / 2, (9) is w_{t+1} = (1 + beta - h) w_t - beta w_{t-1} with
 # h = gamma a. Both roots of z^2 - (1 + beta - h) z + beta lie inside the unit circle if and
 # only if |beta| < 1 and 0 < h < 2 (1 + beta), that is h/2 - 1 < beta < 1.
-# With h = 1 (question 2.4): -1/2 < beta < 1. With h = 1.5 (question 2.6): beta > -1/4.
+# With h = 1 (question 2.4): -1/2 < beta < 1. Question 2.6: beta > h/2 - 1.
 
 # %% tags=["heavy_ball_range"]
-heavy_ball_range = "b"
+heavy_ball_range = shown("heavy_ball_range", "b")[0]
 
 # %% tags=["heavy_ball_facts"]
-heavy_ball_facts = ["a", "c", "d"]
+heavy_ball_facts = shown("heavy_ball_facts", "a", "c", "d")
 
 # %% tags=["heavy_ball_beta_min"]
-heavy_ball_beta_min = 1.5 / 2 - 1
+heavy_ball_beta_min = P["heavy_ball_beta_min"]["gamma"] * P["heavy_ball_beta_min"]["a"] / 2 - 1
 
 # %% [markdown]
 # Question 2.7 (rmsprop_step), (10)-(11)
@@ -145,7 +158,7 @@ def adam_step(w, g, m, v, t, lr, beta1, beta2, eps):
 # the new validation loss is worse than the best one recorded more than NONMONO epochs ago.
 
 # %% tags=["lr_schedule_rule"]
-lr_schedule_rule = "b"
+lr_schedule_rule = shown("lr_schedule_rule", "b")[0]
 
 # %% tags=["lr_schedule_trace"]
 def schedule(losses, lr, lr_decay, nonmono):
@@ -158,7 +171,8 @@ def schedule(losses, lr, lr_decay, nonmono):
     return rates
 
 
-lr_schedule_trace = schedule([5.0, 4.0, 3.5, 3.6, 3.4, 3.7, 3.8, 3.3, 3.9, 4.0], 1.0, 2.0, 2)
+lr_schedule_trace = schedule(P["lr_schedule_trace"]["losses"], 1.0, P["lr_schedule_trace"]["lr_decay"],
+                             P["lr_schedule_trace"]["nonmono"])
 
 # %% [markdown]
 # ## Part 3: Energy-based models
@@ -182,7 +196,8 @@ def free_energy(E, beta):
 # Question 3.3 (free_energy_values): (16) at beta = 1 and 10, and its limit min_z E (17).
 
 # %% tags=["free_energy_values"]
-free_energy_values = [float(free_energy(np.array([1.0, 1.5, 3.0]), beta)) for beta in (1.0, 10.0)] + [1.0]
+energies = np.array([P["free_energy_values"][name] for name in ("e1", "e2", "e3")])
+free_energy_values = [float(free_energy(energies, beta)) for beta in (1.0, 10.0)] + [float(energies.min())]
 
 # %% [markdown]
 # Questions 3.4-3.5 (nll_loss, nll_grad), (18)-(19)
@@ -217,7 +232,7 @@ def info_nce_loss(U, V, tau):
 # Questions 3.7-3.8 (ebm_facts, kmeans_sparse), (22)-(23)
 
 # %% tags=["ebm_facts"]
-ebm_facts = ["a", "b", "c"]
+ebm_facts = shown("ebm_facts", "a", "b", "c")
 
 # %% tags=["kmeans_sparse"]
 def kmeans_free_energy(Y, W):
@@ -246,7 +261,7 @@ elbo_gap = [
 # Question 4.2 (elbo_discrete): [log p(x), ELBO, KL(q || p(z|x))] for the handout's numbers.
 
 # %% tags=["elbo_discrete"]
-p_z, p_x_given_z, q = np.array([0.5, 0.3, 0.2]), np.array([0.1, 0.6, 0.3]), np.array([0.2, 0.5, 0.3])
+p_z, p_x_given_z, q = (np.array(P["elbo_discrete"][name]) for name in ("p_z", "p_x_given_z", "q"))
 evidence = float(np.sum(p_z * p_x_given_z))
 elbo = float(np.sum(q * (np.log(p_z * p_x_given_z) - np.log(q))))
 elbo_discrete = [math.log(evidence), elbo, math.log(evidence) - elbo]

@@ -18,7 +18,11 @@ from grader.course.grades import Grades
 from grader.course.views import render
 from grader.results import GradeResult
 from grader.spec import Assignment
-from grader.store import ClassFolder, GradesFolder, assignment_inputs, provenance, stale_because, submission_sha256
+from grader.sandbox.space import remove_tree
+from grader.store import (ClassFolder, GradesFolder, assignment_inputs, provenance, stale_because, submission_name,
+                          submission_sha256)
+
+RUNS = ".runs"  # in the grades folder: each run's own folder (the roster its gradings read, Slurm's pickles)
 
 
 @dataclass
@@ -84,7 +88,9 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
         if hold_feedback:
             store.set_setting("hold_feedback", "1")
         inputs = assignment_inputs(assignment, public_only)
-        batch.plan, records = _plan(store, assignment, roster, inputs, public_only, regrade)
+        scratch = _scratch(out, store.run)
+        papers = _papers(assignment, store, scratch)
+        batch.plan, records = _plan(store, assignment, roster, inputs, public_only, regrade, papers)
         if planned:
             planned(batch.plan)
         finished = [len(batch.plan.kept)]
@@ -105,26 +111,51 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
                 progress(finished[0], total)
 
         config = {"assignment": str(assignment.root), "public_only": public_only, "seed": assignment.seed,
-                  "out": str(out.resolve()), "run": store.run}
+                  "scratch": str(scratch), "roster": papers and str(papers)}
         todo = [(student, roster.entries[student]) for student in batch.plan.todo]
         try:
             if todo:
                 backend.run(config, todo, run.path, done)
         finally:
+            remove_tree(scratch)
             _interrupted(store, batch.plan, roster)
             batch.grades = render(store, assignment).grades
     return batch
 
 
+def _scratch(out: Path, run: str) -> Path:
+    """The run's own folder in the grades folder (0700, on the file system Slurm's nodes share); the folders of
+    earlier runs are removed (one writer at a time: they have ended)."""
+    runs = out / RUNS
+    runs.mkdir(mode=0o700, exist_ok=True)
+    runs.chmod(0o700)
+    for earlier in runs.iterdir():
+        remove_tree(earlier)
+    scratch = runs / run
+    scratch.mkdir(mode=0o700)
+    return scratch
+
+
+def _papers(assignment: Assignment, store: GradesFolder, scratch: Path) -> Path | None:
+    """An exam with variants: the roster the store keeps, as a file the gradings read to find each paper."""
+    roster = store.inputs().get("roster")
+    if not assignment.has_variants or roster is None:
+        return None
+    path = scratch / "roster.csv"
+    path.write_bytes(roster.content)
+    return path
+
+
 def _plan(store: GradesFolder, assignment: Assignment, roster: ClassFolder, inputs: dict[str, str],
-          public_only: bool, regrade: bool) -> tuple[Plan, dict[str, dict]]:
+          public_only: bool, regrade: bool, papers: Path | None) -> tuple[Plan, dict[str, dict]]:
     """Decide who is graded and why; put every student that cannot be graded, or whose result is stale, in
     that state now (so that an interrupted run shows no score that is not current)."""
     plan, records = Plan(), {}
     entries = store.entries()
     for student, path in roster.entries.items():
         original = roster.originals.get(student, student)
-        records[student] = provenance(inputs, submission_sha256(path, assignment), assignment.seed, public_only)
+        records[student] = provenance(inputs, submission_sha256(path, assignment), assignment.seed, public_only,
+                                      _paper(assignment, papers, path))
         entry = entries.get(student)
         if entry is None:
             why = ["new"]
@@ -144,6 +175,19 @@ def _plan(store: GradesFolder, assignment: Assignment, roster: ClassFolder, inpu
         if student not in roster.entries and student not in roster.clashes and entry.state != "missing":
             store.mark(student, "missing", "no submission in the class folder now")
     return plan, records
+
+
+def _paper(assignment: Assignment, papers: Path | None, path: Path) -> str:
+    """The id of the exam paper the submission's owner was given ('' without variants, or no owner on the roster)."""
+    if papers is None:
+        return ""
+    from grader.course.tables import CourseError
+    from grader.variants import for_submission
+    try:
+        variant = for_submission(assignment, papers, submission_name(path))
+    except CourseError:
+        return "no owner on the roster"
+    return variant.id if variant else ""
 
 
 def _interrupted(store: GradesFolder, plan: Plan, roster: ClassFolder) -> None:

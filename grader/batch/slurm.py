@@ -1,6 +1,6 @@
 """The Slurm backend: one submission per array task, through submitit.
 
-submitit moves pickles through a folder of the run's own (`<out>/.slurm/<run id>/`, under a 0700 folder):
+submitit moves pickles through a folder of the run's own (`<out>/.runs/<run id>/slurm/`, under a 0700 folder):
 the submitting side writes the calls, the task on the node writes its outcome there and nothing else: the
 batch records outcomes in the store. Tasks are submitted with requeue off, and the folder of a run is
 removed when the run ends, so a task of an ended run (one Slurm failed and ran again all the same) has
@@ -29,7 +29,6 @@ import yaml
 
 from grader.batch.task import Outcome, grade_into, stop_on
 from grader.runner import GradingError
-from grader.sandbox.space import remove_tree
 
 
 @dataclass
@@ -112,12 +111,7 @@ class SlurmArray:
         """Submit the array and wait, calling `done` as each task ends; a KeyboardInterrupt cancels the rest."""
         import submitit
 
-        base = Path(config["out"]) / ".slurm"
-        base.mkdir(mode=0o700, exist_ok=True)
-        base.chmod(0o700)
-        for earlier in base.iterdir():  # the folders of ended runs (one at a time holds the grades folder)
-            remove_tree(earlier)
-        folder = base / config["run"]
+        folder = Path(config["scratch"]) / "slurm"  # the run's own folder, removed when the run ends
         executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=0)
         o = self.options
         executor.update_parameters(job_name=f"grader-{Path(config['assignment']).name}", time=o.time_limit,
@@ -135,7 +129,6 @@ class SlurmArray:
         finally:
             for job in pending:
                 job.cancel(check=False)
-            remove_tree(folder)
 
     def _wait(self, pending: dict, done: Callable[[str, Outcome], None], deadline: float) -> None:
         """Hand over each task's outcome as it ends; report a cluster that starts nothing; stop at the deadline."""

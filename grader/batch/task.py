@@ -51,18 +51,24 @@ def stop_on(*signals: signal.Signals) -> None:
 
 
 def grade_into(config: dict, student: str, path: str, reference_cache=None) -> Outcome:
-    """Grade the submission at `path` as the batch's `config` says (assignment, public_only, seed); say how it
-    ended, with the result as graded (the batch applies the late policy and the TAs' points when it renders)."""
+    """Grade the submission at `path` as the batch's `config` says (assignment, public_only, seed, and the roster
+    that names an exam's papers); say how it ended, with the result as graded (the batch applies the late policy and the TAs' points when it renders)."""
     from grader import spec
+    from grader.course.tables import CourseError
     from grader.runner import GradingError, grade
+    from grader.store import submission_name
+    from grader.variants import for_submission
 
     try:
         assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
-        result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache)
+        roster = config.get("roster")  # an exam with variants: the paper of the student who owns the submission
+        variant = for_submission(assignment, Path(roster), submission_name(Path(path))) if roster else None
+        result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache,
+                       variant=variant)
     except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
         return Outcome("interrupted", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; "
                                       "the next run grades it")
-    except (spec.SpecError, GradingError) as error:
+    except (spec.SpecError, GradingError, CourseError) as error:
         return Outcome("failed", str(error))
     except OSError as error:
         return Outcome("failed", f"cannot read {error.filename or path}: {error.strerror or error}")

@@ -9,12 +9,15 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.audit import AuditReport, Row
+from grader.variant_audit import VariantAudit
 
 _EXPECTED = {"full": "full marks", "starter": "≤ 5%"}
 
 
-def render_audit(report: AuditReport, console: Console) -> None:
-    """Print every check of the report and the verdict."""
+def render_audit(report: AuditReport, console: Console, papers: VariantAudit | None = None,
+                 spread: dict | None = None) -> None:
+    """Print every check of the report (and of an exam's papers, with a class's spread of difficulty) and the
+    verdict."""
     slug = report.assignment.slug
     seeds = ", ".join(map(str, report.plan.seeds))
     fixed = [r for r in report.rows if r.variant.expect != "alternative"]
@@ -28,10 +31,14 @@ def render_audit(report: AuditReport, console: Console) -> None:
         _print_mutants(report, console)
     if report.cap_hidden:
         _print_cap(report, console)
+    if papers is not None:
+        _print_papers(papers, console)
+    if spread:
+        _print_spread(spread, console)
     timing = report.to_dict()["timing"]
     console.print(Text(f"{timing['gradings']} gradings in {timing['wall_seconds']:g} s with {report.jobs} jobs "
                        f"({timing['seconds_per_grading']} s of one core each)", style="dim"))
-    problems = report.problems()
+    problems = report.problems() + (papers.problems() if papers is not None else [])
     if problems:
         console.print(Text(f"✗ the audit of {slug} fails: {len(problems)} problem(s)", style="bold red"))
         for problem in problems:
@@ -92,4 +99,30 @@ def _print_cap(report: AuditReport, console: Console) -> None:
     for hidden in report.cap_hidden:
         table.add_row(hidden.variant, str(hidden.seed), f"{hidden.lost_points:g}",
                       Text(f"{hidden.capped_score:g} (as the reference)", style="red"))
+    console.print(table)
+
+
+def _print_papers(papers: VariantAudit, console: Console) -> None:
+    totals = papers.totals()
+    table = Table(title=Text(f"{papers.assignment.slug}: the reference graded as {len(papers.variants)} students' "
+                             "papers"))
+    for column in ("student", "variant", "total", "reference", "verdict"):
+        table.add_column(column)
+    for variant in papers.variants:
+        result = papers.results.get(variant.id)
+        score = f"{result.autograded_score:g} / {result.autograded_possible:g}" if result else "-"
+        lost = result.lost_questions() if result else {"not graded"}
+        table.add_row(variant.student, variant.id, f"{totals[variant.id]:g}", score,
+                      Text("✓", style="green") if not lost else Text("✗ " + ", ".join(sorted(lost)), style="red"))
+    console.print(table)
+
+
+def _print_spread(spread: dict, console: Console) -> None:
+    table = Table(title=Text("the class's mean share of each question's points, per version of it (hardest first)"))
+    for column in ("question", "versions", "hardest", "easiest", "spread"):
+        table.add_column(column)
+    for qid, versions in spread.items():
+        low, high = versions[0], versions[-1]
+        table.add_row(qid, str(len(versions)), f"{low[2]:.0%} ({low[1]} students)", f"{high[2]:.0%} ({high[1]} students)",
+                      f"{high[2] - low[2]:.0%}")
     console.print(table)

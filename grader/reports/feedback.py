@@ -14,6 +14,7 @@ self-contained file that reads well on a phone and prints.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -80,7 +81,28 @@ def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
             line.cited = line.id in cite.cited
     return environment().get_template("feedback.html").render(
         result=result, questions=questions, load_errors=load_errors, warnings=warnings, problem=problem, code=code,
-        cited=len(cite.cited), load_output_lines=_count_lines(result.load_output), stylesheet=stylesheet())
+        cited=len(cite.cited), load_output_lines=_count_lines(result.load_output), stylesheet=stylesheet(),
+        paper=paper_rows(result, released=not result.hidden_held_back))
+
+
+def paper_rows(result: GradeResult, released: bool) -> list[tuple[str, str, str, str]]:
+    """An exam with variants: (question, its parameters on the student's paper, the expected answer, the answer
+    read) per question with parameters or a key; the expected answers and answers only where `released`."""
+    variant = result.variant or {}
+    rows = []
+    for question in result.questions:
+        params = variant.get("params", {}).get(question.id, {})
+        expected = variant.get("expected", {}).get(question.id) if released else None
+        if params or expected is not None:
+            rows.append((question.id, ", ".join(f"{name} = {_shown(value)}" for name, value in params.items()),
+                         "" if expected is None else _shown(expected),
+                         _shown(variant.get("answers", {}).get(question.id)) if released else ""))
+    return rows
+
+
+def _shown(value, limit: int = 300) -> str:
+    text = clean_text(value if isinstance(value, str) else json.dumps(value))
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 # ---------------------------------------------------------------------------- the student's code

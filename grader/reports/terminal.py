@@ -106,6 +106,9 @@ def _score(result: GradeResult) -> Panel:
     if result.late is not None and not result.public_only:
         lines.append(Text(f"late policy: {result.late.status}, {result.late_penalty:g} points off: {result.late.reason}",
                           style="yellow" if result.late_penalty or result.late.status != "on time" else ""))
+    if result.variant and not result.public_only:
+        owner = result.variant["student"]
+        lines.append(Text(f"paper: {result.variant['id']}" + (f" (student {owner})" if owner else ""), style="dim"))
     lines.append(Text(f"isolation: {result.isolation}   time: {result.execution_time:.1f} s   "
                       f"sha256: {result.submission_sha256[:12]}", style="dim"))
     for message in result.load_errors:

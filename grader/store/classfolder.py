@@ -55,11 +55,11 @@ def read_class_folder(folder: Path, exclude: Path | None = None) -> ClassFolder:
         if reason:
             roster.skipped.append(f"{shown(path.name)}: {reason}")
             continue
-        stem = path.name if path.is_dir() else path.stem
+        stem = submission_name(path)
         groups.setdefault(unicodedata.normalize("NFKC", stem).casefold(), []).append(path)
     for paths in groups.values():
         first = paths[0]
-        stem = first.name if first.is_dir() else first.stem
+        stem = submission_name(first)
         name = safe_name(stem, taken=roster.entries.keys() | roster.clashes.keys())
         roster.originals[name] = unicodedata.normalize("NFC", shown(stem))
         if len(paths) == 1:
@@ -68,6 +68,11 @@ def read_class_folder(folder: Path, exclude: Path | None = None) -> ClassFolder:
             roster.clashes[name] = (", ".join(shown(p.name) for p in paths) + " cannot be told apart (the same name "
                                     "but for suffix, case or Unicode normalisation): keep one, then grade again")
     return roster
+
+
+def submission_name(path: Path) -> str:
+    """The name an entry of a class folder is submitted under: a folder's name, a file's stem."""
+    return path.name if path.is_dir() else path.stem
 
 
 def _skip_reason(path: Path, exclude: Path | None) -> str | None:

@@ -26,7 +26,8 @@ _NOT_READ = ("handout.md", "starter.py", "starter.ipynb", "tests/alternatives", 
 # Each input, in the words of a reason ("<what> changed").
 WHAT = {"submission": "the submission", "spec": "the spec (assignment.yaml)", "reference": "the reference solution",
         "public": "the public tests", "hidden": "the hidden tests", "tests": "the tests' configuration (conftest.py)",
-        "data": "the assignment's data files", "grader": "the grader", "seed": "the seed", "mode": "the mode"}
+        "data": "the assignment's data files", "grader": "the grader", "seed": "the seed", "mode": "the mode",
+        "paper": "the exam paper (its variant)"}
 
 
 def _digest_files(root: Path, paths: list[Path]) -> str:
@@ -77,17 +78,19 @@ def grader_digest() -> str:
     return f"{grader.__version__}:{_digest_files(package, files)[:16]}"
 
 
-def provenance(inputs: dict[str, str], submission_sha256: str, seed: int, public_only: bool) -> dict[str, str]:
-    """The full record of what determined one result."""
+def provenance(inputs: dict[str, str], submission_sha256: str, seed: int, public_only: bool,
+               paper: str = "") -> dict[str, str]:
+    """The full record of what determined one result (`paper`: the id of an exam paper drawn for its owner)."""
     return {**inputs, "submission": submission_sha256, "seed": str(seed),
-            "mode": "public tests only" if public_only else "all tests"}
+            "mode": "public tests only" if public_only else "all tests", **({"paper": paper} if paper else {})}
 
 
 def stale_because(recorded: dict[str, str] | None, current: dict[str, str]) -> list[str]:
     """Why a result recorded with `recorded` is not the grade under `current` ([] when it still is)."""
     if not recorded:
         return ["it was graded before results recorded what determined them"]
-    return [f"{WHAT.get(key, key)} changed" for key in current if recorded.get(key) != current[key]]
+    keys = list(current) + [key for key in recorded if key not in current]
+    return [f"{WHAT.get(key, key)} changed" for key in keys if recorded.get(key) != current.get(key)]
 
 
 def submission_sha256(path: Path, assignment: Assignment) -> str:

@@ -65,8 +65,8 @@ def test_a_class_graded_on_slurm_has_the_local_gradebook(tmp_path):
     assert slurm.returncode == 0, slurm.stdout + slurm.stderr
     assert rows(tmp_path / "slurm") == rows(tmp_path / "local")
     assert {r["student"] for r in rows(tmp_path / "slurm")} == {"alice", "bob", "carol"}
-    assert (tmp_path / "slurm" / ".slurm").stat().st_mode & 0o777 == 0o700  # only the grader writes its pickles
-    assert list((tmp_path / "slurm" / ".slurm").iterdir()) == []  # each run's submitit folder goes with it
+    assert (tmp_path / "slurm" / ".runs").stat().st_mode & 0o777 == 0o700  # only the grader writes its pickles
+    assert list((tmp_path / "slurm" / ".runs").iterdir()) == []  # each run's submitit folder goes with it
     again = grader("grade", "perceptron", folder, "--out", tmp_path / "slurm", "--slurm")
     assert again.returncode == 0 and "graded: none; kept: 3" in again.stdout
 
@@ -162,7 +162,7 @@ def test_a_task_failed_by_its_node_is_reported_its_run_never_writes_again_and_re
     assert "NODE_FAIL" in summary or "SIGTERM" in summary, summary  # how the node's end reached the task
     assert {r["status"] for r in rows(out)} <= {"grading failed", "interrupted"} and all(r["score"] == ""
                                                                                           for r in rows(out))
-    assert list((out / ".slurm").iterdir()) == []  # the run's folder went with it: its tasks have nowhere to write
+    assert list((out / ".runs").iterdir()) == []  # the run's folder went with it: its tasks have nowhere to write
     views = _views(out)
     time.sleep(5)
     assert _views(out) == views  # nothing of the ended run writes afterwards (requeue is off)

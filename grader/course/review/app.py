@@ -21,6 +21,7 @@ from pathlib import Path
 from grader.course.grades import read_grades
 from grader.course.review.store import Store
 from grader.reports.html import environment, stylesheet
+from grader.reports.feedback import paper_rows
 from grader.spec import Assignment, Question
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'none'; "
@@ -151,7 +152,8 @@ def _page(review: Review, base: str, qid: str, number: int, student: str, names:
         score=grade.score(question) if grade else 0.0, number=number, total=total, done=done,
         label=student if names else f"Student {number + 1}", names=names, changes=review.changes[qid],
         base=base, previous=link(number - 1), next=link(number + 1),
-        names_link=f"{base}/q/{qid}/{number}" + ("" if names else "?names=1"), suffix=suffix)
+        names_link=f"{base}/q/{qid}/{number}" + ("" if names else "?names=1"), suffix=suffix,
+        paper=paper_rows(result, released=True))
 
 
 def new_token() -> str:

@@ -161,10 +161,11 @@ def test_heavy_ball_single_steps(submission, rng):
 
 @pytest.mark.question("heavy_ball_step")
 @pytest.mark.points(1)
-def test_heavy_ball_run_is_torch_momentum(submission, rng):
-    """Started with w_{-1} = w_0, (9) follows torch's SGD with momentum beta and lr gamma (dampening 0)."""
+def test_heavy_ball_run_is_torch_momentum(submission, rng, variant):
+    """Started with w_{-1} = w_0, (9) follows torch's SGD with momentum beta and lr gamma (dampening 0); the step
+    gamma is the one of question 2.6 on the student's paper."""
     A, b = quadratic(rng, 4)
-    w0, gamma, beta = rng.normal(size=4), 0.1, 0.8
+    w0, gamma, beta = rng.normal(size=4), variant["heavy_ball_beta_min"]["gamma"], 0.8
     param = t64(w0).requires_grad_()
     optimizer = torch.optim.SGD([param], lr=gamma, momentum=beta)
     w, w_prev = w0, w0
