@@ -74,7 +74,7 @@ def release_papers(assignment: Assignment, roster_path: Path, out: Path) -> tupl
     """Write out/<slug>-papers/<student id>/ (handout.md, starter.py, starter.ipynb) for every student of the
     roster, and the instructor's manifest out/<slug>-variants.json and .csv (every student's variant and key;
     keep them private). Returns (the papers' folder, the manifest)."""
-    from grader.batch.roster import safe_name
+    from grader.store import safe_name
     from grader.course.roster import read_roster
     from grader.exam import load_key
     from grader.notebook import from_percent_script

@@ -61,7 +61,7 @@ class VariantAudit:
 
 def audit_variants(assignment: Assignment, count: int = VARIANTS, jobs: int = 2) -> VariantAudit:
     """Grade the reference as the papers of `count` students drawn at random (reproducibly, from the spec's seed)."""
-    from grader.batch.roster import Roster
+    from grader.store import ClassFolder
     from grader.batch.run import grade_class
     from grader.batch.local import LocalPool
 
@@ -76,7 +76,7 @@ def audit_variants(assignment: Assignment, count: int = VARIANTS, jobs: int = 2)
         roster = Path(scratch) / "roster.csv"
         with roster.open("w", newline="") as handle:
             csv.writer(handle).writerows([["id"], *([s] for s in students)])
-        batch = grade_class(assignment, Roster(entries={s: assignment.solution for s in students}),
+        batch = grade_class(assignment, ClassFolder(entries={s: assignment.solution for s in students}),
                             Path(scratch) / "results", LocalPool(jobs), late={"roster": str(roster)})
     by_student = {v.student: v.id for v in variants}
     report.results = {by_student[s]: result for s, result in batch.results.items()}

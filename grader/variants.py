@@ -35,7 +35,7 @@ from pathlib import Path
 
 from grader import errors
 from grader.notebook import Cell
-from grader.spec import ANSWERED_TYPES, Assignment, Parameter, Question, SpecError
+from grader.spec import ANSWERED_TYPES, Assignment, Parameter, SpecError
 
 SECRET_FILE = "variant_secret"
 PLAIN = "plain"        # the id of the plain paper's variant

@@ -26,6 +26,7 @@ from grader.runner import grade
 from grader.spec import SpecError
 from grader.variant_audit import audit_variants, difficulty
 
+from classes import record
 from conftest import ROOT
 
 SECRET = "an exam secret of the tests, 32 characters or more"
@@ -315,8 +316,7 @@ def test_feedback_shows_the_students_numbers_and_the_expected_values_once_releas
     released = to_feedback_html(result, [])
     assert expected in released and json.dumps(result.variant["answers"]["decay"]) in released
     grades = tmp_path / "grades"
-    grades.mkdir()
-    (grades / "bob_exam.json").write_text(json.dumps(result.to_dict()))
+    record(grades, str(exam.root), {"bob_exam": result})
     page = create_app(Review(exam, grades), "t").test_client().get("/t/q/why/0").get_data(as_text=True)
     assert "the gap is a KL divergence" in page and "paper: " + b.id in page and shown_f in page and expected in page
 
@@ -337,9 +337,7 @@ def test_answers_that_fit_another_students_paper_are_flagged(quiz, tmp_path):
     assert [(count, share) for _, count, share in spread["decay"]] == [(1, 0.0), (1, 1.0)]
     assert json.loads(spread["decay"][0][0])["params"] == b.params["decay"]
     grades = tmp_path / "grades"
-    grades.mkdir()
-    for name, result in (("ada_exam", ada), ("bob_exam", bob)):
-        (grades / f"{name}.json").write_text(json.dumps(result.to_dict()))
+    record(grades, str(quiz.root), {"ada_exam": ada, "bob_exam": bob})
     from grader.cli import main
     assert main(["similarity", str(quiz.root), str(tmp_path / "class"), "--out", str(tmp_path / "sim"),
                  "--grades", str(grades), "--roster", str(roster)]) == 0

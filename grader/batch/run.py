@@ -7,6 +7,7 @@ the command returns, so the gradebook, the pages and the results beside them alw
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,10 @@ from grader.course.views import render
 from grader.results import GradeResult
 from grader.spec import Assignment
 from grader.sandbox.space import remove_tree
-from grader.store import (ClassFolder, GradesFolder, assignment_inputs, provenance, stale_because, submission_name,
-                          submission_sha256)
+from grader.store import ClassFolder, GradesFolder, assignment_inputs, provenance, stale_because, submission_sha256
 
-RUNS = ".runs"  # in the grades folder: each run's own folder (the roster its gradings read, Slurm's pickles)
+RUNS = ".runs"  # in the grades folder: each run's own folder (the exam papers its gradings read, Slurm's pickles)
+PAPERS = "papers.json"
 
 
 @dataclass
@@ -89,7 +90,7 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
             store.set_setting("hold_feedback", "1")
         inputs = assignment_inputs(assignment, public_only)
         scratch = _scratch(out, store.run)
-        papers = _papers(assignment, store, scratch)
+        papers = _papers(assignment, store, roster, scratch)
         batch.plan, records = _plan(store, assignment, roster, inputs, public_only, regrade, papers)
         if planned:
             planned(batch.plan)
@@ -111,7 +112,7 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
                 progress(finished[0], total)
 
         config = {"assignment": str(assignment.root), "public_only": public_only, "seed": assignment.seed,
-                  "scratch": str(scratch), "roster": papers and str(papers)}
+                  "scratch": str(scratch), "papers": str(scratch / PAPERS) if papers else None}
         todo = [(student, roster.entries[student]) for student in batch.plan.todo]
         try:
             if todo:
@@ -136,26 +137,37 @@ def _scratch(out: Path, run: str) -> Path:
     return scratch
 
 
-def _papers(assignment: Assignment, store: GradesFolder, scratch: Path) -> Path | None:
-    """An exam with variants: the roster the store keeps, as a file the gradings read to find each paper."""
-    roster = store.inputs().get("roster")
-    if not assignment.has_variants or roster is None:
-        return None
-    path = scratch / "roster.csv"
-    path.write_bytes(roster.content)
-    return path
+def _papers(assignment: Assignment, store: GradesFolder, roster: ClassFolder, scratch: Path) -> dict[str, dict]:
+    """An exam with variants: the paper of each student's owner on the roster the store keeps (or why there is
+    none), written where the gradings read it; {} otherwise."""
+    kept = store.inputs().get("roster")
+    if not assignment.has_variants or kept is None:
+        return {}
+    from grader.course.roster import read_roster
+    from grader.variants import generate
+    owners = read_roster(Path(kept.path), kept.content)
+    papers = {}
+    for student in roster.entries:
+        original = roster.originals.get(student, student)
+        owner = owners.find(original)
+        papers[student] = generate(assignment, owner.id).to_dict() if owner else {
+            "error": f"{kept.path}: no student on the roster owns the submission {original!r}, so its paper of "
+                     f"{assignment.slug} is unknown (add its name to the student's row, column submission)"}
+    (scratch / PAPERS).write_text(json.dumps(papers))
+    return papers
 
 
 def _plan(store: GradesFolder, assignment: Assignment, roster: ClassFolder, inputs: dict[str, str],
-          public_only: bool, regrade: bool, papers: Path | None) -> tuple[Plan, dict[str, dict]]:
+          public_only: bool, regrade: bool, papers: dict[str, dict]) -> tuple[Plan, dict[str, dict]]:
     """Decide who is graded and why; put every student that cannot be graded, or whose result is stale, in
     that state now (so that an interrupted run shows no score that is not current)."""
     plan, records = Plan(), {}
     entries = store.entries()
     for student, path in roster.entries.items():
         original = roster.originals.get(student, student)
+        paper = papers.get(student, {})
         records[student] = provenance(inputs, submission_sha256(path, assignment), assignment.seed, public_only,
-                                      _paper(assignment, papers, path))
+                                      paper.get("id") or paper.get("error", ""))
         entry = entries.get(student)
         if entry is None:
             why = ["new"]
@@ -175,19 +187,6 @@ def _plan(store: GradesFolder, assignment: Assignment, roster: ClassFolder, inpu
         if student not in roster.entries and student not in roster.clashes and entry.state != "missing":
             store.mark(student, "missing", "no submission in the class folder now")
     return plan, records
-
-
-def _paper(assignment: Assignment, papers: Path | None, path: Path) -> str:
-    """The id of the exam paper the submission's owner was given ('' without variants, or no owner on the roster)."""
-    if papers is None:
-        return ""
-    from grader.course.tables import CourseError
-    from grader.variants import for_submission
-    try:
-        variant = for_submission(assignment, papers, submission_name(path))
-    except CourseError:
-        return "no owner on the roster"
-    return variant.id if variant else ""
 
 
 def _interrupted(store: GradesFolder, plan: Plan, roster: ClassFolder) -> None:

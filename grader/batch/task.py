@@ -8,6 +8,7 @@ result, so the next run grades that student again.
 from __future__ import annotations
 
 import dataclasses
+import json
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,20 +52,16 @@ def stop_on(*signals: signal.Signals) -> None:
 
 
 def grade_into(config: dict, student: str, path: str, reference_cache=None) -> Outcome:
-    """Grade the submission at `path` as the batch's `config` says (assignment, public_only, seed, and the roster
-    that names an exam's papers); say how it ended, with the result as graded (the batch applies the late policy and the TAs' points when it renders)."""
+    """Grade the submission at `path` as the batch's `config` says (assignment, public_only, seed, and the file
+    of an exam's papers); say how it ended, with the result as graded (the batch applies the late policy and the TAs' points when it renders)."""
     from grader import spec
     from grader.course.tables import CourseError
     from grader.runner import GradingError, grade
-    from grader.store import submission_name
-    from grader.variants import for_submission
 
     try:
         assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
-        roster = config.get("roster")  # an exam with variants: the paper of the student who owns the submission
-        variant = for_submission(assignment, Path(roster), submission_name(Path(path))) if roster else None
         result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache,
-                       variant=variant)
+                       variant=_paper(config, student))
     except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
         return Outcome("interrupted", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; "
                                       "the next run grades it")
@@ -75,3 +72,15 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
     if _stop["signal"]:
         return Outcome("interrupted", f"interrupted ({_stop['signal']}) before it finished; the next run grades it")
     return Outcome("graded", result=result.to_dict())
+
+
+def _paper(config: dict, student: str):
+    """An exam with variants: the paper the batch drew for the student's owner (a CourseError where none owns it)."""
+    if not config.get("papers"):
+        return None
+    from grader.course.tables import CourseError
+    from grader.variants import Variant
+    paper = json.loads(Path(config["papers"]).read_text())[student]
+    if "error" in paper:
+        raise CourseError(paper["error"])
+    return Variant.from_dict(paper)

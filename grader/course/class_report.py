@@ -15,7 +15,6 @@ import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from grader.course.grades import Grades
 from grader.reports.html import environment, stylesheet
