@@ -16,7 +16,7 @@ from rich.console import Console
 
 from grader import results  # not `from grader.results import TestResult`: pytest would try to collect it
 from grader.reports import terminal
-from grader.reports.gradebook import write_gradebook
+from grader.reports.gradebook import Row, write_gradebook
 from grader.reports.gradescope import to_gradescope
 from grader.reports.junit import to_junit
 
@@ -231,23 +231,27 @@ def test_junit_survives_control_characters_in_student_output():
 def test_gradebook_header_and_row(tmp_path):
     path = tmp_path / "gradebook.csv"
     other = make_result(submission="zed.py", score_cap=None, submission_sha256="cd" * 32, isolation="rlimits")
-    write_gradebook({"zed": other, "jane": make_result()}, path)
+    pending = "manual grading pending"
+    _gradebook([Row("zed", pending, "5 points", other), Row("jane", pending, "", make_result()),
+                Row("kim", "grading failed", "the grader ran out of memory", None)], path)
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["student", "score", "max_score", "forward", "backward", "essay", "pending_manual",
-                       "uncapped_score", "status", "failed_tests", "isolation", "sha256", "late_penalty", "late"]
-    assert rows[1] == ["jane", "12", "12", "6", "8", "", "5", "14", "manual grading pending", "2", "bubblewrap", SHA,
-                       "0", ""]
-    assert rows[2] == ["zed", "14", "25", "6", "8", "", "5", "14", "manual grading pending", "2", "rlimits", "cd" * 32,
-                       "0", ""]
-    assert len(rows) == 3
+                       "uncapped_score", "status", "reason", "failed_tests", "isolation", "sha256", "late_penalty",
+                       "late"]
+    assert rows[1] == ["jane", "12", "12", "6", "8", "", "5", "14", pending, "", "2", "bubblewrap", SHA, "0", ""]
+    assert rows[2] == ["kim", "", "", "", "", "", "", "", "grading failed", "the grader ran out of memory", "", "", "",
+                       "", ""]  # not graded now: a row with why, and no number
+    assert rows[3] == ["zed", "14", "25", "6", "8", "", "5", "14", pending, "5 points", "2", "rlimits", "cd" * 32, "0",
+                       ""]
+    assert len(rows) == 4
 
 
 def test_gradebook_union_of_questions(tmp_path):
     extra = make_result()
     extra.questions.append(results.QuestionResult(id="bonus", title="Bonus", possible=2, earned=1))
     path = tmp_path / "gradebook.csv"
-    write_gradebook({"a": make_result(), "b": extra}, path)
+    _gradebook([Row("a", "graded", "", make_result()), Row("b", "graded", "", extra)], path)
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows[0]["bonus"] == "" and rows[1]["bonus"] == "1"
@@ -305,3 +309,8 @@ def test_terminal_render_lists_tests_of_unknown_questions():
                                            earned=0, status="error", visibility="hidden", message="boom"))
     text = rendered(result, 120)
     assert "orphan" in text and "boom" in text and "nowhere" in text
+
+
+def _gradebook(rows, path):
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        write_gradebook(rows, out)
