@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -62,9 +63,14 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
 
     errors = Console(stderr=True, soft_wrap=True)
     say = lambda message: errors.print(Text(message), highlight=False)  # noqa: E731
+    running = Running()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, disable=args.quiet) as bar, _stopping_signals():
+                  running, console=console, disable=args.quiet) as bar, _stopping_signals():
         task = bar.add_task(f"grading {assignment.slug}", total=len(roster.entries))
+
+        def progress(done: int, total: int, student: str | None) -> None:
+            running.finished(student)
+            bar.update(task, completed=done)
 
         def planned(plan: Plan) -> None:
             if not args.quiet:
@@ -73,8 +79,7 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
         try:
             batch = grade_class(assignment, roster, args.out, _backend(args, say), public_only=args.public_only,
                                 regrade=args.regrade, wait=args.wait, late=late, hold_feedback=args.hold_feedback,
-                                progress=lambda done, total: bar.update(task, completed=done), waiting=say,
-                                planned=planned)
+                                progress=progress, waiting=say, planned=planned, started=running.started)
         except KeyboardInterrupt as stop:
             bar.stop()
             how = f"stopped by {stop.args[0]}" if isinstance(stop, Stopped) else "interrupted"
@@ -84,6 +89,31 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
     if not args.quiet:
         _print_summary(console, batch, args.out, args.hold_feedback)
     return batch.exit_status
+
+
+class Running:
+    """A column of the progress bar: the students being graded now, and for how long (the longest first)."""
+
+    max_refresh = 1.0
+
+    def __init__(self):
+        self.since: dict[str, float] = {}
+
+    def started(self, student: str) -> None:
+        self.since[student] = time.monotonic()
+
+    def finished(self, student: str | None) -> None:
+        self.since.pop(student, None)
+
+    def __call__(self, task) -> Text:
+        now = time.monotonic()
+        shown = [f"{name} {now - start:.0f}s" for name, start in sorted(self.since.items(), key=lambda item: item[1])]
+        return Text(("now: " + ", ".join(shown[:4]) + (f" +{len(shown) - 4}" if len(shown) > 4 else "")) if shown
+                    else "", style="dim")
+
+    def get_table_column(self):
+        from rich.table import Column
+        return Column(no_wrap=True, overflow="ellipsis")
 
 
 class _stopping_signals:

@@ -21,8 +21,9 @@ class LocalPool:
         self.jobs = max(1, jobs)
 
     def run(self, config: dict, requests: list[tuple[str, Path]], run_dir: Path,
-            done: Callable[[str, Outcome], None]) -> None:
-        """Grade every (student, path), calling `done` as each ends; a KeyboardInterrupt stops the job."""
+            done: Callable[[str, Outcome], None], started: Callable[[str], None] = lambda student: None) -> None:
+        """Grade every (student, path), calling `started` as each starts (the job takes them in order, `jobs` at
+        once) and `done` as each ends; a KeyboardInterrupt stops the job."""
         log = run_dir / "job.log"
         with open(log, "ab") as stderr:
             job = subprocess.Popen([sys.executable, "-m", "grader.batch.job", json.dumps({**config, "jobs": self.jobs})],
@@ -30,14 +31,21 @@ class LocalPool:
                                    env={**os.environ, "TMPDIR": str(run_dir)}, start_new_session=True,
                                    preexec_fn=die_with_parent)
         waiting = {student for student, _ in requests}
+        queue = [student for student, _ in requests]
+        following = self.jobs  # the next in the queue: the job starts it in the place a finished one frees
         try:
             for student, path in requests:  # the job reads as it grades, so this never waits for long
                 job.stdin.write(json.dumps({"student": student, "path": str(path)}) + "\n")
             job.stdin.close()
+            for student in queue[:self.jobs]:
+                started(student)
             for line in job.stdout:
                 reply = json.loads(line)
                 waiting.discard(reply["student"])
                 done(reply["student"], Outcome.from_dict(reply))
+                if following < len(queue):
+                    started(queue[following])
+                    following += 1
             job.wait()
             for student in sorted(waiting):  # the job itself died
                 done(student, Outcome("failed", f"the grading job ended: {_last_line(log, job.returncode)}"))

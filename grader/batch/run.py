@@ -68,15 +68,18 @@ class Batch:
 
 
 def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend, public_only: bool = False,
-                regrade: bool = False, wait: bool = False, progress: Callable[[int, int], None] | None = None,
+                regrade: bool = False, wait: bool = False,
+                progress: Callable[[int, int, str | None], None] | None = None,
                 waiting: Callable[[str], None] | None = None, late: dict[str, str] | None = None,
-                hold_feedback: bool = False, planned: Callable[[Plan], None] | None = None) -> Batch:
+                hold_feedback: bool = False, planned: Callable[[Plan], None] | None = None,
+                started: Callable[[str], None] = lambda student: None) -> Batch:
     """Grade every student of the class folder whose stored result is not current into the grades folder `out`.
 
     A stored result is kept only when everything that determined it (grader.store.provenance) is unchanged,
     unless `regrade`. `late` names the course files (manifest, extensions, roster) the views apply from now
     on; `hold_feedback` holds the feedback pages back until `grader feedback` releases them. `planned(plan)`
-    is told who is graded and why before grading starts, `progress(done, total)` as students finish.
+    is told who is graded and why before grading starts, `started(student)` as each grading starts,
+    `progress(done, total, student)` as each finishes.
     Raises StoreError (one line, naming the path) when the folder cannot be written; an interruption
     (KeyboardInterrupt) stops the backend, and the views still agree with the store.
     """
@@ -97,7 +100,7 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
         finished = [len(batch.plan.kept)]
         total = len(roster.entries)
         if progress:
-            progress(finished[0], total)
+            progress(finished[0], total, None)
 
         def done(student: str, outcome: Outcome) -> None:
             finished[0] += 1
@@ -109,14 +112,14 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
                 store.mark(student, state, outcome.message)
             render(store, assignment, only={student})  # each student's files as soon as they are graded
             if progress:
-                progress(finished[0], total)
+                progress(finished[0], total, student)
 
         config = {"assignment": str(assignment.root), "public_only": public_only, "seed": assignment.seed,
                   "scratch": str(scratch), "papers": str(scratch / PAPERS) if papers else None}
         todo = [(student, roster.entries[student]) for student in batch.plan.todo]
         try:
             if todo:
-                backend.run(config, todo, run.path, done)
+                backend.run(config, todo, run.path, done, started)
         finally:
             remove_tree(scratch)
             _interrupted(store, batch.plan, roster)

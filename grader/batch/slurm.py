@@ -107,8 +107,9 @@ class SlurmArray:
         self.notice = notice or (lambda message: None)
 
     def run(self, config: dict, requests: list[tuple[str, Path]], run_dir: Path,
-            done: Callable[[str, Outcome], None]) -> None:
-        """Submit the array and wait, calling `done` as each task ends; a KeyboardInterrupt cancels the rest."""
+            done: Callable[[str, Outcome], None], started: Callable[[str], None] = lambda student: None) -> None:
+        """Submit the array and wait, calling `started` as Slurm starts each task and `done` as each ends; a
+        KeyboardInterrupt cancels the rest."""
         import submitit
 
         folder = Path(config["scratch"]) / "slurm"  # the run's own folder, removed when the run ends
@@ -125,12 +126,13 @@ class SlurmArray:
             raise GradingError(f"Slurm did not take the job array: {str(error).strip().splitlines()[-1]}") from None
         pending = {job: student for job, (student, _) in zip(jobs, requests)}
         try:
-            self._wait(pending, done, _deadline(o, len(requests)))
+            self._wait(pending, done, started, _deadline(o, len(requests)))
         finally:
             for job in pending:
                 job.cancel(check=False)
 
-    def _wait(self, pending: dict, done: Callable[[str, Outcome], None], deadline: float) -> None:
+    def _wait(self, pending: dict, done: Callable[[str, Outcome], None], started: Callable[[str], None],
+              deadline: float) -> None:
         """Hand over each task's outcome as it ends; report a cluster that starts nothing; stop at the deadline."""
         started = changed = reported = polled = time.monotonic()
         states: dict = {}
@@ -139,8 +141,10 @@ class SlurmArray:
                 done(pending.pop(job), _outcome(job))
                 changed = time.monotonic()
             now = time.monotonic()
-            if pending and now - polled >= min(10.0, self.options.stall_report / 2):
+            if pending and now - polled >= min(5.0, self.options.stall_report / 2):
                 current, polled = {job: job.state for job in pending}, now
+                for job in [j for j, state in current.items() if state == "RUNNING" and states.get(j) != "RUNNING"]:
+                    started(pending[job])
                 if current != states:
                     states, changed = current, now
             if pending and now - changed >= self.options.stall_report and now - reported >= self.options.stall_report:
