@@ -95,11 +95,12 @@ class GradeResult:
     code: list[dict] = field(default_factory=list)  # the submission's code ({label, source}), for its feedback page
     tests_digest: str = ""     # sha256 of the test files run (public, and hidden unless public_only): resume checks it
     seed: int | None = None    # the seed the tests' random inputs came from (the spec's, or one given to grade)
+    file: str = ""             # the file graded inside the submission (a folder or zip may hold several)
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""
-        self.submission, self.problem, self.load_output = map(clean_text, (self.submission, self.problem,
-                                                                            self.load_output))
+        self.submission, self.file, self.problem, self.load_output = map(clean_text, (
+            self.submission, self.file, self.problem, self.load_output))
         self.warnings = [clean_text(message) for message in self.warnings]
         self.load_errors = [clean_text(message) for message in self.load_errors]
         for test in self.tests:

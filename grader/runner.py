@@ -62,7 +62,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             sides.append(reference)
         early = Template(workdir, None, _sandbox_config(assignment), isolation)  # preloads while the submission is read
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
-                           assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual))
+                           assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual),
+                           starters=(assignment.starter(".py"), assignment.starter(".ipynb")))
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:
@@ -283,9 +284,9 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
                                             round(sum(t.earned for t in mine), 6)))
     return GradeResult(
         assignment=assignment.slug, assignment_version=assignment.version, toolkit_version=grader.__version__,
-        submission=prepared.name, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
+        submission=prepared.name, file=prepared.file, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
         questions=questions, score_cap=assignment.score_cap,
-        warnings=isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
+        warnings=prepared.notes + isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
         load_errors=list(submission.load_errors) if submission is not None else [],
         load_output=submission.load_output if submission is not None else "",
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",

@@ -102,6 +102,8 @@ def test_the_gradescope_zip_grades_as_gradescope_runs_it(released, tmp_path):
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     (root / "run_autograder").chmod(0o755)
     scores, path = {}, _python3_first(tmp_path)
+    # the untouched starter notebook uploaded beside the module: the module is graded, and the output says so
+    shutil.copy(ROOT / "assignments" / "backprop" / "starter.ipynb", root / "submission" / "backprop.ipynb")
     for name, source in (("starter", (ROOT / "assignments" / "backprop" / "starter.py").read_text()),
                          ("reference", solution_source("backprop"))):
         (root / "submission" / "backprop.py").write_text(source)
@@ -110,6 +112,7 @@ def test_the_gradescope_zip_grades_as_gradescope_runs_it(released, tmp_path):
         document = json.loads((root / "results" / "results.json").read_text())
         jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
         scores[name] = document["score"]
+        assert ("graded backprop.py; backprop.ipynb is the starter, unchanged" in document["output"]) == (name == "reference")
         assert len([t for t in document["tests"] if "score" in t]) > 30  # the hidden tests ran too
     assert scores == {"starter": 0, "reference": 94}  # 94 autograded; the other 6 points are a TA's
 

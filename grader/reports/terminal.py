@@ -26,10 +26,10 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
     console = console or Console()
     if result.problem:
         console.print(Panel(Group(*_lines(result.problem, style="bold red")),
-                            title=Text(f"{result.assignment} · {result.submission}: not graded"), expand=True))
+                            title=Text(f"{result.assignment} · {graded_name(result)}: not graded"), expand=True))
         console.print(_score(result))
         return
-    table = Table(title=Text(f"{result.assignment} v{result.assignment_version} · {result.submission}"),
+    table = Table(title=Text(f"{result.assignment} v{result.assignment_version} · {graded_name(result)}"),
                   expand=True, show_edge=False)
     table.add_column("question", overflow="fold", max_width=24)
     table.add_column("points", justify="right", no_wrap=True)
@@ -56,6 +56,11 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
     if result.load_output and show_output:
         console.print(Panel(Group(*_lines(result.load_output)), title="printed while loading", expand=True))
     console.print(_score(result))
+
+
+def graded_name(result: GradeResult) -> str:
+    """The submission's name, and the file graded in it where that is another name: "jane/backprop.py"."""
+    return f"{result.submission}/{result.file}" if result.file and result.file != result.submission else result.submission
 
 
 def _points(question) -> Text:
