@@ -147,8 +147,8 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             os.environ.update(saved)
             sys.dont_write_bytecode = bytecode
             sys.meta_path[:] = meta_path
-    if plugin.collect_errors:  # a test file that does not import would silently cost the student its points
-        raise GradingError(_collection_error(assignment, plugin.collect_errors))
+    if plugin.assignment_errors:  # a test that cannot import what it needs would silently cost the student points
+        raise GradingError(_assignment_error(assignment, plugin.assignment_errors))
     if code == pytest.ExitCode.INTERRUPTED:  # not by the tests (they collected): stopped from outside, e.g. Ctrl-C
         raise KeyboardInterrupt(f"grading {assignment.slug} was interrupted")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
@@ -161,8 +161,8 @@ _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 _DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "cv2": "opencv-python"}
 
 
-def _collection_error(assignment: Assignment, errors: list[str]) -> str:
-    """Why the tests did not load: a missing module is named with the command that installs it."""
+def _assignment_error(assignment: Assignment, errors: list[str]) -> str:
+    """Why the tests could not run: a missing module is named with the command that installs it."""
     missing = sorted({match.group(1).split(".")[0] for error in errors for match in _MISSING_MODULE.finditer(error)})
     if missing:
         return (f"the tests of {assignment.slug} need {', '.join(missing)}, which is not installed here; install it "

@@ -169,3 +169,24 @@ def test_a_student_installs_the_bundle_into_a_fresh_environment_and_checks(bundl
     reference = subprocess.run([grader, "check", "backprop", "backprop.py"], cwd=bundle, env=plain,
                                capture_output=True, text=True, timeout=600)
     assert reference.returncode == 0 and "All public tests pass" in reference.stdout, reference.stdout + reference.stderr
+
+
+def test_a_module_a_test_imports_when_it_runs_is_a_grading_error_never_a_lost_point(tmp_path):
+    folder = make_assignment(tmp_path, "", "def f():\n    return 1\n").root
+    (folder / "tests" / "public" / "test_public.py").write_text(
+        "import pytest\n\n@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+        "def test_f(submission):\n    import sklearn_is_not_here.datasets\n    assert submission.f() == 1\n\n"
+        "@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+        "def test_g(submission):\n    assert submission.f() == 1\n")
+    (tmp_path / "tiny.py").write_text("import not_installed_either\n\ndef f():\n    return 1\n")
+    for command in ("check", "grade"):
+        done = run([sys.executable, "-m", "grader", command, folder, tmp_path / "tiny.py"], cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "points" not in done.stdout
+        assert "need sklearn_is_not_here, which is not installed here" in done.stderr
+        assert "pip install sklearn_is_not_here" in done.stderr and "not_installed_either" not in done.stderr
+    # the student's own missing import is the student's: a load error and lost points, not a grading error
+    (folder / "tests" / "public" / "test_public.py").write_text(
+        "import pytest\n\n@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+        "def test_f(submission):\n    assert submission.f() == 1\n")
+    done = run([sys.executable, "-m", "grader", "check", folder, tmp_path / "tiny.py"], cwd=tmp_path)
+    assert done.returncode == 1 and "not_installed_either" in done.stdout
