@@ -235,9 +235,27 @@ def _check(args) -> int:
     passed = all(t.status == "passed" for t in result.tests) and not result.problem
     with _ci(result, args.path):
         render(result, console, show_output=args.show_output, verbose=args.verbose)
+        _written_answers(assignment, result)
         console.print("[bold green]All public tests pass.[/]" if passed else
                       "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
     return 0 if passed else 1
+
+
+def _written_answers(assignment, result) -> None:
+    """Whether each written answer (a TA grades it) was found: no text, or the starter's placeholder, is none."""
+    from grader.answers import answer_state, placeholders
+    written = [q for q in result.questions if q.manual]
+    if not written:
+        return
+    starters = placeholders((assignment.starter(".py"), assignment.starter(".ipynb")), tuple(q.id for q in written))
+    for question in written:
+        state = answer_state(question.answer, starters.get(question.id, set()))
+        line = {"answered": f"[green]✓[/] written answer {question.id}: found ({len(question.answer.split())} words)",
+                "placeholder": f"[red]✗[/] written answer {question.id}: still the starter's placeholder text; "
+                               f"write your answer under the line `{question.id}:`",
+                "missing": f"[red]✗[/] written answer {question.id}: not found; write it under a line "
+                           f"`{question.id}:` (as the starter has it), which marks it for the TA"}[state]
+        console.print(line, highlight=False)
 
 
 @contextlib.contextmanager

@@ -64,6 +64,11 @@ def test_check_runs_public_tests_and_sets_the_exit_code(tmp_path):
     assert "hidden/" not in done.stdout
     starter = grader("check", "backprop", ROOT / "assignments" / "backprop" / "starter.py")
     assert starter.returncode == 1 and "Some public tests fail" in starter.stdout
+    assert "✗ written answer softmax_gradient: still the starter's placeholder text" in flat(starter.stdout)
+    assert "✗ written answer softmax_gradient: not found; write it under a line `softmax_gradient:`" in flat(done.stdout)
+    answered = tmp_path / "backprop.py"
+    answered.write_text(good.read_text() + "\n# softmax_gradient:\n# the gradient is p - e(y), as the handout shows\n")
+    assert "✓ written answer softmax_gradient: found (10 words)" in flat(grader("check", "backprop", answered).stdout)
 
 
 def test_batch_grades_a_class_folder_and_resumes(tmp_path):

@@ -53,6 +53,10 @@ def test_the_bundle_says_what_a_student_runs_and_carries_the_grader(bundle):
     assert f'pip install "dist/{wheel.name}[student]"' in readme
     assert "cp starter.ipynb backprop.ipynb" in readme and "grader check backprop backprop.ipynb" in readme
     assert "pip install torch==2.13.0 --index-url" in readme
+    # read top-down, torch's CPU build comes before the wheel that would pull the CUDA build
+    assert readme.index("pip install torch==2.13.0 --index-url") < readme.index(f'pip install "dist/{wheel.name}')
+    assert "needs Linux" in readme and "wsl --install" in readme and "docker run" in readme
+    assert "Run one of these lines, not both" in readme and "whether each written answer was found" in readme
     names = zipfile.ZipFile(wheel).namelist()
     assert "grader/cli.py" in names and "grader/templates/run_autograder" in names
     assert not any(n.startswith(("assignments/", "solutions/", "tests/")) for n in names)
