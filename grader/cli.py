@@ -105,8 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
     bundle.add_argument("--ci", action="append", choices=("github", "gitlab"), default=[],
                         help="add a CI workflow that runs the public tests at every push (repeatable)")
-    bundle.add_argument("--ci-package", default=f"dl-grader=={grader.__version__}",
-                        help="what the workflow installs with pip to get the grader")
+    bundle.add_argument("--ci-package", metavar="REQUIREMENT",
+                        help="what the workflow installs with pip to get the grader, pinned and with the [student] "
+                             f"extra ('dl-grader[student]=={grader.__version__}' on an index you control, or "
+                             "'dl-grader[student] @ git+https://...@TAG'); default: the wheel the bundle carries")
     bundle.add_argument("--gradescope", type=Path, metavar="ZIP",
                         help="also write Gradescope's autograder zip (hidden tests and solution inside: keep it private)")
     bundle.set_defaults(run=_release)
