@@ -296,7 +296,31 @@ def test_terminal_says_a_repeated_message_once():
     result.tests[3].message = result.tests[1].message
     result.tests[3].question = "forward"
     text = rendered(result, 120)
-    assert text.count("first at index (2,)") == 1 and "(the same as above)" in text
+    assert text.count("first at index (2,)") == 1 and "✗ values, deep (2 tests, the same failure)" in text
+
+
+TRACEBACK = ("your code raised an exception: calling forward() raised:\n"
+             '  File "backprop.py", line 80, in forward\n'
+             "    h_k = softmax(a_k) + np.zeros_like(a_k, dtype=np.float64) + np.zeros_like(a_k, dtype=np.float64)\n"
+             "          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+             "NameError: name 'undefined_name_that_is_long' is not defined, and this sentence goes on past the edge")
+
+
+def test_terminal_at_80_columns_keeps_indents_and_does_not_wrap_tracebacks_inside_a_token():
+    result = make_result()
+    result.tests[1].message = TRACEBACK
+    lines = rendered(result, 80).splitlines()
+    cell = [line.split("│")[-1] for line in lines if "│" in line]  # the "what was lost" column
+    start = next(n for n, line in enumerate(cell) if "your code raised" in line)
+    head, wrapped = cell[start], cell[start + 1]
+    assert len(head) - len(head.lstrip()) == len(wrapped) - len(wrapped.lstrip())  # the wrap keeps the indent
+    code = next(line for line in cell if "h_k = softmax" in line)
+    assert code.rstrip().endswith("…") and not any(line.strip().startswith("dtype") for line in cell)
+    carets = [line for line in cell if "^" in line]
+    assert len(carets) == 1 and carets[0].rstrip().endswith("…")  # one row, cut: no wrapped run of carets
+    error = next(n for n, line in enumerate(cell) if "NameError" in line)
+    indent = lambda line: len(line) - len(line.lstrip())  # noqa: E731
+    assert cell[error + 1].strip() and indent(cell[error + 1]) == indent(cell[error]) == indent(head)
 
 
 def test_terminal_render_lists_tests_of_unknown_questions():
