@@ -11,6 +11,12 @@ _NEUTRAL = {**{code: f"\\x{code:02x}" for code in _C0_C1}, **{code: f"\\u{code:0
             **dict.fromkeys(range(0xD800, 0xE000), "\ufffd")}  # lone surrogates (JSON can carry them)
 
 
+def points_text(value: float) -> str:
+    """Points as reports print them: at most two decimals (a share of a question's points, 11.83), whole numbers
+    bare (12); the stored value keeps its precision."""
+    return f"{round(value, 2) + 0.0:g}"
+
+
 def clean_text(text: str) -> str:
     """Make text from a submission inert in any report: control and bidi characters are shown as escapes.
 

@@ -329,3 +329,15 @@ def test_terminal_render_lists_tests_of_unknown_questions():
                                            earned=0, status="error", visibility="hidden", message="boom"))
     text = rendered(result, 120)
     assert "orphan" in text and "boom" in text and "nowhere" in text
+
+
+def test_shares_of_points_print_with_at_most_two_decimals():
+    from grader.reports.feedback import to_feedback_html
+    result = make_result()
+    result.tests[1].earned = 4 * 5 / 6  # a derivation's milestones: 3.3333...
+    result.questions[0].earned = 6 + 4 * 5 / 6
+    text = rendered(result, 120, verbose=True)
+    assert "9.33 / 10" in text and "3.33/4" in text and "3.3333" not in text
+    page = to_feedback_html(result, [])
+    assert "9.33&nbsp;/&nbsp;10" in page and "3.3333" not in page
+    assert results.points_text(12.0) == "12" and results.points_text(0.125) == "0.12" and results.points_text(-1e-9) == "0"

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from grader.course.tables import CourseError
-from grader.results import GradeResult
+from grader.results import GradeResult, points_text
 from grader.spec import Assignment
 
 JUNIT_REPORT = "grader-report.xml"
@@ -128,11 +128,11 @@ def summary_markdown(result: GradeResult) -> str:
     lines = [f"## {md(result.assignment)}: {md(result.submission)}", ""]
     if result.problem:
         lines += [f"**Not graded**: {md(result.problem)}", ""]
-    lines += [f"**{passed} of {len(result.tests)} tests pass**, {result.autograded_score:g} / {result.autograded_possible:g} points"
+    lines += [f"**{passed} of {len(result.tests)} tests pass**, {points_text(result.autograded_score)} / {points_text(result.autograded_possible)} points"
               + (" (public tests only: hidden tests run when your work is graded)" if result.public_only else ""), "",
               "| Question | Points |", "| --- | --- |"]
     for question in result.questions:
-        points = "graded by a TA" if question.manual else f"{question.earned:g} / {question.possible:g}"
+        points = "graded by a TA" if question.manual else f"{points_text(question.earned)} / {points_text(question.possible)}"
         lines.append(f"| {md(question.id)} | {points} |")
     failing = [t for t in result.tests if t.status != "passed"]
     if failing:

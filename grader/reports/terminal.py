@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.results import GradeResult
+from grader.results import GradeResult, points_text
 
 _STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 _MARK = {"passed": "✓", "failed": "✗", "error": "✗", "skipped": "-"}
@@ -49,7 +49,7 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
         table.add_row(Text(question.id, style="bold"), _points(question), Group(*lines))
     known = {q.id for q in result.questions}
     for test in (t for t in result.shown_tests() if t.question not in known):  # a test whose question the spec lacks
-        table.add_row(Text(test.question or "?", style="bold"), Text(f"{test.earned:g} / {test.points:g}"),
+        table.add_row(Text(test.question or "?", style="bold"), Text(_of(test.earned, test.points)),
                       Group(*_test_lines([test], verbose, show_output)))
     console.print(table)
     if result.load_output and show_output:
@@ -62,11 +62,16 @@ def graded_name(result: GradeResult) -> str:
     return f"{result.submission}/{result.file}" if result.file and result.file != result.submission else result.submission
 
 
+def _of(earned: float, possible: float, between: str = " / ") -> str:
+    """"11.83 / 12": points as reports print them."""
+    return f"{points_text(earned)}{between}{points_text(possible)}"
+
+
 def _points(question) -> Text:
     if question.pending:
-        return Text(f"pending / {question.possible:g}", style="bold yellow")
+        return Text(f"pending / {points_text(question.possible)}", style="bold yellow")
     style = "bold green" if question.status == "full" else "bold red"
-    return Text(f"{question.earned:g} / {question.possible:g}", style=style)
+    return Text(_of(question.earned, question.possible), style=style)
 
 
 def _failing_first(tests: list) -> list:
@@ -100,7 +105,7 @@ def _test_lines(tests: list, verbose: bool, show_output: bool) -> list:
     style = _STYLE.get(test.status, "")
     names = ", ".join(short_name(t.name) for t in tests) + (f" ({len(tests)} tests, the same failure)"
                                                              if len(tests) > 1 else "")
-    head = Text.assemble((names, style), f"  {sum(t.earned for t in tests):g}/{sum(t.points for t in tests):g}"
+    head = Text.assemble((names, style), f"  {_of(sum(t.earned for t in tests), sum(t.points for t in tests), '/')}"
                          if verbose else "")
     message = test.message.split("\n")
     if not verbose and len(message) > REASON_LINES:
@@ -140,16 +145,16 @@ def _score(result: GradeResult) -> Panel:
     if result.public_only:
         passed = sum(t.status == "passed" for t in result.tests)
         headline = Text.assemble(("public tests ", "bold"), (f"{passed} of {len(result.tests)} pass", "bold cyan"),
-                                 f"   points {result.autograded_score:g} / {result.autograded_possible:g}")
+                                 f"   points {_of(result.autograded_score, result.autograded_possible)}")
     else:
-        headline = Text.assemble(("score ", "bold"), (f"{result.final_score:g} / {result.max_score:g}", "bold cyan"),
-                                 f"   autograded {result.autograded_score:g} / {result.autograded_possible:g}",
-                                 f"   pending (manual) {result.pending:g}" if result.pending else "")
+        headline = Text.assemble(("score ", "bold"), (_of(result.final_score, result.max_score), "bold cyan"),
+                                 f"   autograded {_of(result.autograded_score, result.autograded_possible)}",
+                                 f"   pending (manual) {points_text(result.pending)}" if result.pending else "")
     lines = [headline]
     if not result.public_only and result.score_cap is not None and result.score_cap < result.total_possible:
-        lines.append(Text(f"{result.total_possible:g} points, full marks at {result.score_cap:g}"))
+        lines.append(Text(f"{points_text(result.total_possible)} points, full marks at {points_text(result.score_cap)}"))
     if result.late is not None and not result.public_only:
-        lines.append(Text(f"late policy: {result.late.status}, {result.late_penalty:g} points off: {result.late.reason}",
+        lines.append(Text(f"late policy: {result.late.status}, {points_text(result.late_penalty)} points off: {result.late.reason}",
                           style="yellow" if result.late_penalty or result.late.status != "on time" else ""))
     lines.append(Text(f"isolation: {result.isolation}   time: {result.execution_time:.1f} s   "
                       f"sha256: {result.submission_sha256[:12]}", style="dim"))
