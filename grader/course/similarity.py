@@ -122,7 +122,8 @@ def read_document(name: str, path: Path, assignment: Assignment) -> Document:
             cells, problem = [], str(error) if isinstance(error, NotebookError) else f"{path.name} is not UTF-8 text"
     else:  # a folder or a zip: unpacked with the grader's limits, into a folder that is then removed
         with tempfile.TemporaryDirectory(prefix="grader-similarity-") as workdir:
-            prepared = prepare(path, assignment.submission, Path(workdir))
+            prepared = prepare(path, assignment.submission, Path(workdir),
+                               starters=(assignment.starter(".py"), assignment.starter(".ipynb")))
         cells, problem = prepared.cells, prepared.problem or ""
     document = Document(name, cells, problem=problem)
     kinds, document.places = tokens(cells)
