@@ -102,8 +102,10 @@ def test_grading_three_students_with_the_keyboard(browser, app, tmp_path):  # no
 
     hostile = students.index("<img src=x onerror=alert(9)>")
     page.goto(f"{base}/q/proof/{hostile}")
-    assert page.inner_text("#answer") == clean_text(HOSTILE)
-    assert page.evaluate("document.querySelectorAll('#answer *').length") == 0 and seen["dialogs"] == []
+    assert page.inner_text("#answer") == clean_text(HOSTILE).replace("**bold**", "bold")  # Markdown, nothing else
+    tags = page.evaluate("[...document.querySelectorAll('#answer *')].map(e => e.tagName)")
+    assert sorted(set(tags)) == ["P", "STRONG"] and seen["dialogs"] == []
+    assert page.text_content("details.output pre") == clean_text(HOSTILE)  # "As typed"
     assert page.evaluate("document.scripts.length") == 1  # review.js, nothing of the student's
     assert all(url.startswith(base) for url in seen["requests"]), seen["requests"]
     assert not [m for m in seen["console"] if "Content Security Policy" in m]
