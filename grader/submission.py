@@ -47,11 +47,12 @@ class Prepared:
 
 
 def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tuple[str, ...] = (),
-            advisory: tuple[str, ...] = (), answers: tuple[str, ...] = (), starters: tuple[Path, ...] = ()) -> Prepared:
+            advisory: tuple[str, ...] = (), answers: tuple[str, ...] = (),
+            starters: tuple[Path, ...] = ()) -> Prepared:
     """Read the submission at `path` into `workdir`; never raises for bad student input.
 
     In a folder or zip holding several `accepted` files, the one that differs from the assignment's `starters`
-    is graded, and the result says so; where several differ, none is (see `choose_main`).
+    is graded, and the result says so; where several differ, none is (see `_choose_main`).
 
     The answers to the manual questions whose ids are in `answers` are read from its text (grader.answers).
 
@@ -76,7 +77,7 @@ def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tup
         if path.is_file() and path.suffix in (".py", ".ipynb"):
             main = workdir / name
         else:
-            main, notes = choose_main(workdir, accepted, starters)
+            main, notes = _choose_main(workdir, accepted, starters)
         if main is None:
             expected = " or ".join(accepted)
             return Prepared(name, path, "module", sha256=digest, problem=f"{name}: found no {expected} in it")
@@ -167,7 +168,8 @@ def _extract_zip(archive: Path, workdir: Path) -> str:
     return digest
 
 
-def choose_main(workdir: Path, accepted: tuple[str, ...], starters: tuple[Path, ...] = ()) -> tuple[Path | None, list[str]]:
+def _choose_main(workdir: Path, accepted: tuple[str, ...],
+                 starters: tuple[Path, ...] = ()) -> tuple[Path | None, list[str]]:
     """The file to grade in the folder `workdir`, and how it was chosen where there was a choice.
 
     Of the `accepted` names present, the one whose code and text differ from the starter of its kind (the

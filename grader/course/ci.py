@@ -2,8 +2,8 @@
 
 `workflow(assignment, kind, install)` is the GitHub Actions workflow or GitLab CI file that installs torch's
 CPU build and the grader (the wheel the bundle carries, committed with the starter, or a pinned source the
-instructor names) and runs `grader check` on the public tests at every push; under GitLab the JUnit report it writes
-is the job's test report. Under GitHub Actions (`GITHUB_ACTIONS=true`) `github_report` appends a job
+instructor names) and runs `grader check` on the public tests at every push; under GitLab the JUnit report
+it writes is the job's test report. Under GitHub Actions (`GITHUB_ACTIONS=true`) `github_report` appends a job
 summary to `$GITHUB_STEP_SUMMARY` and prints `::error` annotations at the lines a message cites.
 
 Everything a student controls is escaped for where it goes: in the summary, HTML's specials become
@@ -128,11 +128,13 @@ def summary_markdown(result: GradeResult) -> str:
     lines = [f"## {md(result.assignment)}: {md(result.submission)}", ""]
     if result.problem:
         lines += [f"**Not graded**: {md(result.problem)}", ""]
-    lines += [f"**{passed} of {len(result.tests)} tests pass**, {points_text(result.autograded_score)} / {points_text(result.autograded_possible)} points"
+    score = f"{points_text(result.autograded_score)} / {points_text(result.autograded_possible)}"
+    lines += [f"**{passed} of {len(result.tests)} tests pass**, {score} points"
               + (" (public tests only: hidden tests run when your work is graded)" if result.public_only else ""), "",
               "| Question | Points |", "| --- | --- |"]
     for question in result.questions:
-        points = "graded by a TA" if question.manual else f"{points_text(question.earned)} / {points_text(question.possible)}"
+        points = ("graded by a TA" if question.manual else
+                  f"{points_text(question.earned)} / {points_text(question.possible)}")
         lines.append(f"| {md(question.id)} | {points} |")
     failing = [t for t in result.tests if t.status != "passed"]
     if failing:
