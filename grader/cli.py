@@ -249,7 +249,7 @@ def _written_answers(assignment, result) -> None:
     written = [q for q in result.questions if q.manual]
     if not written:
         return
-    starters = placeholders((assignment.starter(".py"), assignment.starter(".ipynb")), tuple(q.id for q in written))
+    starters = placeholders(assignment.starters, tuple(q.id for q in written))
     for question in written:
         state = answer_state(question.answer, starters.get(question.id, set()))
         line = {"answered": f"[green]✓[/] written answer {question.id}: found ({len(question.answer.split())} words)",

@@ -63,7 +63,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         early = Template(workdir, None, _sandbox_config(assignment), isolation)  # preloads while the submission is read
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
                            assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual),
-                           starters=(assignment.starter(".py"), assignment.starter(".ipynb")))
+                           starters=assignment.starters)
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:

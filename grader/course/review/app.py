@@ -54,7 +54,7 @@ class Review:
         if not any(self.students.values()):
             raise ReviewError(f"{folder}: no result has an answer to {', '.join(self.questions)} (graded before "
                               f"{assignment.slug} had them?): grade the class again with `grader grade --regrade`")
-        self.placeholders = placeholders((assignment.starter(".py"), assignment.starter(".ipynb")), tuple(self.questions))
+        self.placeholders = placeholders(assignment.starters, tuple(self.questions))
         self.store = Store(folder)
         self.changes = {qid: self.store.rubric_changes(q) for qid, q in self.questions.items()}
 
