@@ -103,15 +103,22 @@ def notebook() -> nbformat.NotebookNode:
     return document
 
 
-def test_checks_in_a_real_kernel_in_the_students_bundle(tmp_path, monkeypatch, browser):  # noqa: F811
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The notebook above, executed by a real kernel in a student's bundle, found without GRADER_HOME."""
     nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (pip install -e '.[test]')")
-    bundle = tmp_path / "backprop"  # the assignment as a student has it: no hidden tests, no solution
+    bundle = tmp_path_factory.mktemp("student") / "backprop"  # as a student has it: no hidden tests, no solution
     shutil.copytree(ROOT / "assignments" / "backprop", bundle, ignore=shutil.ignore_patterns("hidden", "__pycache__"))
-    monkeypatch.delenv("GRADER_HOME", raising=False)  # found as `grader check` finds it: from the folder
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    executed = notebook()
-    nbclient.NotebookClient(executed, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(bundle)}}).execute()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("GRADER_HOME", raising=False)  # found as `grader check` finds it: from the folder
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        document = notebook()
+        nbclient.NotebookClient(document, timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(bundle)}}).execute()
+    return document
+
+
+def test_checks_in_a_real_kernel_in_the_students_bundle(executed):
     html = [next((o["data"].get("text/html", "") for o in cell.get("outputs", []) if "data" in o), "")
             for cell in executed.cells]
     assert "backprop, question softmax: 0 of 1 public tests pass" in html[2] and "✗" in html[2]
@@ -121,6 +128,8 @@ def test_checks_in_a_real_kernel_in_the_students_bundle(tmp_path, monkeypatch, b
     passed, seconds = executed.cells[5].outputs[0]["text"].split()
     assert passed == "True" and float(seconds) < 1.0  # a numpy question, in the kernel: well under a second
 
+
+def test_the_executed_notebook_in_a_browser(executed, browser, tmp_path):  # noqa: F811
     from nbconvert import HTMLExporter
     page = tmp_path / "notebook.html"
     page.write_text(HTMLExporter(template_name="classic").from_notebook_node(executed)[0], encoding="utf-8")
@@ -129,6 +138,7 @@ def test_checks_in_a_real_kernel_in_the_students_bundle(tmp_path, monkeypatch, b
     view.goto(page.as_uri())
     view.wait_for_load_state("load")
     assert view.locator(".grader-check").count() == 3
+    assert view.locator(".grader-check script").count() == 0
     shot = tmp_path / "notebook-check.png"
     view.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:4] == b"\x89PNG"
