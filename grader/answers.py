@@ -11,6 +11,7 @@ blocks for one question are joined by a blank line. The text is only read, never
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from grader.notebook import parse
 
@@ -68,3 +69,18 @@ def _comment_blocks(text: str, ids: tuple[str, ...], blocks: dict[str, list[str]
             current[-1] += "\n" + re.sub(r"^#\s?", "", stripped)
         else:
             current = None
+
+
+def placeholders(starters: tuple[Path, ...], ids: tuple[str, ...]) -> dict[str, set[str]]:
+    """The text each starter carries as the answer to each question (its placeholder): still there, it is no answer."""
+    found: dict[str, set[str]] = {}
+    for starter in (path for path in starters if path.is_file()):
+        for qid, text in find_answers(starter.read_text(encoding="utf-8"), starter.suffix == ".ipynb", ids).items():
+            found.setdefault(qid, set()).add(text.strip())
+    return found
+
+
+def answer_state(text: str, placeholder: set[str]) -> str:
+    """"answered", "placeholder" (the starter's text, unchanged) or "missing" (no text under the question's line)."""
+    text = text.strip()
+    return "missing" if not text else "placeholder" if text in placeholder else "answered"

@@ -122,8 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", type=Path, default=Path("release"), help="folder the bundle is written into")
     bundle.add_argument("--ci", action="append", choices=("github", "gitlab"), default=[],
                         help="add a CI workflow that runs the public tests at every push (repeatable)")
-    bundle.add_argument("--ci-package", default=f"dl-grader=={grader.__version__}",
-                        help="what the workflow installs with pip to get the grader")
+    bundle.add_argument("--ci-package", metavar="REQUIREMENT",
+                        help="what the workflow installs with pip to get the grader, pinned and with the [student] "
+                             f"extra ('dl-grader[student]=={grader.__version__}' on an index you control, or "
+                             "'dl-grader[student] @ git+https://...@TAG'); default: the wheel the bundle carries")
     bundle.add_argument("--roster", type=Path, help="an exam with variants: also write each student's paper (handout "
                         "and starters) and the instructor's manifest of variants")
     bundle.add_argument("--gradescope", type=Path, metavar="ZIP",
@@ -299,9 +301,27 @@ def _check(args) -> int:
     passed = all(t.status == "passed" for t in result.tests) and not result.problem
     with _ci(result, args.path):
         render(result, console, show_output=args.show_output, verbose=args.verbose)
+        _written_answers(assignment, result)
         console.print("[bold green]All public tests pass.[/]" if passed else
                       "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
     return 0 if passed else 1
+
+
+def _written_answers(assignment, result) -> None:
+    """Whether each written answer (a TA grades it) was found: no text, or the starter's placeholder, is none."""
+    from grader.answers import answer_state, placeholders
+    written = [q for q in result.questions if q.manual]
+    if not written:
+        return
+    starters = placeholders(assignment.starters, tuple(q.id for q in written))
+    for question in written:
+        state = answer_state(question.answer, starters.get(question.id, set()))
+        line = {"answered": f"[green]✓[/] written answer {question.id}: found ({len(question.answer.split())} words)",
+                "placeholder": f"[red]✗[/] written answer {question.id}: still the starter's placeholder text; "
+                               f"write your answer under the line `{question.id}:`",
+                "missing": f"[red]✗[/] written answer {question.id}: not found; write it under a line "
+                           f"`{question.id}:` (as the starter has it), which marks it for the TA"}[state]
+        console.print(line, highlight=False)
 
 
 @contextlib.contextmanager

@@ -146,6 +146,23 @@ def grade_derivation(question: Question, answer, seed: int, seconds: float = 10.
     return verdict.credit, "" if verdict.credit >= 1 else verdict.message()
 
 
+def beside_the_form(question: Question, answer, expected) -> str:
+    """The student's answer next to the form the key takes (never the key's value), for a wrong answer's message."""
+    if question.type == "numeric":
+        tolerance = question.tolerance
+        bounds = [f"{tolerance.abs:g} absolute" if tolerance.abs else "", f"{tolerance.rel:.3g} relative"
+                  if tolerance.rel else "", f"{tolerance.sigfigs} significant figures" if tolerance.sigfigs else ""]
+        within = " or ".join(bound for bound in bounds if bound)
+        form = _shape(np.asarray(expected, dtype=float)) + (f", within {within}" if within else "")
+    elif question.type == "choice":
+        form = f"{'a list of labels' if question.multiple else 'one label'} among {_labels(question)}"
+    else:
+        form = "a list of steps (strings), each naming the rule it applies, ending at the goal"
+    shown = repr(answer)[:10 * PREVIEW] if isinstance(answer, (int, float, str, list, tuple, np.ndarray)) else \
+        f"a {type(answer).__name__}"
+    return f"\nyour answer: {shown[:PREVIEW]}{'...' if len(shown) > PREVIEW else ''}\nexpected: {form}"
+
+
 def _as_numbers(answer) -> tuple[np.ndarray | None, str]:
     if isinstance(answer, str):
         return None, f"expected a number, got text {_preview(answer)}"
@@ -260,6 +277,7 @@ class AnswerItem(pytest.Item):
             if answer is _UNANSWERED:
                 raise AssertionError(f"{UNANSWERED}: set {question.id} in the cell tagged {question.id}")
             credit, reason = _graded(question, lambda: self._grade(answer, plugin.assignment.seed, seconds), seconds)
+            reason += beside_the_form(question, answer, self.expected) if credit < 1 else ""
         if credit < 1:
             raise PartialCredit(credit, f"{question.id}: {reason}") if credit > 0 else AssertionError(
                 f"{question.id}: {reason}")

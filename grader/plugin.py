@@ -48,7 +48,8 @@ class GraderPlugin:
         self.problem = problem
         self.results: dict[str, TestResult] = {}
         self.items: list[pytest.Item] = []
-        self.collect_errors: list[str] = []  # the assignment's fault: a test module or a key that does not load
+        self.assignment_errors: list[str] = []  # the assignment's fault: a test module or key that does not load,
+        # a module the tests import (at the top or inside a test) that is not installed
 
     def submission_side(self) -> Side:
         """The submission's side, or LoadFailed with the reason it could not run."""
@@ -129,7 +130,7 @@ class GraderPlugin:
 
     def pytest_collectreport(self, report):
         if report.failed:
-            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext}")
+            self.assignment_errors.append(f"{report.nodeid}: {report.longreprtext}")
 
     def pytest_collection_modifyitems(self, config, items):
         if self.student_variant is not None:  # the tests of questions not on the student's paper do not run
@@ -166,6 +167,10 @@ class GraderPlugin:
             elif report.skipped:
                 result.status, result.earned = "skipped", 0.0
                 result.message = _skip_reason(report)
+            elif call.excinfo is not None and isinstance(call.excinfo.value, ModuleNotFoundError):
+                # raised here, in the trusted process (the student's own come back as StudentException): the
+                # grader's install lacks what the tests import, which must not cost the student the point
+                self.assignment_errors.append(f"{item.nodeid}: ModuleNotFoundError: {call.excinfo.value}")
             elif result.status != "error":
                 result.status = "failed" if report.when == "call" else "error"
                 partial = call.excinfo is not None and isinstance(call.excinfo.value, PartialCredit)

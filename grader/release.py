@@ -16,7 +16,7 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from grader.course.ci import workflow
+from grader.course.ci import CI_FILES, install_script, pinned_requirement, workflow
 import grader
 from grader.papers import plain_handout
 from grader.runner import GradingError
@@ -28,12 +28,15 @@ TORCH = "torch==2.13.0"  # the version CI and the README pin
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
-def release(assignment: Assignment, out: Path, ci: tuple[str, ...] = (), package: str = "dl-grader") -> Path:
+def release(assignment: Assignment, out: Path, ci: tuple[str, ...] = (), package: str | None = None) -> Path:
     """Write out/<slug>: the handout, starters, spec and public tests, the grader's wheel under dist/, and a
     README with the commands a student runs; hidden tests and solutions stay behind.
 
-    Each CI named in `ci` ("github", "gitlab") gets a workflow that installs `package` and runs the public tests.
+    Each CI named in `ci` ("github", "gitlab") gets a workflow that installs the bundle's wheel (or `package`, a
+    pinned requirement) with the [student] extra and runs the public tests.
     """
+    if package is not None:
+        package = pinned_requirement(package)  # before anything is written
     target = out / assignment.slug
     if target.exists():
         shutil.rmtree(target)
@@ -47,15 +50,16 @@ def release(assignment: Assignment, out: Path, ci: tuple[str, ...] = (), package
     handout = plain_handout(assignment)  # an exam with variants: the plain paper's numbers rendered in
     if handout is not None:
         (target / "handout.md").write_text(handout, encoding="utf-8")
+    wheel = build_wheel(target / "dist")
+    install = install_script(package or f"{wheel.relative_to(target).as_posix()}[student]", TORCH, CPU_INDEX)
     for kind in ci:
-        path, text = workflow(assignment, kind, package)
+        path, text = workflow(assignment, kind, install)
         (target / path).parent.mkdir(parents=True, exist_ok=True)
         (target / path).write_text(text, encoding="utf-8")
-    wheel = build_wheel(target / "dist")
     (target / "README.md").write_text(_template("student_readme.md").format(
         title=assignment.title, slug=assignment.slug, wheel=wheel.relative_to(target).as_posix(), torch=TORCH,
         cpu_index=CPU_INDEX, starters=_starters(assignment), accepted=" or ".join(assignment.submission),
-        submission=assignment.submission[0]))
+        submission=assignment.submission[0], ci=_ci_section(ci, package)))
     return target
 
 
@@ -115,6 +119,18 @@ def _starters(assignment: Assignment) -> str:
         if name and assignment.starter(suffix).exists():
             lines.append(f"cp starter{suffix} {name}".ljust(34) + f"# {'or, ' if lines else ''}to work in {kind}")
     return "\n".join(lines)
+
+
+def _ci_section(ci: tuple[str, ...], package: str | None) -> str:
+    """The README's part on the workflows the bundle carries (none: nothing)."""
+    if not ci:
+        return ""
+    files = " and ".join(f"`{CI_FILES[kind]}`" for kind in ci)
+    source = (f"`{package}`" if package else
+              "the wheel under `dist/`: commit that folder with your work (`git add -f dist` where a `.gitignore` "
+              "leaves it out)")
+    return (f"\n## 4. The same check at every push\n\n{files} run `grader check` on the repository at every push "
+            f"and show the result beside the commit. They install torch's CPU build, then the grader from {source}.\n")
 
 
 def _template(name: str) -> str:

@@ -11,6 +11,12 @@ _NEUTRAL = {**{code: f"\\x{code:02x}" for code in _C0_C1}, **{code: f"\\u{code:0
             **dict.fromkeys(range(0xD800, 0xE000), "\ufffd")}  # lone surrogates (JSON can carry them)
 
 
+def points_text(value: float) -> str:
+    """Points as reports print them: at most two decimals (a share of a question's points, 11.83), whole numbers
+    bare (12); the stored value keeps its precision."""
+    return f"{round(value, 2) + 0.0:g}"
+
+
 def clean_text(text: str) -> str:
     """Make text from a submission inert in any report: control and bidi characters are shown as escapes.
 
@@ -97,11 +103,12 @@ class GradeResult:
     seed: int | None = None    # the seed the tests' random inputs came from (the spec's, or one given to grade)
     standing: str = "graded"   # whether the code ran: "graded", or "did not load: ...", "refused: ...", "not submitted: ..."
     variant: dict | None = None  # an exam with variants: the student's paper, its key and the answers read (variants)
+    file: str = ""             # the file graded inside the submission (a folder or zip may hold several)
 
     def __post_init__(self) -> None:
         """Clean the text the submission controls, once, here: every report and every result read back get it inert."""
-        self.submission, self.problem, self.load_output, self.standing = map(
-            clean_text, (self.submission, self.problem, self.load_output, self.standing))
+        self.submission, self.file, self.problem, self.load_output, self.standing = map(clean_text, (
+            self.submission, self.file, self.problem, self.load_output, self.standing))
         self.warnings = [clean_text(message) for message in self.warnings]
         self.load_errors = [clean_text(message) for message in self.load_errors]
         for test in self.tests:

@@ -68,7 +68,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             sides.append(reference)
         early = Template(workdir, None, _sandbox_config(assignment), isolation)  # preloads while the submission is read
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
-                           assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual))
+                           assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual),
+                           starters=assignment.starters)
         problem = None if prepared.runnable else prepared.problem or _violation_message(prepared)
         submission = None
         if prepared.runnable:
@@ -153,8 +154,8 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
             os.environ.update(saved)
             sys.dont_write_bytecode = bytecode
             sys.meta_path[:] = meta_path
-    if plugin.collect_errors:  # a test file that does not import would silently cost the student its points
-        raise GradingError(_collection_error(assignment, plugin.collect_errors))
+    if plugin.assignment_errors:  # a test that cannot import what it needs would silently cost the student points
+        raise GradingError(_assignment_error(assignment, plugin.assignment_errors))
     if code == pytest.ExitCode.INTERRUPTED:  # not by the tests (they collected): stopped from outside, e.g. Ctrl-C
         raise KeyboardInterrupt(f"grading {assignment.slug} was interrupted")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
@@ -167,8 +168,8 @@ _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 _DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "cv2": "opencv-python"}
 
 
-def _collection_error(assignment: Assignment, errors: list[str]) -> str:
-    """Why the tests did not load: a missing module is named with the command that installs it."""
+def _assignment_error(assignment: Assignment, errors: list[str]) -> str:
+    """Why the tests could not run: a missing module is named with the command that installs it."""
     missing = sorted({match.group(1).split(".")[0] for error in errors for match in _MISSING_MODULE.finditer(error)})
     if missing:
         return (f"the tests of {assignment.slug} need {', '.join(missing)}, which is not installed here; install it "
@@ -291,9 +292,9 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
                                             round(sum(t.earned for t in mine), 6)))
     return GradeResult(
         assignment=assignment.slug, assignment_version=assignment.version, toolkit_version=grader.__version__,
-        submission=prepared.name, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
+        submission=prepared.name, file=prepared.file, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
         questions=questions, score_cap=assignment.score_cap,
-        warnings=isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
+        warnings=prepared.notes + isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
         load_errors=list(submission.load_errors) if submission is not None else [],
         load_output=submission.load_output if submission is not None else "",
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",

@@ -219,6 +219,11 @@ class Assignment:
     def starter(self, suffix: str = ".py") -> Path:
         return self.root / f"starter{suffix}"
 
+    @property
+    def starters(self) -> tuple[Path, ...]:
+        """The starter module and notebook (those that exist are what a student starts from)."""
+        return self.starter(".py"), self.starter(".ipynb")
+
 
 def project_root() -> Path:
     """The folder holding assignments/ and solutions/: $GRADER_HOME, else the nearest ancestor of the cwd."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.answers import find_answers
-from grader.notebook import Cell, NotebookError, read_cells
+from grader.notebook import Cell, NotebookError, parse, read_cells
 
 MAX_FILE_BYTES = 20 * 2**20
 MAX_TOTAL_BYTES = 200 * 2**20
@@ -38,6 +38,8 @@ class Prepared:
     violations: list[str] = field(default_factory=list)
     advisories: list[str] = field(default_factory=list)  # uses of what is forbidden only advisorily
     answers: dict[str, str] = field(default_factory=dict)  # manual question id -> the student's answer text
+    file: str = ""                              # the file graded, inside the submission
+    notes: list[str] = field(default_factory=list)  # how that file was chosen among several, for every report
 
     @property
     def runnable(self) -> bool:
@@ -45,8 +47,12 @@ class Prepared:
 
 
 def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tuple[str, ...] = (),
-            advisory: tuple[str, ...] = (), answers: tuple[str, ...] = ()) -> Prepared:
+            advisory: tuple[str, ...] = (), answers: tuple[str, ...] = (),
+            starters: tuple[Path, ...] = ()) -> Prepared:
     """Read the submission at `path` into `workdir`; never raises for bad student input.
+
+    In a folder or zip holding several `accepted` files, the one that differs from the assignment's `starters`
+    is graded, and the result says so; where several differ, none is (see `_choose_main`).
 
     The answers to the manual questions whose ids are in `answers` are read from its text (grader.answers).
 
@@ -67,11 +73,16 @@ def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tup
             digest = _extract_zip(path, workdir)
         else:
             digest = _copy_file(path, workdir / _safe_name(name))
-        main = workdir / name if path.is_file() and path.suffix in (".py", ".ipynb") else _find_main(workdir, accepted)
+        notes: list[str] = []
+        if path.is_file() and path.suffix in (".py", ".ipynb"):
+            main = workdir / name
+        else:
+            main, notes = _choose_main(workdir, accepted, starters)
         if main is None:
             expected = " or ".join(accepted)
             return Prepared(name, path, "module", sha256=digest, problem=f"{name}: found no {expected} in it")
-        prepared = Prepared(name, path, "notebook" if main.suffix == ".ipynb" else "module", sha256=digest)
+        prepared = Prepared(name, path, "notebook" if main.suffix == ".ipynb" else "module", sha256=digest,
+                            file=main.name, notes=notes)
         data = main.read_bytes()
         if main.suffix == ".ipynb":
             prepared.cells = read_cells(data, main.name)
@@ -157,15 +168,51 @@ def _extract_zip(archive: Path, workdir: Path) -> str:
     return digest
 
 
-def _find_main(workdir: Path, accepted: tuple[str, ...]) -> Path | None:
-    for name in accepted:
-        if (workdir / name).is_file():
-            return workdir / name
+def _choose_main(workdir: Path, accepted: tuple[str, ...],
+                 starters: tuple[Path, ...] = ()) -> tuple[Path | None, list[str]]:
+    """The file to grade in the folder `workdir`, and how it was chosen where there was a choice.
+
+    Of the `accepted` names present, the one whose code and text differ from the starter of its kind (the
+    starter copied and left untouched is no one's work); where each is still the starter, the first the spec
+    lists. Two or more that differ: SubmissionFileError, naming them and how to choose. Without an accepted
+    name, the only notebook, else the only .py file."""
+    present = [workdir / name for name in accepted if (workdir / name).is_file()]
+    if len(present) > 1:
+        worked = [file for file in present if not _is_starter(file, starters)]
+        names = " and ".join(file.name for file in present)
+        if len(worked) > 1:
+            raise SubmissionFileError(f"found {names}, and each differs from the starter, so it is not clear which "
+                                      "is your work: hand in only one of them (delete or rename the other)")
+        if worked:
+            untouched = " and ".join(file.name for file in present if file is not worked[0])
+            return worked[0], [f"found {names}: graded {worked[0].name}; {untouched} is the starter, unchanged"]
+        return present[0], [f"found {names}, each the starter unchanged: graded {present[0].name}"]
+    if present:
+        return present[0], []
     candidates = [p for p in workdir.iterdir() if p.suffix in (".py", ".ipynb") and p.is_file()]
     notebooks = [p for p in candidates if p.suffix == ".ipynb"]
     if len(notebooks) == 1:
-        return notebooks[0]
-    return candidates[0] if len(candidates) == 1 else None
+        return notebooks[0], []
+    return (candidates[0] if len(candidates) == 1 else None), []
+
+
+def _is_starter(file: Path, starters: tuple[Path, ...]) -> bool:
+    """Whether `file` is the starter of its kind as handed out: the same cells (type and text, outputs and
+    metadata aside) for a notebook, the same text for a module, blank lines at either end aside."""
+    starter = next((s for s in starters if s.suffix == file.suffix and s.is_file()), None)
+    if starter is None:
+        return False
+    try:
+        return _content(file) == _content(starter)
+    except (NotebookError, UnicodeDecodeError):
+        return False
+
+
+def _content(file: Path):
+    data = file.read_bytes()
+    if file.suffix == ".ipynb":
+        return [(cell.type, cell.source.strip()) for cell in parse(data, file.name)]
+    return data.decode("utf-8").replace("\r\n", "\n").strip()
 
 
 def scan(cells: list[Cell], forbidden: tuple[str, ...]) -> list[str]:

@@ -20,6 +20,11 @@ def grader(*args, cwd=ROOT):
                           text=True, timeout=600)
 
 
+def flat(text: str) -> str:
+    """The terminal's text with its wrapping and the panels' borders undone."""
+    return " ".join(text.replace("│", " ").split())
+
+
 def test_grade_writes_json_gradescope_and_junit(tmp_path):
     notebook = tmp_path / "backprop.ipynb"
     cells = from_percent_script(solution_source("backprop"))
@@ -59,6 +64,11 @@ def test_check_runs_public_tests_and_sets_the_exit_code(tmp_path):
     assert "hidden/" not in done.stdout
     starter = grader("check", "backprop", ROOT / "assignments" / "backprop" / "starter.py")
     assert starter.returncode == 1 and "Some public tests fail" in starter.stdout
+    assert "✗ written answer softmax_gradient: still the starter's placeholder text" in flat(starter.stdout)
+    assert "✗ written answer softmax_gradient: not found; write it under a line `softmax_gradient:`" in flat(done.stdout)
+    answered = tmp_path / "backprop.py"
+    answered.write_text(good.read_text() + "\n# softmax_gradient:\n# the gradient is p - e(y), as the handout shows\n")
+    assert "✓ written answer softmax_gradient: found (10 words)" in flat(grader("check", "backprop", answered).stdout)
 
 
 def test_batch_grades_a_class_folder_and_resumes(tmp_path):
@@ -179,3 +189,35 @@ def test_hidden_tests_held_back_until_the_ta_releases_them(tmp_path):
     assert "<h3>tiny.py</h3>" in page and page.count("<span class=\"line") == 2  # its code, kept in the result
     assert json.loads((grades / "jane.json").read_text())["hidden_held_back"] is False
     assert grader("feedback", tmp_path / "results.json").returncode == 2  # not a result of grader grade
+
+
+def test_a_folder_holding_the_untouched_starter_beside_the_work_is_graded_from_the_work(tmp_path):
+    """The bundle's README shows both copy commands: a student who ran both and worked in the module keeps
+    the notebook starter beside it. Check, a single grade and a class grade the module and say so; where both
+    files were worked on, nothing is graded and the message names them."""
+    starter = ROOT / "assignments" / "backprop" / "starter.ipynb"
+    classroom = tmp_path / "class"
+    jane, tom = classroom / "jane", classroom / "tom"
+    for folder, notebook in ((jane, starter.read_text()), (tom, starter.read_text().replace("raise", "pass  #", 1))):
+        folder.mkdir(parents=True)
+        (folder / "backprop.ipynb").write_text(notebook)
+        (folder / "backprop.py").write_text(solution_source("backprop"))
+    note = "found backprop.ipynb and backprop.py: graded backprop.py; backprop.ipynb is the starter, unchanged"
+
+    check = grader("check", "backprop", jane)
+    assert check.returncode == 0 and "All public tests pass" in check.stdout, check.stdout + check.stderr
+    assert "backprop v1" in check.stdout and "jane/backprop.py" in check.stdout and note in flat(check.stdout)
+
+    single = grader("grade", "backprop", jane, "--json", tmp_path / "jane.json", "--quiet")
+    result = json.loads((tmp_path / "jane.json").read_text())
+    assert single.returncode == 0 and result["file"] == "backprop.py" and note in result["warnings"]
+    assert result["score"] == result["autograded_possible"] > 90
+
+    refused = grader("check", "backprop", tom)
+    assert refused.returncode == 1 and "not graded" in refused.stdout
+    assert "found backprop.ipynb and backprop.py, and each differs from the starter" in flat(refused.stdout)
+
+    grader("grade", "backprop", classroom, "--out", tmp_path / "grades", "-j", "1")
+    graded = {name: json.loads((tmp_path / "grades" / f"{name}.json").read_text()) for name in ("jane", "tom")}
+    assert graded["jane"]["score"] == result["score"] and note in graded["jane"]["warnings"]
+    assert graded["tom"]["score"] == 0 and "hand in only one of them" in graded["tom"]["problem"]

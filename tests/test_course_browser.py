@@ -101,8 +101,10 @@ def test_grading_three_students_with_the_keyboard(browser, app, tmp_path):  # no
 
     hostile = students.index("<img src=x onerror=alert(9)>")
     page.goto(f"{base}/q/proof/{hostile}")
-    assert page.inner_text("#answer") == clean_text(HOSTILE)
-    assert page.evaluate("document.querySelectorAll('#answer *').length") == 0 and seen["dialogs"] == []
+    assert page.inner_text("#answer") == clean_text(HOSTILE).replace("**bold**", "bold")  # Markdown, nothing else
+    tags = page.evaluate("[...document.querySelectorAll('#answer *')].map(e => e.tagName)")
+    assert sorted(set(tags)) == ["P", "STRONG"] and seen["dialogs"] == []
+    assert page.text_content("details.output pre") == clean_text(HOSTILE)  # "As typed"
     assert page.evaluate("document.scripts.length") == 1  # review.js, nothing of the student's
     assert all(url.startswith(base) for url in seen["requests"]), seen["requests"]
     assert not [m for m in seen["console"] if "Content Security Policy" in m]
@@ -139,3 +141,41 @@ def test_the_class_report_in_a_browser(browser, tmp_path):  # noqa: F811
     page.set_viewport_size({"width": 1000, "height": 900})
     _screenshot(page, tmp_path / "class-report.png")
     context.close()
+
+
+def test_a_written_answer_reads_as_markdown_and_math_and_stays_inert(browser, tmp_path):  # noqa: F811
+    from grader.course.grades import read_grades, write_result
+    from grader.course.review.app import Review, create_app, serve
+    folder = tmp_path / "grades"
+    make_class(folder, 4)
+    result = read_grades(folder).results["student000"]
+    result.question("proof").answer = (
+        "**Claim.** After $T$ mistakes, $w_T \\cdot w^* \\ge T\\delta$ and $\\|w_T\\|^2 \\le T R^2$, so\n\n"
+        "$$T\\delta \\le w_T \\cdot w^* \\le \\|w_T\\| \\le \\sqrt{T}\\, R \\quad\\Rightarrow\\quad "
+        "T \\le \\frac{R^2}{\\delta^2}.$$\n\n"
+        "- each mistake adds at least $\\delta$ to the projection on $w^*$\n"
+        "- and at most $R^2$ to $\\|w\\|^2$\n\n<script>alert(1)</script> `$not math$`")
+    write_result(folder / "student000.json", result)
+    review = Review(spec.load("perceptron"), folder)
+    server = serve(create_app(review, "t0ken"))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        seen = _watch(page)
+        number = review.students["proof"].index("student000")
+        base = f"http://127.0.0.1:{server.server_port}/t0ken"
+        page.goto(f"{base}/q/proof/{number}")
+        answer = page.locator("#answer")
+        assert answer.locator("strong").inner_text() == "Claim." and answer.locator("li").count() == 2
+        assert answer.locator("math").count() == 8 and answer.locator("math[display=block]").count() == 1
+        box = answer.locator("math[display=block]").bounding_box()
+        assert box["height"] > 30  # drawn as math (a fraction), not a line of LaTeX
+        assert "\\frac" not in answer.inner_text() and "<script>alert(1)</script>" in answer.inner_text()
+        assert answer.locator("code").inner_text() == "$not math$"
+        _screenshot(page, tmp_path / "review-math.png")
+        assert seen["dialogs"] == [] and all(url.startswith(base) for url in seen["requests"])
+        context.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -400,3 +400,28 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(course, tmp_path):
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 3, (args, done.stderr)
     assert files() == before
+
+
+def test_code_that_did_not_run_is_named_in_every_view(course, tmp_path):
+    folder = tmp_path / "class"
+    (folder / "erin.py").write_text("def answer(:\n    return 42\n")  # a syntax error
+    (folder / "finn.py").write_text("while True:\n    pass\n")  # loops at import
+    (folder / "gus").mkdir()  # a folder without tiny.py
+    out = tmp_path / "grades"
+    spec_file = course.spec_path
+    spec_file.write_text(spec_file.read_text().replace("call_timeout: 600", "call_timeout: 5"))
+    done = grader("grade", course.root, folder, "--out", out, "-j", "2")
+    assert done.returncode == 0, done.stdout + done.stderr  # all graded: their code did not run, which is their grade
+    table = " ".join(done.stdout.split())
+    assert "did not load: erin.py: SyntaxError at line 1" in table and "did not load: loading the submission took too long" \
+        in table and "not submitted: gus: found no tiny.py in it" in table
+    rows = gradebook(out)
+    assert (rows["erin"]["status"], rows["erin"]["score"]) == ("did not load", "0")
+    assert rows["erin"]["reason"].startswith("erin.py: SyntaxError at line 1")
+    assert rows["gus"]["status"] == "not submitted"
+    page = (out / "erin.html").read_text()
+    assert page.index("Your code did not run") < page.index("Autograded tests earned")
+    assert grader("report", out).returncode == 0
+    report = (out / "_class-report.html").read_text()
+    section = report[report.index('id="did-not-run"'):report.index('id="not-graded"')]
+    assert all(name in section for name in ("erin", "finn", "gus")) and "alice" not in section

@@ -129,6 +129,12 @@ def double(x):
     assert "partial credit" in tests["decay"].message
     assert "ZeroDivisionError" in tests["power"].message and "f=0.9" in tests["power"].message
     assert "choose one option, not 2" in tests["momentum"].message
+    assert tests["momentum"].message.endswith("\nyour answer: ['a', 'b']\nexpected: one label among a to c")
+    assert "\nyour answer: ['a', 'b', 'c']\nexpected: a list of labels among a to d" in tests["convex"].message
+    assert "\nyour answer: 0.35\nexpected: a single number, within" in tests["decay"].message
+    assert "0.3" not in tests["decay"].message.replace("0.35", "")  # the form, never the key's value
+    assert "your answer: ['log p(x)'" in tests["gap"].message and "expected: a list of steps" in tests["gap"].message
+    assert "your answer" not in tests["power"].message  # a formula: each input's result says what went wrong
     assert "1 wrong one" in tests["convex"].message
     assert "step 2 skips reasoning" in tests["gap"].message
     assert tests["decay"].status == "failed" and result.question("why").answer == ""

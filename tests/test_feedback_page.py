@@ -465,3 +465,49 @@ def test_the_page_in_a_browser(browser, kind, tmp_path):
     external = [url for url in requests if url != path.as_uri() and not url.startswith("data:")]
     assert external == [] and not [m for m in console if "Content Security Policy" in m]
     context.close()
+
+
+def test_real_pages_full_marks_folded_and_a_broken_submission(browser, tmp_path):  # noqa: F811
+    """The reference of backprop graded from the command line: its page is the summary, then each question's
+    passed tests folded; a submission with a syntax error says so at the top."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    broken = tmp_path / "backprop.py"
+    broken.write_text((ROOT / "solutions" / "backprop.py").read_text().replace("def softmax(a):", "def softmax(a)", 1))
+    pages = {}
+    for kind, source in (("full_marks_folded", ROOT / "solutions" / "backprop.py"), ("broken", broken)):
+        pages[kind] = tmp_path / f"{kind}.html"
+        done = subprocess.run([sys.executable, "-m", "grader", "grade", "backprop", str(source), "--feedback",
+                               str(pages[kind]), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert pages[kind].is_file(), done.stderr
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+    page.goto(pages["full_marks_folded"].as_uri())
+    summary = page.locator("section.summary").bounding_box()
+    assert summary["y"] < page.locator("section.question").first.bounding_box()["y"]
+    tests = page.locator("li.test")
+    assert tests.count() > 50 and all(not tests.nth(n).is_visible() for n in range(tests.count()))
+    folds = page.locator("details.passed-tests")
+    assert folds.count() == 9 and folds.first.locator("summary").inner_text().endswith("tests passed")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 4000, height  # was over 8,000 px of passed-test cards
+    folds.first.locator("summary").click()
+    assert tests.first.is_visible()  # one click unfolds a question's tests, no script
+    folds.first.locator("summary").click()
+    _shoot(page, tmp_path / "full_marks_folded.png")
+
+    page.goto(pages["broken"].as_uri())
+    text = page.inner_text("body")
+    assert "SyntaxError" in text and "backprop.py" in text
+    _shoot(page, tmp_path / "broken.png")
+    context.close()
+
+
+def _shoot(page, shot: Path) -> None:
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:4] == b"\x89PNG"
+    if os.environ.get("FEEDBACK_SCREENSHOTS"):  # the pictures in docs/feedback/ come from here
+        Path(os.environ["FEEDBACK_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(os.environ["FEEDBACK_SCREENSHOTS"]) / shot.name)

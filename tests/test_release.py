@@ -53,6 +53,10 @@ def test_the_bundle_says_what_a_student_runs_and_carries_the_grader(bundle):
     assert f'pip install "dist/{wheel.name}[student]"' in readme
     assert "cp starter.ipynb backprop.ipynb" in readme and "grader check backprop backprop.ipynb" in readme
     assert "pip install torch==2.13.0 --index-url" in readme
+    # read top-down, torch's CPU build comes before the wheel that would pull the CUDA build
+    assert readme.index("pip install torch==2.13.0 --index-url") < readme.index(f'pip install "dist/{wheel.name}')
+    assert "needs Linux" in readme and "wsl --install" in readme and "docker run" in readme
+    assert "Run one of these lines, not both" in readme and "whether each written answer was found" in readme
     names = zipfile.ZipFile(wheel).namelist()
     assert "grader/cli.py" in names and "grader/templates/run_autograder" in names
     assert not any(n.startswith(("assignments/", "solutions/", "tests/")) for n in names)
@@ -102,6 +106,8 @@ def test_the_gradescope_zip_grades_as_gradescope_runs_it(released, tmp_path):
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     (root / "run_autograder").chmod(0o755)
     scores, path = {}, _python3_first(tmp_path)
+    # the untouched starter notebook uploaded beside the module: the module is graded, and the output says so
+    shutil.copy(ROOT / "assignments" / "backprop" / "starter.ipynb", root / "submission" / "backprop.ipynb")
     for name, source in (("starter", (ROOT / "assignments" / "backprop" / "starter.py").read_text()),
                          ("reference", solution_source("backprop"))):
         (root / "submission" / "backprop.py").write_text(source)
@@ -110,6 +116,7 @@ def test_the_gradescope_zip_grades_as_gradescope_runs_it(released, tmp_path):
         document = json.loads((root / "results" / "results.json").read_text())
         jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
         scores[name] = document["score"]
+        assert ("graded backprop.py; backprop.ipynb is the starter, unchanged" in document["output"]) == (name == "reference")
         assert len([t for t in document["tests"] if "score" in t]) > 30  # the hidden tests ran too
     assert scores == {"starter": 0, "reference": 94}  # 94 autograded; the other 6 points are a TA's
 
@@ -166,3 +173,24 @@ def test_a_student_installs_the_bundle_into_a_fresh_environment_and_checks(bundl
     reference = subprocess.run([grader, "check", "backprop", "backprop.py"], cwd=bundle, env=plain,
                                capture_output=True, text=True, timeout=600)
     assert reference.returncode == 0 and "All public tests pass" in reference.stdout, reference.stdout + reference.stderr
+
+
+def test_a_module_a_test_imports_when_it_runs_is_a_grading_error_never_a_lost_point(tmp_path):
+    folder = make_assignment(tmp_path, "", "def f():\n    return 1\n").root
+    (folder / "tests" / "public" / "test_public.py").write_text(
+        "import pytest\n\n@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+        "def test_f(submission):\n    import sklearn_is_not_here.datasets\n    assert submission.f() == 1\n\n"
+        "@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+        "def test_g(submission):\n    assert submission.f() == 1\n")
+    (tmp_path / "tiny.py").write_text("import not_installed_either\n\ndef f():\n    return 1\n")
+    for command in ("check", "grade"):
+        done = run([sys.executable, "-m", "grader", command, folder, tmp_path / "tiny.py"], cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "points" not in done.stdout
+        assert "need sklearn_is_not_here, which is not installed here" in done.stderr
+        assert "pip install sklearn_is_not_here" in done.stderr and "not_installed_either" not in done.stderr
+    # the student's own missing import is the student's: a load error and lost points, not a grading error
+    (folder / "tests" / "public" / "test_public.py").write_text(
+        "import pytest\n\n@pytest.mark.question('q')\n@pytest.mark.points(1)\n"
+        "def test_f(submission):\n    assert submission.f() == 1\n")
+    done = run([sys.executable, "-m", "grader", "check", folder, tmp_path / "tiny.py"], cwd=tmp_path)
+    assert done.returncode == 1 and "not_installed_either" in done.stdout

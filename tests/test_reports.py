@@ -300,7 +300,31 @@ def test_terminal_says_a_repeated_message_once():
     result.tests[3].message = result.tests[1].message
     result.tests[3].question = "forward"
     text = rendered(result, 120)
-    assert text.count("first at index (2,)") == 1 and "(the same as above)" in text
+    assert text.count("first at index (2,)") == 1 and "✗ values, deep (2 tests, the same failure)" in text
+
+
+TRACEBACK = ("your code raised an exception: calling forward() raised:\n"
+             '  File "backprop.py", line 80, in forward\n'
+             "    h_k = softmax(a_k) + np.zeros_like(a_k, dtype=np.float64) + np.zeros_like(a_k, dtype=np.float64)\n"
+             "          ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+             "NameError: name 'undefined_name_that_is_long' is not defined, and this sentence goes on past the edge")
+
+
+def test_terminal_at_80_columns_keeps_indents_and_does_not_wrap_tracebacks_inside_a_token():
+    result = make_result()
+    result.tests[1].message = TRACEBACK
+    lines = rendered(result, 80).splitlines()
+    cell = [line.split("│")[-1] for line in lines if "│" in line]  # the "what was lost" column
+    start = next(n for n, line in enumerate(cell) if "your code raised" in line)
+    head, wrapped = cell[start], cell[start + 1]
+    assert len(head) - len(head.lstrip()) == len(wrapped) - len(wrapped.lstrip())  # the wrap keeps the indent
+    code = next(line for line in cell if "h_k = softmax" in line)
+    assert code.rstrip().endswith("…") and not any(line.strip().startswith("dtype") for line in cell)
+    carets = [line for line in cell if "^" in line]
+    assert len(carets) == 1 and carets[0].rstrip().endswith("…")  # one row, cut: no wrapped run of carets
+    error = next(n for n, line in enumerate(cell) if "NameError" in line)
+    indent = lambda line: len(line) - len(line.lstrip())  # noqa: E731
+    assert cell[error + 1].strip() and indent(cell[error + 1]) == indent(cell[error]) == indent(head)
 
 
 def test_terminal_render_lists_tests_of_unknown_questions():
@@ -309,6 +333,18 @@ def test_terminal_render_lists_tests_of_unknown_questions():
                                            earned=0, status="error", visibility="hidden", message="boom"))
     text = rendered(result, 120)
     assert "orphan" in text and "boom" in text and "nowhere" in text
+
+
+def test_shares_of_points_print_with_at_most_two_decimals():
+    from grader.reports.feedback import to_feedback_html
+    result = make_result()
+    result.tests[1].earned = 4 * 5 / 6  # a derivation's milestones: 3.3333...
+    result.questions[0].earned = 6 + 4 * 5 / 6
+    text = rendered(result, 120, verbose=True)
+    assert "9.33 / 10" in text and "3.33/4" in text and "3.3333" not in text
+    page = to_feedback_html(result, [])
+    assert "9.33&nbsp;/&nbsp;10" in page and "3.3333" not in page
+    assert results.points_text(12.0) == "12" and results.points_text(0.125) == "0.12" and results.points_text(-1e-9) == "0"
 
 
 def _gradebook(rows, path):

@@ -270,3 +270,71 @@ def test_review_serves_on_loopback_with_the_token_printed_once(folder, capsys):
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0 and "stopped; the grades are in" in output and url not in output  # printed once
+
+
+# ---------------------------------------------------------------------------- what the page shows
+
+MATH_ANSWER = ("**Claim.** The margin grows: $w_{t+1} \\cdot w^* \\ge w_t \\cdot w^* + \\delta$, so\n\n"
+               "$$\\|w_T\\| \\le \\sqrt{T} R$$\n\n<script>alert(1)</script> [x](javascript:alert(3)) "
+               "![a](http://e.vil/a.png) $\\text{<b>x</b>}$ and $\\href{javascript:alert(4)}{y}$ cost $5 and $6")
+
+
+def _set_answers(folder: Path, answers: dict[str, str], keep_code: bool = True) -> None:
+    """Give the named students these answers to `proof`, as their results were written by grading."""
+    from grader.course.grades import write_result
+    results = read_grades(folder).results
+    for student, answer in answers.items():
+        result = results[student]
+        result.question("proof").answer = answer
+        result.code = result.code if keep_code else []
+        write_result(folder / f"{student}.json", result)
+
+
+def test_answers_render_markdown_and_math_as_inert_html(folder, assignment):
+    from grader.reports.answer_text import answer_html
+    html = str(answer_html(MATH_ANSWER))
+    assert "<strong>Claim.</strong>" in html and html.count("<math ") == 2 and '<math xmlns' in html
+    assert '<msqrt><mrow><mi>T</mi></mrow></msqrt>' in html and 'display="block"' in html
+    assert "<script" not in html and "&lt;script&gt;" in html and "javascript:" not in html.replace(
+        "[x](javascript:alert(3))", "").replace("$\\href{javascript:alert(4)}{y}$", "")
+    assert "<b>" not in html and "$\\text{&lt;b&gt;x&lt;/b&gt;}$" in html  # MathML outside the allowlist: text
+    assert "<img" not in html and "http://e.vil" not in html and "cost $5 and $6" in html
+    assert "`$x$`" not in html and "<code>$x$</code>" in str(answer_html("`$x$`"))  # code stays code
+
+
+def test_a_wrong_assignment_or_an_old_grades_folder_stops_the_app_at_start(folder, capsys):
+    assert cli.main(["review", "backprop", str(folder)]) == 2
+    assert "holds results of perceptron, not of backprop: run `grader review perceptron" in capsys.readouterr().err
+
+
+def test_no_answer_links_to_the_code_and_points_for_an_empty_answer_warn(folder, assignment):
+    placeholder = "*Your answer here.*"
+    _set_answers(folder, {"student000": MATH_ANSWER, "student001": "", "student003": placeholder})
+    _set_answers(folder, {"student004": ""}, keep_code=False)
+    review = Review(assignment, folder)
+    client = create_app(review, "t").test_client()
+    number = {student: review.students["proof"].index(student) for student in ("student000", "student001",
+                                                                                "student003", "student004")}
+    page = client.get(f"/t/q/proof/{number['student000']}", headers={"Host": "127.0.0.1"}).text
+    assert '<div class="answer rendered" id="answer"><p><strong>Claim.</strong>' in page and "<math " in page
+    assert "<summary>As typed</summary>" in page
+
+    empty = client.get(f"/t/q/proof/{number['student001']}", headers={"Host": "127.0.0.1"}).text
+    assert "No answer found" in empty and f'href="/t/q/proof/{number["student001"]}/code" id="open-code"' in empty
+    code = client.get(f"/t/q/proof/{number['student001']}/code", headers={"Host": "127.0.0.1"})
+    assert code.status_code == 200 and "my proof" in code.text and "<script" not in code.text
+    assert "student001" not in code.text  # still anonymous
+    assert "The result keeps no code" in client.get(f"/t/q/proof/{number['student004']}",
+                                                    headers={"Host": "127.0.0.1"}).text
+    missing = client.get("/t/q/nope/0", headers={"Host": "127.0.0.1"})
+    assert missing.status_code == 404 and "The questions: /t/q/proof/0" in missing.text
+
+    item = assignment.question("proof").rubric[0].id
+    for student, warned in (("student001", True), ("student003", True), ("student000", False)):
+        state = client.post("/t/api/mark", json={"question": "proof", "student": number[student], "item": item,
+                                                 "given": True}, headers={"Host": "127.0.0.1"}).json
+        assert state["empty_given"] is warned and state["score"] > 0, student
+        page = client.get(f"/t/q/proof/{number[student]}", headers={"Host": "127.0.0.1"}).text
+        assert ('<p class="warning" id="empty-given">' in page) is warned
+    assert "the starter's placeholder text" in client.get(f"/t/q/proof/{number['student003']}",
+                                                          headers={"Host": "127.0.0.1"}).text

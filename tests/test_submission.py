@@ -164,13 +164,62 @@ def test_prepare_folder_finds_the_accepted_name_and_ignores_hidden_files(inbox, 
     assert files_under(work) == {"backprop.py", "helper.py", os.path.join("data", "weights.csv")}
 
 
-def test_prepare_folder_prefers_the_notebook_name_listed_first(inbox, work):
+def starters(tmp_path) -> tuple[Path, Path]:
+    """A starter notebook and module, as an assignment folder holds them."""
+    folder = tmp_path / "assignment"
+    folder.mkdir()
+    (folder / "starter.ipynb").write_bytes(notebook_bytes("def sigmoid(x):\n    raise NotImplementedError"))
+    (folder / "starter.py").write_text("def sigmoid(x):\n    raise NotImplementedError\n")
+    return folder / "starter.py", folder / "starter.ipynb"
+
+
+def test_prepare_folder_grades_the_file_that_is_not_the_untouched_starter(inbox, work, tmp_path):
+    module, notebook = starters(tmp_path)
+    folder = inbox / "jane"
+    folder.mkdir()
+    (folder / "backprop.py").write_bytes(SOURCE)
+    # the starter notebook as Jupyter saves it once opened: outputs, metadata and ids differ, the cells do not
+    saved = nbformat.reads(notebook.read_text(), as_version=4)
+    saved.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    saved.cells[1].outputs = [nbformat.v4.new_output("stream", text="hi")]
+    (folder / "backprop.ipynb").write_text(nbformat.writes(saved))
+    prepared = prepare(folder, ACCEPTED, work, starters=(module, notebook))
+    assert prepared.problem is None and prepared.kind == "module" and prepared.file == "backprop.py"
+    assert prepared.cells == [Cell(label="backprop.py", source=SOURCE.decode())]
+    assert prepared.notes == ["found backprop.ipynb and backprop.py: graded backprop.py; backprop.ipynb is the "
+                              "starter, unchanged"]
+
+
+def test_prepare_folder_grades_a_notebook_beside_the_untouched_starter_module(inbox, work, tmp_path):
+    module, notebook = starters(tmp_path)
+    folder = inbox / "jane"
+    folder.mkdir()
+    (folder / "backprop.py").write_bytes(module.read_bytes().replace(b"\n", b"\r\n") + b"\n")  # Windows' line ends
+    (folder / "backprop.ipynb").write_bytes(notebook_bytes("z = 1"))
+    prepared = prepare(folder, ACCEPTED, work, starters=(module, notebook))
+    assert prepared.kind == "notebook" and prepared.file == "backprop.ipynb"
+    assert [c.source for c in prepared.cells] == ["z = 1"] and "backprop.py is the starter" in prepared.notes[0]
+
+
+def test_prepare_folder_refuses_to_choose_between_two_files_that_both_differ_from_the_starter(inbox, work, tmp_path):
     folder = inbox / "jane"
     folder.mkdir()
     (folder / "backprop.py").write_bytes(SOURCE)
     (folder / "backprop.ipynb").write_bytes(notebook_bytes("z = 1"))
-    prepared = prepare(folder, ACCEPTED, work)
-    assert prepared.kind == "notebook" and [c.source for c in prepared.cells] == ["z = 1"]
+    prepared = prepare(folder, ACCEPTED, work, starters=starters(tmp_path))
+    assert not prepared.runnable and prepared.cells == []
+    assert prepared.problem == ("found backprop.ipynb and backprop.py, and each differs from the starter, so it is "
+                                "not clear which is your work: hand in only one of them (delete or rename the other)")
+
+
+def test_prepare_folder_of_two_untouched_starters_grades_the_first_the_spec_lists(inbox, work, tmp_path):
+    module, notebook = starters(tmp_path)
+    folder = inbox / "jane"
+    folder.mkdir()
+    (folder / "backprop.py").write_bytes(module.read_bytes())
+    (folder / "backprop.ipynb").write_bytes(notebook.read_bytes())
+    prepared = prepare(folder, ACCEPTED, work, starters=(module, notebook))
+    assert prepared.file == "backprop.ipynb" and "each the starter unchanged" in prepared.notes[0]
 
 
 def test_prepare_folder_with_one_notebook_of_another_name(inbox, work):

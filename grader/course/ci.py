@@ -1,8 +1,9 @@
 """CI on submissions: the workflow a student bundle carries, and what `grader check` tells GitHub Actions.
 
-`workflow(assignment, kind, package)` is the GitHub Actions workflow or GitLab CI file that installs the
-grader and runs `grader check` on the public tests at every push; under GitLab the JUnit report it writes
-is the job's test report. Under GitHub Actions (`GITHUB_ACTIONS=true`) `github_report` appends a job
+`workflow(assignment, kind, install)` is the GitHub Actions workflow or GitLab CI file that installs torch's
+CPU build and the grader (the wheel the bundle carries, committed with the starter, or a pinned source the
+instructor names) and runs `grader check` on the public tests at every push; under GitLab the JUnit report
+it writes is the job's test report. Under GitHub Actions (`GITHUB_ACTIONS=true`) `github_report` appends a job
 summary to `$GITHUB_STEP_SUMMARY` and prints `::error` annotations at the lines a message cites.
 
 Everything a student controls is escaped for where it goes: in the summary, HTML's specials become
@@ -22,10 +23,12 @@ from pathlib import Path
 
 import yaml
 
-from grader.results import GradeResult
+from grader.course.tables import CourseError
+from grader.results import GradeResult, points_text
 from grader.spec import Assignment
 
 JUNIT_REPORT = "grader-report.xml"
+CI_FILES = {"github": ".github/workflows/grader.yml", "gitlab": ".gitlab-ci.yml"}  # where each CI reads its file
 _MAX_ANNOTATIONS = 10   # GitHub shows at most 10 error annotations per step
 _MESSAGE_LINES = 8
 _CITATION = re.compile(r'File "(?P<file>[^"\n]+)", line (?P<line>[0-9]+)'  # a traceback frame of the submission
@@ -48,9 +51,28 @@ def check_script(assignment: Assignment) -> str:
     ]) + "\n"
 
 
-def workflow(assignment: Assignment, kind: str, package: str) -> tuple[str, str]:
-    """(path in the bundle, text) of the CI file of `kind` ("github" or "gitlab") installing `package`."""
-    install = f'python -m pip install "{package}"'
+def install_script(package: str, torch: str, cpu_index: str) -> str:
+    """The shell lines that install torch's CPU build, then the grader from `package`: the wheel the bundle carries
+    (a path inside it) or a pinned requirement the instructor named (see `pinned_requirement`)."""
+    return (f"python -m pip install {torch} --index-url {cpu_index}\n"
+            f'python -m pip install "{package}"\n')
+
+
+def pinned_requirement(package: str) -> str:
+    """`package` when it names one build of the grader with the [student] extra, else CourseError: a bare name
+    installs whatever a public index serves under it (anyone may register an unclaimed name)."""
+    exact = re.fullmatch(r"[A-Za-z0-9._-]+\[[^\]]*\]\s*(==\s*[A-Za-z0-9.+!_-]+|@\s*\S+)", package.strip())
+    if exact is None or "student" not in package.partition("]")[0]:
+        raise CourseError(f"--ci-package {package!r}: name one build of the grader with its [student] extra, as "
+                          "'dl-grader[student]==0.1.0' (on an index you control) or "
+                          "'dl-grader[student] @ git+https://example.org/course/grader@v0.1.0'; without "
+                          "--ci-package the workflow installs the wheel the bundle carries")
+    return package.strip()
+
+
+def workflow(assignment: Assignment, kind: str, install: str) -> tuple[str, str]:
+    """(path in the bundle, text) of the CI file of `kind` ("github" or "gitlab"), whose first step runs the shell
+    lines `install` (`install_script`)."""
     script = check_script(assignment)
     if kind == "github":
         document = {
@@ -59,20 +81,19 @@ def workflow(assignment: Assignment, kind: str, package: str) -> tuple[str, str]
             "jobs": {"check": {"runs-on": "ubuntu-latest", "steps": [
                 {"uses": "actions/checkout@v4"},
                 {"uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
-                {"name": "Install the grader", "run": install},
+                {"name": "Install torch's CPU build, then the grader", "run": install},
                 {"name": "Run the public tests", "run": script},
             ]}},
         }
-        path = ".github/workflows/grader.yml"
     elif kind == "gitlab":
-        document = {"grader-check": {"image": "python:3.11", "script": [install, script],
+        document = {"grader-check": {"image": "python:3.11", "script": [*install.splitlines(), script],
                                      "artifacts": {"when": "always", "reports": {"junit": JUNIT_REPORT}}}}
-        path = ".gitlab-ci.yml"
     else:
         raise ValueError(f"unknown CI {kind!r} (known: github, gitlab)")
     class Dumper(yaml.SafeDumper):  # scripts of several lines as literal blocks, as people write them
         pass
 
+    path = CI_FILES[kind]
     Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
         "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
     header = f"# Runs the public tests of {assignment.slug} at every push, as `grader check` does on your machine.\n"
@@ -107,11 +128,13 @@ def summary_markdown(result: GradeResult) -> str:
     lines = [f"## {md(result.assignment)}: {md(result.submission)}", ""]
     if result.problem:
         lines += [f"**Not graded**: {md(result.problem)}", ""]
-    lines += [f"**{passed} of {len(result.tests)} tests pass**, {result.autograded_score:g} / {result.autograded_possible:g} points"
+    score = f"{points_text(result.autograded_score)} / {points_text(result.autograded_possible)}"
+    lines += [f"**{passed} of {len(result.tests)} tests pass**, {score} points"
               + (" (public tests only: hidden tests run when your work is graded)" if result.public_only else ""), "",
               "| Question | Points |", "| --- | --- |"]
     for question in result.questions:
-        points = "graded by a TA" if question.manual else f"{question.earned:g} / {question.possible:g}"
+        points = ("graded by a TA" if question.manual else
+                  f"{points_text(question.earned)} / {points_text(question.possible)}")
         lines.append(f"| {md(question.id)} | {points} |")
     failing = [t for t in result.tests if t.status != "passed"]
     if failing:

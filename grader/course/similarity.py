@@ -122,7 +122,7 @@ def read_document(name: str, path: Path, assignment: Assignment) -> Document:
             cells, problem = [], str(error) if isinstance(error, NotebookError) else f"{path.name} is not UTF-8 text"
     else:  # a folder or a zip: unpacked with the grader's limits, into a folder that is then removed
         with tempfile.TemporaryDirectory(prefix="grader-similarity-") as workdir:
-            prepared = prepare(path, assignment.submission, Path(workdir))
+            prepared = prepare(path, assignment.submission, Path(workdir), starters=assignment.starters)
         cells, problem = prepared.cells, prepared.problem or ""
     document = Document(name, cells, problem=problem)
     kinds, document.places = tokens(cells)
@@ -133,7 +133,7 @@ def read_document(name: str, path: Path, assignment: Assignment) -> Document:
 def excluded(assignment: Assignment) -> set[int]:
     """Fingerprints of the starter (module and notebook) and of the handout's Python code blocks."""
     cells = []
-    for path in (assignment.starter(".py"), assignment.starter(".ipynb"), assignment.root / "handout.md"):
+    for path in (*assignment.starters, assignment.root / "handout.md"):
         if not path.is_file():
             continue
         text = path.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from grader.results import clean_text
+from grader.results import clean_text, points_text
 
 
 @functools.cache
@@ -24,8 +24,16 @@ def environment():
 
     env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=finalize)
-    env.filters["points"] = lambda value: f"{value:g}"
+    env.filters["points"] = points_text
+    env.filters["answer_html"] = _answer_html
     return env
+
+
+def _answer_html(text: str):
+    """A written answer's Markdown and math as inert HTML (grader.reports.answer_text: markdown-it, latex2mathml)."""
+    from grader.reports.answer_text import answer_html
+
+    return answer_html(clean_text(text))
 
 
 @functools.cache

@@ -9,11 +9,12 @@ Text of many lines goes in one Text per line, which rich renders in linear time.
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.results import GradeResult
+from grader.results import GradeResult, points_text
 
 _STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
 _MARK = {"passed": "✓", "failed": "✗", "error": "✗", "skipped": "-"}
@@ -26,10 +27,10 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
     console = console or Console()
     if result.problem:
         console.print(Panel(Group(*_lines(result.problem, style="bold red")),
-                            title=Text(f"{result.assignment} · {result.submission}: not graded"), expand=True))
+                            title=Text(f"{result.assignment} · {graded_name(result)}: not graded"), expand=True))
         console.print(_score(result))
         return
-    table = Table(title=Text(f"{result.assignment} v{result.assignment_version} · {result.submission}"),
+    table = Table(title=Text(f"{result.assignment} v{result.assignment_version} · {graded_name(result)}"),
                   expand=True, show_edge=False)
     table.add_column("question", overflow="fold", max_width=24)
     table.add_column("points", justify="right", no_wrap=True)
@@ -38,10 +39,8 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
         tests = _failing_first([t for t in result.shown_tests() if t.question == question.id])
         shown = tests if verbose else [t for t in tests if t.status != "passed"]
         lines = [Text(question.title, style="dim")] if verbose else []
-        previous = None
-        for test in shown:
-            lines += _test_lines(test, verbose, show_output, same_as_above=test.message == previous)
-            previous = test.message
+        for group in _same_failures(shown, show_output):
+            lines += _test_lines(group, verbose, show_output)
         if question.manual:
             lines.append(Text(f"graded by a TA: {question.comment}" if question.graded else "graded by a TA",
                               style="yellow"))
@@ -50,19 +49,29 @@ def render(result: GradeResult, console: Console | None = None, show_output: boo
         table.add_row(Text(question.id, style="bold"), _points(question), Group(*lines))
     known = {q.id for q in result.questions}
     for test in (t for t in result.shown_tests() if t.question not in known):  # a test whose question the spec lacks
-        table.add_row(Text(test.question or "?", style="bold"), Text(f"{test.earned:g} / {test.points:g}"),
-                      Group(*_test_lines(test, verbose, show_output)))
+        table.add_row(Text(test.question or "?", style="bold"), Text(_of(test.earned, test.points)),
+                      Group(*_test_lines([test], verbose, show_output)))
     console.print(table)
     if result.load_output and show_output:
         console.print(Panel(Group(*_lines(result.load_output)), title="printed while loading", expand=True))
     console.print(_score(result))
 
 
+def graded_name(result: GradeResult) -> str:
+    """The submission's name, and the file graded in it where that is another name: "jane/backprop.py"."""
+    return f"{result.submission}/{result.file}" if result.file and result.file != result.submission else result.submission
+
+
+def _of(earned: float, possible: float, between: str = " / ") -> str:
+    """"11.83 / 12": points as reports print them."""
+    return f"{points_text(earned)}{between}{points_text(possible)}"
+
+
 def _points(question) -> Text:
     if question.pending:
-        return Text(f"pending / {question.possible:g}", style="bold yellow")
+        return Text(f"pending / {points_text(question.possible)}", style="bold yellow")
     style = "bold green" if question.status == "full" else "bold red"
-    return Text(f"{question.earned:g} / {question.possible:g}", style=style)
+    return Text(_of(question.earned, question.possible), style=style)
 
 
 def _failing_first(tests: list) -> list:
@@ -75,19 +84,60 @@ def short_name(name: str) -> str:
     return function.removeprefix("test_")
 
 
-def _test_lines(test, verbose: bool, show_output: bool, same_as_above: bool = False) -> list[Text]:
-    head = Text.assemble((f"{_MARK.get(test.status, '?')} {short_name(test.name)}", _STYLE.get(test.status, "")),
-                         f"  {test.earned:g}/{test.points:g}" if verbose else "")
-    message = ["(the same as above)"] if same_as_above and test.message else test.message.split("\n")
+def _same_failures(tests: list, show_output: bool) -> list[list]:
+    """The tests in runs that failed alike (same status and message): one entry says it once for all of them.
+    With `show_output` each test stays alone, since what each printed differs."""
+    groups: list[list] = []
+    for test in tests:
+        last = groups[-1][-1] if groups else None
+        if (not show_output and last is not None and test.message and test.status != "passed"
+                and (last.status, last.message) == (test.status, test.message)):
+            groups[-1].append(test)
+        else:
+            groups.append([test])
+    return groups
+
+
+def _test_lines(tests: list, verbose: bool, show_output: bool) -> list:
+    """A test (or tests that failed alike) and its message: each line wraps under its own indent, and the lines of
+    a traceback (a frame, its code, its carets) are cut at the edge rather than wrapped inside a token."""
+    test = tests[0]
+    style = _STYLE.get(test.status, "")
+    names = ", ".join(short_name(t.name) for t in tests) + (f" ({len(tests)} tests, the same failure)"
+                                                             if len(tests) > 1 else "")
+    head = Text.assemble((names, style), f"  {_of(sum(t.earned for t in tests), sum(t.points for t in tests), '/')}"
+                         if verbose else "")
+    message = test.message.split("\n")
     if not verbose and len(message) > REASON_LINES:
         message = message[:REASON_LINES] + [f"[... {len(message) - REASON_LINES} more lines: -v shows all]"]
-    details = [line for line in message if line]
-    if test.timing and test.timing not in test.message:
-        details.append(f"timing: {test.timing}")
-    details += [f"figure: {f['title']} (in the feedback page)" for f in test.figures]
+    details, in_traceback = [], False
+    for line in message:
+        if line:
+            in_traceback = in_traceback and line.startswith("  ")
+            details.append(_detail(line, cut=in_traceback))
+            in_traceback = in_traceback or line.endswith(" raised:") or line.startswith("Traceback (most recent")
+    extra = [f"timing: {test.timing}"] if test.timing and test.timing not in test.message else []
+    extra += [f"figure: {f['title']} (in the feedback page)" for f in test.figures]
     if show_output and test.output:
-        details += ["output:", *test.output.split("\n")]
-    return [head, *(Text(f"    {line}") for line in details)]
+        extra += ["output:", *test.output.split("\n")]
+    return [_hanging(Text(f"{_MARK.get(test.status, '?')} ", style=style), head),
+            *details, *(_detail(line) for line in extra if line)]
+
+
+def _hanging(mark: Text, text: Text) -> Table:
+    """`mark`, then `text`, whose wrapped lines stay under its first character."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(mark, text)
+    return grid
+
+
+def _detail(line: str, cut: bool = False) -> Padding:
+    """A line of a message, four columns in plus its own leading spaces, which its wrapped lines keep; `cut`: one
+    row, cut at the edge."""
+    text = Text(line.lstrip(" "), no_wrap=cut, overflow="ellipsis" if cut else "fold")
+    return Padding(text, (0, 0, 0, 4 + len(line) - len(line.lstrip(" "))))
 
 
 def _score(result: GradeResult) -> Panel:
@@ -95,16 +145,16 @@ def _score(result: GradeResult) -> Panel:
     if result.public_only:
         passed = sum(t.status == "passed" for t in result.tests)
         headline = Text.assemble(("public tests ", "bold"), (f"{passed} of {len(result.tests)} pass", "bold cyan"),
-                                 f"   points {result.autograded_score:g} / {result.autograded_possible:g}")
+                                 f"   points {_of(result.autograded_score, result.autograded_possible)}")
     else:
-        headline = Text.assemble(("score ", "bold"), (f"{result.final_score:g} / {result.max_score:g}", "bold cyan"),
-                                 f"   autograded {result.autograded_score:g} / {result.autograded_possible:g}",
-                                 f"   pending (manual) {result.pending:g}" if result.pending else "")
+        headline = Text.assemble(("score ", "bold"), (_of(result.final_score, result.max_score), "bold cyan"),
+                                 f"   autograded {_of(result.autograded_score, result.autograded_possible)}",
+                                 f"   pending (manual) {points_text(result.pending)}" if result.pending else "")
     lines = [headline]
     if not result.public_only and result.score_cap is not None and result.score_cap < result.total_possible:
-        lines.append(Text(f"{result.total_possible:g} points, full marks at {result.score_cap:g}"))
+        lines.append(Text(f"{points_text(result.total_possible)} points, full marks at {points_text(result.score_cap)}"))
     if result.late is not None and not result.public_only:
-        lines.append(Text(f"late policy: {result.late.status}, {result.late_penalty:g} points off: {result.late.reason}",
+        lines.append(Text(f"late policy: {result.late.status}, {points_text(result.late_penalty)} points off: {result.late.reason}",
                           style="yellow" if result.late_penalty or result.late.status != "on time" else ""))
     if result.variant and not result.public_only:
         owner = result.variant["student"]

@@ -18,6 +18,7 @@ import secrets
 from importlib import resources
 from pathlib import Path
 
+from grader.answers import answer_state, placeholders
 from grader.course.grades import read_grades
 from grader.course.review.store import Store
 from grader.reports.html import environment, stylesheet
@@ -44,9 +45,17 @@ class Review:
         self.results = read_grades(folder).results
         if not self.results:
             raise ReviewError(f"{folder}: no results to review (grade the class with `grader grade --out {folder}`)")
+        graded_as = sorted({result.assignment for result in self.results.values()})
+        if assignment.slug not in graded_as:
+            raise ReviewError(f"{folder} holds results of {', '.join(graded_as)}, not of {assignment.slug}: "
+                              f"run `grader review {graded_as[0]} {folder}`")
         order = sorted(self.results, key=lambda s: hashlib.sha256(s.encode()).hexdigest())  # not alphabetical
         self.students = {qid: [s for s in order if any(q.id == qid for q in self.results[s].questions)]
                          for qid in self.questions}
+        if not any(self.students.values()):
+            raise ReviewError(f"{folder}: no result has an answer to {', '.join(self.questions)} (graded before "
+                              f"{assignment.slug} had them?): grade the class again with `grader grade --regrade`")
+        self.placeholders = placeholders(assignment.starters, tuple(self.questions))
         self.store = Store(folder)
         self.changes = {qid: self.store.rubric_changes(q) for qid, q in self.questions.items()}
 
@@ -65,8 +74,15 @@ class Review:
         question = self.questions[qid]
         grade = self.store.grades_of(student).get(qid)
         done, total = self.progress(qid)
+        score = grade.score(question) if grade else 0.0
         return {"given": sorted(grade.given) if grade else [], "graded": bool(grade and grade.graded),
-                "score": grade.score(question) if grade else 0.0, "progress": f"{done} of {total} graded"}
+                "score": score, "progress": f"{done} of {total} graded",
+                "empty_given": score > 0 and not self.answered(qid, student)}
+
+    def answered(self, qid: str, student: str) -> bool:
+        """Whether the student wrote an answer: some text, other than the starter's placeholder."""
+        answer = next(q for q in self.results[student].questions if q.id == qid).answer
+        return answer_state(answer, self.placeholders.get(qid, set())) == "answered"
 
 
 def create_app(review: Review, token: str, ta: str = ""):
@@ -104,6 +120,19 @@ def create_app(review: Review, token: str, ta: str = ""):
         if student is None:
             abort(404)
         return _page(review, base, qid, number, student, names=request.args.get("names") == "1")
+
+    @app.get(f"{base}/q/<qid>/<int:number>/code")
+    def code(qid: str, number: int):
+        student = review.student(qid, number)
+        if student is None:
+            abort(404)
+        return _code_page(review, base, qid, number, student, names=request.args.get("names") == "1")
+
+    @app.errorhandler(404)
+    def not_found(_):
+        known = ", ".join(f"{base}/q/{qid}/0" for qid in review.questions)
+        return f"Not found: no such question or student here. The questions: {known}", 404, {
+            "Content-Type": "text/plain; charset=utf-8"}
 
     @app.post(f"{base}/api/<action>")
     def change(action: str):
@@ -146,14 +175,31 @@ def _page(review: Review, base: str, qid: str, number: int, student: str, names:
     done, _ = review.progress(qid)
     suffix = "?names=1" if names else ""
     link = lambda n: f"{base}/q/{qid}/{n}{suffix}" if 0 <= n < total else ""  # noqa: E731
+    score = grade.score(question) if grade else 0.0
+    answered = review.answered(qid, student)
     return environment().get_template("review.html").render(
         assignment=review.assignment, question=question, questions=list(review.questions.values()),
         answer=answer.answer, result=result, grade=grade, given=grade.given if grade else set(),
-        score=grade.score(question) if grade else 0.0, number=number, total=total, done=done,
+        score=score, number=number, total=total, done=done, answered=answered, empty_given=score > 0 and not answered,
+        code_link=f"{base}/q/{qid}/{number}/code{suffix}" if result.code else "",
         label=student if names else f"Student {number + 1}", names=names, changes=review.changes[qid],
         base=base, previous=link(number - 1), next=link(number + 1),
         names_link=f"{base}/q/{qid}/{number}" + ("" if names else "?names=1"), suffix=suffix,
         paper=paper_rows(result, released=True))
+
+
+def _code_page(review: Review, base: str, qid: str, number: int, student: str, names: bool) -> str:
+    """The code the student's result keeps, as the feedback page shows it: where the answer was not found."""
+    from grader.notebook import Cell
+    from grader.reports.feedback import code_cell
+    result = review.results[student]
+    anonymous = lambda n, label: label if names or label.startswith("cell ") else f"file {n}"  # noqa: E731
+    cells = [code_cell(n, Cell(label=anonymous(n, c["label"]), source=c["source"]))  # a file may bear a name
+             for n, c in enumerate(result.code, start=1)]
+    suffix = "?names=1" if names else ""
+    return environment().get_template("review_code.html").render(
+        question=review.questions[qid], cells=cells, label=student if names else f"Student {number + 1}",
+        back=f"{base}/q/{qid}/{number}{suffix}", base=base)
 
 
 def new_token() -> str:

@@ -35,6 +35,7 @@
       button.setAttribute("aria-pressed", grade.given.includes(button.dataset.item) ? "true" : "false");
     });
     document.getElementById("score").textContent = String(grade.score);
+    document.getElementById("empty-given").hidden = !grade.empty_given;
     document.getElementById("progress").textContent = grade.progress;
     state.textContent = grade.graded ? "graded, saved" : "saved";
     state.classList.remove("error");
