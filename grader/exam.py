@@ -277,18 +277,21 @@ class AnswerItem(pytest.Item):
             if answer is _UNANSWERED:
                 raise AssertionError(f"{UNANSWERED}: set {question.id} in the cell tagged {question.id}")
             credit, reason = _graded(question, lambda: self._grade(answer, plugin.assignment.seed, seconds), seconds)
-            reason += beside_the_form(question, answer, self.expected) if credit < 1 else ""
         if credit < 1:
             raise PartialCredit(credit, f"{question.id}: {reason}") if credit > 0 else AssertionError(
                 f"{question.id}: {reason}")
 
     def _grade(self, answer, seed: int, seconds: float) -> tuple[float, str]:
+        """The credit and reason; a wrong answer's reason shows it beside the form the key takes."""
         question = self.question
         if question.type == "numeric":
-            return grade_numeric(question, answer, self.expected)
-        if question.type == "choice":
-            return grade_choice(question, answer, self.expected if isinstance(self.expected, list) else [self.expected])
-        return grade_derivation(question, answer, seed=seed, seconds=seconds)
+            credit, reason = grade_numeric(question, answer, self.expected)
+        elif question.type == "choice":
+            right = self.expected if isinstance(self.expected, list) else [self.expected]
+            credit, reason = grade_choice(question, answer, right)
+        else:
+            credit, reason = grade_derivation(question, answer, seed=seed, seconds=seconds)
+        return credit, reason + (beside_the_form(question, answer, self.expected) if credit < 1 else "")
 
     def reportinfo(self):
         return self.path, None, f"{self.question.type} question {self.question.id}"

@@ -280,14 +280,14 @@ MATH_ANSWER = ("**Claim.** The margin grows: $w_{t+1} \\cdot w^* \\ge w_t \\cdot
 
 
 def _set_answers(folder: Path, answers: dict[str, str], keep_code: bool = True) -> None:
-    """Give the named students these answers to `proof`, as their results were written by grading."""
-    from grader.course.grades import write_result
-    results = read_grades(folder).results
-    for student, answer in answers.items():
-        result = results[student]
-        result.question("proof").answer = answer
-        result.code = result.code if keep_code else []
-        write_result(folder / f"{student}.json", result)
+    """Give the named students these answers to `proof`, as their results were recorded by grading."""
+    from grader.store import GradesFolder
+    with GradesFolder.writing(folder, "grade") as store:
+        for student, answer in answers.items():
+            entry = store.entry(student)
+            entry.result.question("proof").answer = answer
+            entry.result.code = entry.result.code if keep_code else []
+            store.record(student, entry.original, entry.source, entry.result, entry.provenance or {})
 
 
 def test_answers_render_markdown_and_math_as_inert_html(folder, assignment):
@@ -304,7 +304,8 @@ def test_answers_render_markdown_and_math_as_inert_html(folder, assignment):
 
 def test_a_wrong_assignment_or_an_old_grades_folder_stops_the_app_at_start(folder, capsys):
     assert cli.main(["review", "backprop", str(folder)]) == 2
-    assert "holds results of perceptron, not of backprop: run `grader review perceptron" in capsys.readouterr().err
+    assert "holds grades of perceptron, not backprop (give perceptron as the assignment)" in " ".join(
+        capsys.readouterr().err.split())
 
 
 def test_no_answer_links_to_the_code_and_points_for_an_empty_answer_warn(folder, assignment):

@@ -61,7 +61,8 @@ def load_assignment(store: GradesFolder, given: str | None = None) -> spec.Assig
     recorded = store.setting("assignment_root")
     assignment = spec.load(given or recorded or store.setting("assignment") or "?")
     if store.setting("assignment") and assignment.slug != store.setting("assignment"):
-        raise StoreError(f"{store.folder} holds grades of {store.setting('assignment')}, not {assignment.slug}")
+        raise StoreError(f"{store.folder} holds grades of {store.setting('assignment')}, not {assignment.slug} (give "
+                         f"{store.setting('assignment')} as the assignment)")
     return assignment
 
 
