@@ -357,6 +357,7 @@ def test_a_batch_and_a_single_call_find_the_same_manifest_rows(course, tmp_path)
     for name in names:
         single = grader("grade", course.root, folder / f"{name}.py", "--manifest", manifest, "--json",
                         tmp_path / "one.json", "--quiet")
+        assert single.returncode == 0, single.stdout + single.stderr
         late = json.loads((tmp_path / "one.json").read_text())["late"]
         assert late["status"] != "no time" and batch[f"{name}.py"] == late, name
     assert "(no zone given: read in Europe/Zurich)" in batch["zo\u00eb.py"]["reason"]
