@@ -146,39 +146,47 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
 def summary_mismatch(got, expected, rtol: float, atol: float, where: str = "the result") -> str | None:
     """How the worker's summary `got` of a result differs from the reference's `expected`, or None if it does not.
 
-    Sums and norms are compared with a tolerance scaled by the norm and the number of entries (so
-    float noise in a long sum passes), sampled entries as assert_close compares them.
+    The summary is hostile: it must have the reference's structure exactly (the same kind of node with
+    the same fields at every level, as many items, a summary for every leaf, an entry for every sampled
+    position and no other), or the check fails. Sums and norms are compared with a tolerance scaled by
+    the norm and the number of entries (so float noise in a long sum passes), sampled entries as
+    assert_close compares them.
     """
-    try:
-        if "shape" in expected:
-            if got["shape"] != expected["shape"]:
-                return f"{where} has shape {tuple(got['shape'])}, expected {tuple(expected['shape'])}"
-            size = max(1, math.prod(expected["shape"]))
-            tolerance = (rtol * expected["norm"] + atol) * math.sqrt(size)  # bounds the float noise of a sum of `size` terms
-            for key in ("sum", "norm"):
-                if not _close(got[key], expected[key], tolerance):
-                    return f"{where}: its {key} is {got[key]!r}, expected {expected[key]!r}"
-            if len(got["at"]) != len(expected["at"]):
-                return f"{where}: malformed summary"
-            for g, e in zip(got["at"], expected["at"]):
-                if not _close(g, e, rtol * abs(e) + atol):
-                    return f"{where}: an entry is {g!r}, expected {e!r}"
-            return None
-        if "items" in expected:
-            if got.get("length") != expected.get("length") or got.get("keys") != expected.get("keys"):
-                return f"{where} has another structure than expected (length or keys differ)"
-            for index, (g, e) in enumerate(zip(got["items"], expected["items"])):
-                mismatch = summary_mismatch(g, e, rtol, atol, f"{where}[{index}]")
-                if mismatch:
-                    return mismatch
-            return None
-        return None if got == expected else f"{where} is not what the reference returned"
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return f"{where}: malformed summary"
+    if type(got) is not dict or type(expected) is not dict or got.keys() != expected.keys():
+        return f"{where}: its summary is not of the reference's kind"
+    if "shape" in expected:
+        if got["shape"] != expected["shape"]:
+            return f"{where} has shape {_shape(got['shape'])}, expected {_shape(expected['shape'])}"
+        if type(got["at"]) is not list or len(got["at"]) != len(expected["at"]):
+            return f"{where}: its summary does not sample the entries it was asked for"
+        size = max(1, math.prod(expected["shape"]))
+        tolerance = (rtol * expected["norm"] + atol) * math.sqrt(size)  # bounds the float noise of a sum of `size` terms
+        for key in ("sum", "norm"):
+            if not _close(got[key], expected[key], tolerance):
+                return f"{where}: its {key} is {got[key]!r}, expected {expected[key]!r}"
+        for g, e in zip(got["at"], expected["at"]):
+            if not _close(g, e, rtol * abs(e) + atol):
+                return f"{where}: an entry is {g!r}, expected {e!r}"
+        return None
+    if "items" in expected:
+        if got.get("length") != expected.get("length") or got.get("keys") != expected.get("keys"):
+            return f"{where} has another structure than expected (length or keys differ)"
+        if type(got["items"]) is not list or len(got["items"]) != len(expected["items"]):
+            return f"{where}: its summary does not summarise every item"
+        for index, (g, e) in enumerate(zip(got["items"], expected["items"])):
+            mismatch = summary_mismatch(g, e, rtol, atol, f"{where}[{index}]")
+            if mismatch:
+                return mismatch
+        return None
+    return None if got == expected else f"{where} is not what the reference returned"
+
+
+def _shape(shape) -> str:
+    return str(tuple(shape)) if type(shape) is list else "unreadable"
 
 
 def _close(got, expected, tolerance: float) -> bool:
-    if type(got) not in (int, float) or type(expected) not in (int, float):
+    if type(got) not in (int, float) or type(expected) not in (int, float) or type(tolerance) not in (int, float):
         return False
     if math.isnan(expected):
         return math.isnan(got)

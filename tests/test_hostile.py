@@ -487,9 +487,9 @@ def test_nothing_of_the_submission_runs_while_the_reference_is_timed(tmp_path, m
 
 
 
-def tiny(tmp_path, source: str, tests: str = TINY_TESTS, **spec_items):
+def tiny(tmp_path, source: str, tests: str = TINY_TESTS, solution: str = TINY_SOLUTION, **spec_items):
     """Grade `source` against a two-test assignment (answer() and work()); return the result."""
-    assignment = make_assignment(tmp_path / "course", tests, TINY_SOLUTION, **spec_items)
+    assignment = make_assignment(tmp_path / "course", tests, solution, **spec_items)
     path = tmp_path / "tiny.py"
     path.write_text(source)
     return grade(assignment, path)
@@ -806,3 +806,57 @@ def test_scale(submission):
         path.write_text(source)
         result = grade(assignment, path)
         assert result.score == earned, messages(result)
+
+
+# -- third round: each case says what it earned before its class was closed, and after -----------
+
+SPEED_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(6)
+def test_mm_is_vectorised(submission, reference, speed):
+    speed(submission.mm, reference.mm, lambda r: (r.standard_normal((24, 24)), r.standard_normal((24, 24))), budget=4.0)
+"""
+SPEED_SOLUTION = "def mm(a, b):\n    return {'product': [a @ b, (b @ a)[:, :12]], 'trace': float((a @ b).trace())}\n"
+SLOW_MM = """
+import numpy as np
+def _loops(a, b):
+    return np.array([[sum(a[i, p] * b[p, j] for p in range(len(b))) for j in range(b.shape[1])] for i in range(len(a))])
+
+def mm(a, b):
+    ab = _loops(a, b)
+    return {'product': [ab, _loops(b, a)[:, :12]], 'trace': float(ab.trace())}
+"""
+FORGED_TIMING = SLOW_MM + """
+import sys
+_worker = sys.modules["grader.sandbox.worker"]
+
+def _forged_timed(self, function, calls, device, probe):
+    return [OUTLINE for _ in calls]  # answers at once, with nothing in the summary to compare
+
+_worker._Server._timed = _forged_timed
+"""
+# What the timed results' summaries pretend (the real one: {"keys": [...], "items": [{"items": [two arrays of
+# other shapes], "length": 2}, {"shape": [], ...}]}). Each earned 6 of 6 before the structure was checked, 0 after.
+FORGED_OUTLINES = {
+    "nothing_under_the_keys": """{"keys": ["'product'", "'trace'"], "items": []}""",
+    "hollow_lists_and_no_trace": """{"keys": ["'product'", "'trace'"], "items": [{"items": [], "length": 2}]}""",
+    "hollow_with_fields_the_reference_lacks": """{"keys": ["'product'", "'trace'"], "length": None, "items": [
+        {"items": [], "length": 2, "shape": [24, 24], "at": []}]}""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_OUTLINES))
+def test_a_forged_timing_summary_fails_the_speed_check(tmp_path, case):
+    """Before: 6 of 6 for each case (nothing compared); after: 0, with the summary named as malformed."""
+    result = tiny(tmp_path, FORGED_TIMING.replace("OUTLINE", FORGED_OUTLINES[case]), SPEED_TESTS, SPEED_SOLUTION,
+                  questions=[{"id": "q", "title": "Speed", "points": 6}])
+    assert result.score == 0, messages(result)
+    assert "reference's result on the same input" in messages(result)
+
+
+def test_the_speed_check_of_the_forged_cases_ranks_honest_code(tmp_path):
+    questions = [{"id": "q", "title": "Speed", "points": 6}]
+    assert tiny(tmp_path / "fast", SPEED_SOLUTION, SPEED_TESTS, SPEED_SOLUTION, questions=questions).score == 6
+    assert tiny(tmp_path / "slow", SLOW_MM, SPEED_TESTS, SPEED_SOLUTION, questions=questions).score == 0
