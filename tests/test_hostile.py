@@ -860,3 +860,67 @@ def test_the_speed_check_of_the_forged_cases_ranks_honest_code(tmp_path):
     questions = [{"id": "q", "title": "Speed", "points": 6}]
     assert tiny(tmp_path / "fast", SPEED_SOLUTION, SPEED_TESTS, SPEED_SOLUTION, questions=questions).score == 6
     assert tiny(tmp_path / "slow", SLOW_MM, SPEED_TESTS, SPEED_SOLUTION, questions=questions).score == 0
+
+
+TABLE_TESTS = """
+import numpy as np
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_tables(submission, reference):
+    for n in submission.sizes():  # the reference is called with the student's data: it keys cache entries
+        assert np.array_equal(submission.table(n), reference.table(n))
+"""
+TABLE_SOLUTION = "import numpy as np\n\ndef sizes():\n    return [3, 5]\n\ndef table(n):\n    return np.arange(n, dtype=float)\n"
+# Sizes a submission asks the reference's tables for, so that the batch's reference cache would hold them.
+CACHE_FILLERS = {
+    "one_answer_of_80_MB": "[10_000_000]",
+    "sixty_answers_of_3_MB": "[400_000 + i for i in range(60)]",
+    "three_thousand_small_answers": "list(range(10, 3010))",
+}
+
+
+def test_no_submission_slows_the_gradings_after_it_in_a_batch(tmp_path):
+    """Each filler, graded in one job with honest classmates before and after it. Before: every classmate
+    graded after the 80 MB answer took 20 s to 40 s more (each grading child sent back every entry it inherited,
+    read by repeated concatenation); after: as long as those graded before it."""
+    assignment = make_assignment(tmp_path / "course", TABLE_TESTS, TABLE_SOLUTION)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    students = ["a_honest"] + [f"b_{case}" for case in sorted(CACHE_FILLERS)] + ["c_honest", "d_honest", "e_honest"]
+    for student in students:
+        sizes = CACHE_FILLERS.get(student[2:], "[3, 5]")
+        (folder / f"{student}.py").write_text(TABLE_SOLUTION.replace("[3, 5]", sizes))
+    out = tmp_path / "out"
+    out.mkdir()
+    config = {"assignment": str(assignment.root), "public_only": False, "out": str(out), "seed": 0, "late": None,
+              "hold_feedback": False, "jobs": 1}
+    job = subprocess.Popen([sys.executable, "-m", "grader.batch.job", json.dumps(config)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    job.stdin.write("".join(json.dumps({"student": s, "path": str(folder / f"{s}.py")}) + "\n" for s in students))
+    job.stdin.close()
+    took, last = {}, time.monotonic()
+    for line in job.stdout:
+        took[json.loads(line)["student"]] = time.monotonic() - last
+        last = time.monotonic()
+    assert job.wait(timeout=60) == 0
+    assert set(took) == set(students)
+    for student in students:
+        assert json.loads((out / f"{student}.json").read_text())["score"] == 1, student
+    after = max(took[s] for s in ("c_honest", "d_honest", "e_honest"))
+    print("gradings took", {s: round(t, 2) for s, t in took.items()})
+    assert after < took["a_honest"] + 5, took
+
+
+@requires_bubblewrap
+def test_a_sandbox_with_a_user_namespace_of_its_own_cannot_make_another(tmp_path):
+    """Before: `unshare -U` inside such a sandbox succeeded; after: refused (where bubblewrap has --disable-userns)."""
+    from grader.sandbox.launch import _bwrap_prefix, refuses_nested_userns
+    if not refuses_nested_userns():
+        pytest.skip("this bubblewrap has no --disable-userns")
+    (tmp_path / "files").mkdir()
+    prefix = _bwrap_prefix(tmp_path / "files", tmp_path, None, False, {"disk_mb": 1})
+    unshare = [sys.executable, "-c", "import ctypes, sys; sys.exit(3 if ctypes.CDLL(None).unshare(0x10000000) else 0)"]
+    assert subprocess.run(prefix + unshare).returncode == 3  # CLONE_NEWUSER refused
+    assert subprocess.run([p for p in prefix if p != "--disable-userns"] + unshare).returncode == 0

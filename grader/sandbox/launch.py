@@ -167,6 +167,8 @@ def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, 
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
     args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if own_user else ["--unshare-user"]
+    if not own_user and refuses_nested_userns():
+        args += ["--disable-userns"]  # no user namespace of its own inside: no unprivileged way to new mounts
     size = str(int(limits["disk_mb"]) * 2**20)
     args += ["--ro-bind", "/usr", "/usr"]  # then /tmp: later binds may lie under it
     args += ["--bind", str(space.tmp), SANDBOX_TMP] if space else ["--size", size, "--tmpfs", SANDBOX_TMP]
@@ -198,6 +200,16 @@ def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, 
     for key, value in _ENV.items():
         args += ["--setenv", key, value]
     return args
+
+
+@functools.lru_cache(maxsize=None)
+def refuses_nested_userns() -> bool:
+    """Whether this bubblewrap can keep a sandbox from making user namespaces inside it (--disable-userns, 0.8)."""
+    try:
+        usage = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--disable-userns" in usage
 
 
 @functools.lru_cache(maxsize=None)
