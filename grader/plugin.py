@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from grader import errors
 from grader.checks import assert_all_close
-from grader.exam import KeyFile, PartialCredit, is_key_file
+from grader.exam import KeyFile, PartialCredit, answer_variable, is_key_file
 from grader.perf import compare_speed, default_device
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
@@ -46,6 +47,7 @@ class GraderPlugin:
         self.results: dict[str, TestResult] = {}
         self.items: list[pytest.Item] = []
         self.collect_errors: list[str] = []  # the assignment's fault: a test module or a key that does not load
+        self.before_hidden: BeforeHidden | None = None  # taken as the first hidden test starts, while they are held back
 
     def submission_side(self) -> Side:
         """The submission's side, or LoadFailed with the reason it could not run."""
@@ -124,6 +126,8 @@ class GraderPlugin:
             self.collect_errors.append(f"{report.nodeid}: {report.longreprtext}")
 
     def pytest_collection_modifyitems(self, items):
+        if self.assignment.hidden_results == "after_release":  # no public test runs after a hidden one
+            items.sort(key=lambda item: visibility_of(item, self.assignment) == "hidden")
         self.items = list(items)
         for item in items:
             self.results[item.nodeid] = TestResult(
@@ -131,6 +135,10 @@ class GraderPlugin:
                 status="failed", visibility=visibility_of(item, self.assignment), message="not run")
 
     def pytest_runtest_setup(self, item):
+        result = self.results.get(item.nodeid)
+        if (self.assignment.hidden_results == "after_release" and self.before_hidden is None
+                and result is not None and result.visibility == "hidden"):
+            self.before_hidden = BeforeHidden.take(self.assignment, self.sides["submission"], self.problem)
         for side in self.sides.values():
             if side is not None:
                 side.take_output()
@@ -158,6 +166,24 @@ class GraderPlugin:
                 result.earned = round(result.points * call.excinfo.value.credit, 6) if partial else 0.0
                 result.message = (describe_failure(call.excinfo, show_source=result.visibility == "public")
                                   if call.excinfo else "failed")
+
+
+@dataclass(frozen=True)
+class BeforeHidden:
+    """What the student may see of the submission while hidden results are held back, taken before the first
+    hidden test: anything reported later (a reload's errors, a variable a hidden call set) may carry its data."""
+
+    load_errors: tuple[str, ...]
+    load_output: str
+    answers: dict  # free-text answers given as variables, by question id
+
+    @classmethod
+    def take(cls, assignment: Assignment, side: Side | None, problem: str | None) -> BeforeHidden:
+        if side is None or problem:
+            return cls((), "", {})
+        side.load()
+        answers = {q.id: answer_variable(q, side) for q in assignment.questions if q.type == "free_text"}
+        return cls(tuple(side.load_errors), side.load_output, answers)
 
 
 def points_of(item) -> float:

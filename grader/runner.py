@@ -29,7 +29,7 @@ from grader.spec import Assignment
 from grader.submission import Prepared, prepare
 
 if TYPE_CHECKING:
-    from grader.plugin import GraderPlugin
+    from grader.plugin import BeforeHidden, GraderPlugin
     from grader.proxy import Side
     from grader.refcache import ReferenceCache
 
@@ -265,17 +265,31 @@ def _violation_message(prepared: Prepared) -> str | None:
     return "the submission uses forbidden APIs, so it was not run:\n" + "\n".join(prepared.violations)
 
 
+def _load_report(submission: Side | None, before_hidden: BeforeHidden | None) -> dict:
+    """The load's errors and output; while hidden results are held back, those reported after the first hidden
+    test began are kept apart (held_load_errors)."""
+    if submission is None:
+        return {}
+    reported = list(submission.load_errors)
+    if before_hidden is None:
+        return {"load_errors": reported, "load_output": submission.load_output}
+    return {"load_errors": list(before_hidden.load_errors), "load_output": before_hidden.load_output,
+            "held_load_errors": [e for e in reported if e not in before_hidden.load_errors]}
+
+
 def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, isolation: Isolation,
             submission: Side | None, public_only: bool, elapsed: float) -> GradeResult:
     from grader.exam import answer_variable, misplaced
 
     tests = list(plugin.results.values())
+    before_hidden = plugin.before_hidden
     questions = []
     for q in assignment.questions:
         mine = [t for t in tests if t.question == q.id]
         if q.manual:
             found = prepared.answers.get(q.id, "")  # a free-text answer set as a string wins over the cell that sets it
-            answer = (answer_variable(q, submission) or found) if q.type == "free_text" else found
+            variable = before_hidden.answers.get(q.id, "") if before_hidden else answer_variable(q, submission)
+            answer = (variable or found) if q.type == "free_text" else found
             questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True,
                                             rubric=[item.label for item in q.rubric], answer=answer))
         elif mine or not public_only:
@@ -286,8 +300,7 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
         submission=prepared.name, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
         questions=questions, score_cap=assignment.score_cap,
         warnings=isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
-        load_errors=list(submission.load_errors) if submission is not None else [],
-        load_output=submission.load_output if submission is not None else "",
+        **_load_report(submission, before_hidden),
         execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
         hidden_held_back=assignment.hidden_results == "after_release",
         code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells],

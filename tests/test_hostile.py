@@ -924,3 +924,84 @@ def test_a_sandbox_with_a_user_namespace_of_its_own_cannot_make_another(tmp_path
     unshare = [sys.executable, "-c", "import ctypes, sys; sys.exit(3 if ctypes.CDLL(None).unshare(0x10000000) else 0)"]
     assert subprocess.run(prefix + unshare).returncode == 3  # CLONE_NEWUSER refused
     assert subprocess.run([p for p in prefix if p != "--disable-userns"] + unshare).returncode == 0
+
+
+HELD_TESTS = {
+    "test_public.py": """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_answer(submission):
+    assert submission.answer() == 42
+""",
+    "test_hidden.py": """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_secret(submission):
+    assert submission.work(SECRET) is True
+
+@pytest.mark.points(1)
+def test_again(submission):
+    assert submission.answer() == 42
+""",
+}
+SECRET = "31337"
+# Each case earned full marks before and after; what changed is whether SECRET (a hidden test's argument)
+# reached the feedback page, the Gradescope JSON or the terminal while hidden results were held back.
+HIDDEN_LEAKS = {
+    "a_reload_quotes_a_file_written_during_the_hidden_test": """
+import os
+if os.path.exists("seen.txt"):
+    raise RuntimeError("a hidden test passed " + open("seen.txt").read())
+
+def work(x):
+    open("seen.txt", "w").write(repr(x))
+    os._exit(1)  # the next call loads the submission again
+""",
+    "a_free_text_answer_set_by_the_hidden_call": """
+essay = "my answer"
+
+def work(x):
+    global essay
+    essay = "a hidden test passed " + repr(x)
+    return True
+""",
+    "the_answers_reload_quotes_a_file": """
+import os
+if os.path.exists("seen.txt"):
+    raise RuntimeError("a hidden test passed " + open("seen.txt").read())
+essay = "my answer"
+
+def work(x):
+    open("seen.txt", "w").write(repr(x))
+    if x is not None:
+        os._exit(1)
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN_LEAKS))
+def test_nothing_a_hidden_test_leaves_reaches_the_student_while_held_back(tmp_path, case):
+    """Before: SECRET appeared in the feedback page and results.json (as a load error or as the answer);
+    after: nowhere, until `grader feedback` releases the hidden tests."""
+    folder = tmp_path / "course" / "assignments" / "tiny"
+    assignment = make_assignment(tmp_path / "course", "", TINY_SOLUTION, hidden_results="after_release", questions=[
+        {"id": "q", "title": "Code", "points": 3},
+        {"id": "essay", "title": "Essay", "points": 1, "type": "free_text", "rubric": [{"id": "r", "points": 1, "text": "ok"}]}])
+    (folder / "tests" / "hidden" / "test_hidden.py").write_text(HELD_TESTS["test_hidden.py"].replace("SECRET", SECRET))
+    (folder / "tests" / "public" / "test_public.py").write_text(HELD_TESTS["test_public.py"])
+    path = tmp_path / "tiny.py"
+    path.write_text("def answer():\n    return 42\n" + HIDDEN_LEAKS[case])
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--show-output", "-v",
+         "--feedback", str(out / "feedback.html"), "--gradescope", str(out / "results.json")],
+        capture_output=True, timeout=300, env={**os.environ, "COLUMNS": "200"}, cwd=tmp_path)
+    assert completed.returncode in (0, 1), completed.stderr.decode(errors="replace")
+    shown = {"terminal": completed.stdout.decode(), "page": (out / "feedback.html").read_text(),
+             "gradescope": json.dumps([t for t in json.loads((out / "results.json").read_text())["tests"]
+                                       if t["visibility"] != "after_published"]) + json.loads((out / "results.json").read_text())["output"]}
+    assert [where for where, text in shown.items() if SECRET in text] == []

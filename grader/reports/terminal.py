@@ -108,7 +108,7 @@ def _score(result: GradeResult) -> Panel:
                           style="yellow" if result.late_penalty or result.late.status != "on time" else ""))
     lines.append(Text(f"isolation: {result.isolation}   time: {result.execution_time:.1f} s   "
                       f"sha256: {result.submission_sha256[:12]}", style="dim"))
-    for message in result.load_errors:
+    for message in result.shown_load_errors():
         lines += _lines(f"while loading: {message}", style="yellow")
     for message in result.warnings:
         lines += _lines(f"warning: {message}", style="yellow")
