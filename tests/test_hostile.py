@@ -1005,3 +1005,92 @@ def test_nothing_a_hidden_test_leaves_reaches_the_student_while_held_back(tmp_pa
              "gradescope": json.dumps([t for t in json.loads((out / "results.json").read_text())["tests"]
                                        if t["visibility"] != "after_published"]) + json.loads((out / "results.json").read_text())["output"]}
     assert [where for where, text in shown.items() if SECRET in text] == []
+
+
+def _parenthesised(source: str) -> str:
+    """Every operand and every operation wrapped in parentheses of its own (the same program)."""
+    import ast
+    tree, inserts = ast.parse(source), []
+    inside_fstrings = {id(n) for f in ast.walk(tree) if isinstance(f, ast.JoinedStr) for n in ast.walk(f) if n is not f}
+    for node in ast.walk(tree):
+        slices = isinstance(node, ast.Tuple) and any(isinstance(e, ast.Slice) for e in node.elts)
+        if isinstance(node, ast.expr) and not isinstance(node, (ast.Starred, ast.Slice)) and not slices and (
+                id(node) not in inside_fstrings):
+            inserts += [((node.lineno, node.col_offset), 1, "("), ((node.end_lineno, node.end_col_offset), 0, ")")]
+    lines = source.splitlines(keepends=True)
+    for (row, column), _, text in sorted(inserts, reverse=True):
+        lines[row - 1] = lines[row - 1][:column] + text + lines[row - 1][column:]
+    rewritten = "".join(lines)
+    assert ast.dump(ast.parse(rewritten)) == ast.dump(tree)
+    return rewritten
+
+
+def _decorated(source: str) -> str:
+    """Annotations on every argument and return, a docstring in every function, `x = x + y` as `x += y`."""
+    import ast
+
+    class Decorate(ast.NodeTransformer):
+        def visit_FunctionDef(self, node):
+            self.generic_visit(node)
+            for arg in node.args.args:
+                arg.annotation = arg.annotation or ast.Name("object")
+            node.returns = node.returns or ast.Name("object")
+            node.body.insert(0, ast.Expr(ast.Constant(f"Compute {node.name.replace('_', ' ')} as asked.")))
+            return node
+
+        def visit_Assign(self, node):
+            value, [target] = node.value, node.targets if len(node.targets) == 1 else [None]
+            if (isinstance(target, ast.Name) and isinstance(value, ast.BinOp) and isinstance(value.left, ast.Name)
+                    and value.left.id == target.id):
+                return ast.AugAssign(target, value.op, value.right)
+            return node
+
+    return ast.unparse(ast.fix_missing_locations(Decorate().visit(ast.parse(source))))
+
+
+def _padded(source: str) -> str:
+    """A `pass` and a stray string after every statement."""
+    import ast
+
+    class Pad(ast.NodeTransformer):
+        def generic_visit(self, node):
+            super().generic_visit(node)
+            for name in ("body", "orelse"):
+                block = getattr(node, name, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    setattr(node, name, [s for statement in block for s in (statement, ast.Pass(),
+                                                                             ast.Expr(ast.Constant("checked")))])
+            return node
+
+    return ast.unparse(ast.fix_missing_locations(Pad().visit(ast.parse(source))))
+
+
+# A copy disguised by each rewrite, against its original (similarity 1.0 for a verbatim copy); the figures
+# for the reference and the four independent solutions of tests/similarity/, before and after normalising.
+SIMILARITY_EVASIONS = {"every_operand_in_parentheses": _parenthesised, "annotations_docstrings_and_augmented_assignments":
+                       _decorated, "a_pass_and_a_string_after_every_statement": _padded}
+
+
+@pytest.mark.parametrize("case", sorted(SIMILARITY_EVASIONS))
+def test_cosmetic_rewrites_do_not_hide_a_copy(case):
+    """Before (reference and the four independent solutions, each against its disguised copy): parentheses
+    0.017 to 0.046, a pass and a string after each statement 0.43 to 0.55, annotations, docstrings and `+=`
+    0.65 to 0.75; after: 1.0 each. The independent pairs' highest score: 0.174 before, 0.180 after."""
+    import itertools
+    from grader.course.similarity import Document, compare, fingerprints, tokens
+    from grader.notebook import Cell
+
+    def document(name: str, source: str) -> Document:
+        made = Document(name, [Cell(f"{name}.py", source)])
+        kinds, made.places = tokens(made.cells)
+        made.prints = fingerprints(kinds)
+        return made
+
+    def similarity(a: str, b: str) -> float:
+        pairs = compare([document("a", a), document("b", b)], set())
+        return pairs[0].similarity if pairs else 0.0
+
+    originals = [ROOT / "solutions" / "perceptron.py", *sorted((ROOT / "tests" / "similarity").glob("perceptron_*.py"))]
+    sources = [path.read_text() for path in originals]
+    assert min(similarity(source, SIMILARITY_EVASIONS[case](source)) for source in sources) >= 0.95
+    assert max(similarity(a, b) for a, b in itertools.combinations(sources, 2)) <= 0.25
