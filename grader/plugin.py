@@ -19,6 +19,7 @@ from grader import errors
 from grader.checks import assert_all_close
 from grader.exam import KeyFile, PartialCredit, answer_variable, is_key_file
 from grader.perf import compare_speed, default_device
+from grader.protocol import SIMULATED_CUDA
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
 from grader.spec import Assignment
@@ -82,7 +83,7 @@ class GraderPlugin:
                   atol: float = 1e-8, device: str | None = None, **options) -> None:
             device = device or default_device()
             if isinstance(budget, dict):  # a budget per device: {"cpu": 5, "cuda": 3}
-                budget = budget[device]
+                budget = budget["cuda" if device == SIMULATED_CUDA else device]
             sample = tuple(make_args(rng))
             assert_all_close(student(*sample), reference(*sample), rtol, atol, name="result")  # fast must be right
             timing = compare_speed(student, reference, make_args, rng, budget, device=device, rtol=rtol, atol=atol,
