@@ -51,6 +51,9 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     cleaned up; clean-up never raises.
     """
     isolation = isolation or cached_detect()
+    if not isolation.meets(assignment.isolation):
+        raise GradingError(f"{assignment.slug} asks for isolation {assignment.isolation!r} (assignment.yaml), and this "
+                           f"machine gives {isolation.describe()}: {isolation.warning or 'nothing more'}")
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="grader-submission-"))
     refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))

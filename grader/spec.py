@@ -140,6 +140,7 @@ class Assignment:
     kind: str = "assignment"   # or "exam": a cap below the total is the exam's declared bonus
     audit: AuditSettings = AuditSettings()
     hidden_results: str = "shown"   # or "after_release": hidden tests' names and messages held back until released
+    isolation: str = "any"          # the least a grading may run under: "own_user" or "bubblewrap" (ISOLATION_LEVELS)
 
     @property
     def key_path(self) -> Path:
@@ -283,6 +284,7 @@ def parse(data, root: Path) -> Assignment:
         kind=kind,
         late=_late(reader.mapping("late", required=False), where),
         hidden_results=reader.choice("hidden_results", HIDDEN_RESULTS, HIDDEN_RESULTS[0]),
+        isolation=reader.choice("isolation", ISOLATION_LEVELS, ISOLATION_LEVELS[0]),
         audit=_audit_settings(reader.mapping("audit", required=False), where),
     )
     reader.no_unknown()
@@ -382,6 +384,9 @@ def _count(reader: "_Reader", key: str, default: int | None, all_allowed: bool =
 
 
 HIDDEN_RESULTS = ("shown", "after_release")  # the first is the default
+# The least isolation a grading may run under, weakest first (the default): any; student code under a user of its
+# own, which cannot read the grader's files (rlimits as root, or bubblewrap); bubblewrap's sandbox.
+ISOLATION_LEVELS = ("any", "own_user", "bubblewrap")
 
 
 def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:

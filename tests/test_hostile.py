@@ -1094,3 +1094,118 @@ def test_cosmetic_rewrites_do_not_hide_a_copy(case):
     sources = [path.read_text() for path in originals]
     assert min(similarity(source, SIMILARITY_EVASIONS[case](source)) for source in sources) >= 0.95
     assert max(similarity(a, b) for a, b in itertools.combinations(sources, 2)) <= 0.25
+
+
+# Submissions that look for the reference where a container without bubblewrap leaves it in reach; each starts
+# from code that earns nothing (answer() must return 42, work() True).
+WRONG = "def answer():\n    return 0\n\ndef work():\n    return False\n"
+REACHING = {
+    "runs_the_solution_of_the_zip": """
+import glob
+for _path in glob.glob("/autograder/source/solutions/*.py") + glob.glob("/tmp/*/autograder/source/solutions/*.py"):
+    try:
+        exec(open(_path).read())
+    except OSError:
+        pass
+""",
+    "reads_the_hidden_tests": """
+import glob, re
+for _path in glob.glob("/tmp/*/autograder/source/assignments/*/tests/hidden/*.py"):
+    try:
+        _expected = int(re.search(r"== (\\d+)", open(_path).read()).group(1))
+        answer, work = (lambda: _expected), (lambda: True)
+    except (OSError, AttributeError):
+        pass
+""",
+    "runs_the_reference_sandboxs_code": """
+import glob, json
+for _path in glob.glob("/tmp/grader-meta-*/cells.json"):
+    try:
+        for _cell in json.load(open(_path)):
+            if "_path" not in _cell["source"]:  # not this submission's own code
+                exec(_cell["source"])
+    except (OSError, ValueError):
+        pass
+""",
+}
+
+
+REFERENCE_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_answer(submission, reference):
+    assert submission.answer() == reference.answer() == 42
+
+@pytest.mark.points(1)
+def test_work(submission, reference):
+    assert submission.work() is reference.work() is True
+"""
+
+
+@pytest.fixture
+def gradescope_root():
+    """An /autograder laid out as Gradescope unpacks the zip (source/, submission/, results/), which every user
+    may pass through."""
+    folder = Path(tempfile.mkdtemp(prefix="gradescope-", dir="/tmp"))
+    folder.chmod(0o755)
+    root = folder / "autograder"
+    make_assignment(root / "source", REFERENCE_TESTS, TINY_SOLUTION)
+    for sub in ("submission", "results"):
+        (root / sub).mkdir()
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)  # as unzipped: readable by all
+    yield root
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def autograde(root: Path, **env) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run the autograder on `root` as Gradescope does (as root), with bubblewrap turned off (GRADER_ISOLATION);
+    where this interpreter lies under a home folder that only root may pass (/root here), in a mount namespace in
+    which any user may pass it, as in a container whose Python any user can run. Its process and results."""
+    (root / "results" / "results.json").unlink(missing_ok=True)
+    command = [sys.executable, "-m", "grader.autograder", "tiny", str(root)]
+    top = Path(sys.executable).parents[-3]  # e.g. /root/.pyenv: where the interpreter lies, one below the home folder
+    if not top.parent.stat().st_mode & 0o001:  # a tmpfs over the home folder, the interpreter's folder bound back in
+        stage = root.parent / "interpreter"
+        command = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                   f"mkdir -p {stage} && mount --bind {top} {stage} && mount -t tmpfs -o mode=0755 tmpfs {top.parent} && "
+                   f"mkdir {top} && mount --bind {stage} {top} && exec \"$@\"", "sh", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root,
+                          env={**os.environ, "GRADER_ISOLATION": "rlimits", **env})
+    assert (root / "results" / "results.json").exists(), (command, done.returncode, done.stdout + done.stderr)
+    return done, json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="Gradescope runs the autograder as root")
+@pytest.mark.parametrize("case", sorted(REACHING))
+def test_the_autograder_keeps_the_reference_out_of_reach_without_bubblewrap(gradescope_root, case):
+    """Before: 2 of 2 for each (the solution, the hidden tests and the reference's code were readable by student
+    code); after: 0 of 2, the result saying which isolation it ran under; a correct submission still earns 2."""
+    (gradescope_root / "submission" / "tiny.py").write_text(WRONG + REACHING[case])
+    done, document = autograde(gradescope_root)
+    assert done.returncode == 0, done.stderr
+    assert document["score"] == 0, document
+    assert "Isolation: rlimits" in document["output"] and "readable only by the grader's user" in document["output"]
+    (gradescope_root / "submission" / "tiny.py").write_text(TINY_SOLUTION)
+    done, document = autograde(gradescope_root)
+    assert document["score"] == 2, (done.stderr, document)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="Gradescope runs the autograder as root")
+def test_the_autograder_refuses_to_grade_below_what_the_assignment_asks(gradescope_root):
+    """An assignment that asks for bubblewrap, in a container where it does not work: a clear failure."""
+    (gradescope_root / "submission" / "tiny.py").write_text(TINY_SOLUTION)
+    spec_file = gradescope_root / "source" / "assignments" / "tiny" / "assignment.yaml"
+    spec_file.write_text(spec_file.read_text() + "isolation: bubblewrap\n")
+    done, document = autograde(gradescope_root)
+    assert done.returncode == 1 and "asks for isolation 'bubblewrap'" in done.stderr, done.stderr
+    assert document["score"] == 0 and "autograder itself failed" in document["output"]
+
+
+def test_the_autograder_refuses_where_student_code_would_run_as_its_own_user(gradescope_root, monkeypatch, capsys):
+    from grader import autograder
+    from grader.sandbox.launch import Isolation
+    monkeypatch.setattr(autograder, "cached_detect", lambda: Isolation("rlimits", own_users=False, warning="w"))
+    assert autograder.main(["tiny", str(gradescope_root)]) == 1
+    assert "could read the reference solution" in capsys.readouterr().err
