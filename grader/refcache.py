@@ -25,7 +25,9 @@ class ReferenceCache:
     The tests may call the reference with what the submission returned, so a student's data can key
     entries: none may exceed `entry_bytes`, one grading may add at most `learn_bytes` and `learn_entries`,
     and the whole cache at most `limit_bytes` and `limit_entries`. A result past a bound is simply not
-    kept (the reference computes it again when asked), so no grading's cost reaches the next one's.
+    kept (the reference computes it again when asked), so no grading's cost reaches the next one's. And a
+    parent keeps only what two gradings learnt (the seeded tests' calls, which every grading makes), so
+    calls keyed by one student's data never fill the batch's cache and crowd out the common ones.
     """
 
     def __init__(self, limit_bytes: int = 256 * 2**20, limit_entries: int = 20_000, entry_bytes: int = 4 * 2**20,
@@ -35,6 +37,7 @@ class ReferenceCache:
         self.limit, self.size = limit_bytes, 0
         self.limit_entries, self.entry_bytes = limit_entries, entry_bytes
         self.learn_bytes, self.learn_entries, self.learnt = learn_bytes, learn_entries, 0
+        self.seen_once: set[str] = set()  # keys one child learnt, kept once another learns them too
 
     def get(self, key: str):
         return copy.deepcopy(self.entries[key]) if key in self.entries else _MISSING
@@ -52,10 +55,16 @@ class ReferenceCache:
         self.added, self.learnt = {}, 0
 
     def merge(self, entries: dict[str, object]) -> None:
-        """Take in what a child learnt."""
+        """Take in what a child learnt: the answers to calls that an earlier child learnt too."""
         for key, value in entries.items():
+            if key in self.entries:
+                continue
+            if key not in self.seen_once:
+                if len(self.seen_once) < 10 * self.limit_entries:
+                    self.seen_once.add(key)
+                continue
             size = _size(value)
-            if key not in self.entries and size <= self.entry_bytes:
+            if size <= self.entry_bytes:
                 self._keep(key, value, size)
 
     def _keep(self, key: str, value, size: int) -> bool:

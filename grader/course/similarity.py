@@ -1,8 +1,9 @@
 """Similarity of a class's submissions, as MOSS measures it: winnowed fingerprints of normalised code.
 
 Each submission's code (a module, or a notebook's code cells) is read, never run. A cell that parses is
-first normalised through its syntax tree, so that cosmetic rewrites hide nothing: docstrings, annotations and
-`pass` where other statements stand are dropped, `x += y` reads `x = x + y`, and unparsing writes each
+first normalised through its syntax tree, so that cosmetic rewrites hide nothing: docstrings, annotations,
+`pass` where other statements stand, `x = x` and branches on a constant (`if False:`) are dropped (the branch
+taken stays), `x += y` reads `x = x + y`, and unparsing writes each
 statement on a line of its own with only the parentheses it needs. The result is tokenised with Python's
 `tokenize`: identifiers become N (every name is renamed alike), numbers 0 and strings S, comments and blank
 lines are dropped, keywords, operators and the block structure stay. Every run of K tokens is hashed, and winnowing keeps the
@@ -128,6 +129,21 @@ class _Cosmetics(ast.NodeTransformer):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.returns = None
         return node
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant):  # a branch that is always or never taken: what runs, unwrapped
+            return node.body if node.test.value else node.orelse or None
+        return node
+
+    def visit_While(self, node):
+        self.generic_visit(node)
+        return None if isinstance(node.test, ast.Constant) and not node.test.value else node
+
+    def visit_Assign(self, node):
+        self.generic_visit(node)
+        same = len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)
+        return None if same and node.targets[0].id == node.value.id else node  # x = x
 
     def visit_AnnAssign(self, node):
         if node.value is None:
