@@ -1228,3 +1228,36 @@ def test_the_autograder_refuses_where_student_code_would_run_as_its_own_user(gra
     monkeypatch.setattr(autograder, "cached_detect", lambda: Isolation("rlimits", own_users=False, warning="w"))
     assert autograder.main(["tiny", str(gradescope_root)]) == 1
     assert "could read the reference solution" in capsys.readouterr().err
+
+
+NESTED_USERNS = {
+    "unshare_in_the_worker": "import ctypes\ndef attempt():\n    return ctypes.CDLL(None).unshare(0x10000000)\n",
+    "unshare_in_a_forked_child": """
+import ctypes, os
+def attempt():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if ctypes.CDLL(None).unshare(0x10000000) == 0 else 1)
+    return -1 if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) else 0
+""",
+}
+
+
+@requires_bubblewrap
+@pytest.mark.parametrize("case", sorted(NESTED_USERNS))
+def test_a_submission_cannot_make_a_user_namespace_in_its_sandbox(tmp_path, case):
+    """A sandbox with a user namespace of its own (a grader that is not root), started as grading starts it.
+    Before: unshare(CLONE_NEWUSER) returned 0; after: -1."""
+    from grader.proxy import Proxy, Side
+    from grader.sandbox.launch import Isolation, Template, refuses_nested_userns
+    from conftest import SIDE_LIMITS
+    if not refuses_nested_userns():
+        pytest.skip("this bubblewrap has no --disable-userns")
+    config = {"preload": [], "limits": SIDE_LIMITS, "forbidden": []}
+    isolation = Isolation("bubblewrap", own_users=False)
+    side = Side("submission", lambda: Template(tmp_path, [{"label": "m.py", "source": NESTED_USERNS[case]}], config,
+                                               isolation), {}, call_timeout=30)
+    try:
+        assert Proxy(side).attempt() == -1
+    finally:
+        side.close()
