@@ -305,3 +305,14 @@ def test_terminal_render_lists_tests_of_unknown_questions():
                                            earned=0, status="error", visibility="hidden", message="boom"))
     text = rendered(result, 120)
     assert "orphan" in text and "boom" in text and "nowhere" in text
+
+
+def test_load_errors_after_a_hidden_test_are_shown_only_once_released():
+    from grader.reports.feedback import to_feedback_html
+    from grader.reports.gradescope import to_gradescope
+    held = make_result(hidden_held_back=True, held_load_errors=["cell 1: RuntimeError: a hidden test passed 31337"])
+    assert held.shown_load_errors() == ["cell 4: NameError"]
+    assert "31337" not in to_gradescope(held)["output"] and "31337" not in to_feedback_html(held, [])
+    released = results.GradeResult.from_dict(held.to_dict())
+    released.hidden_held_back = False
+    assert released.shown_load_errors()[-1].endswith("31337") and "31337" in to_gradescope(released)["output"]
