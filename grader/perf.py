@@ -64,7 +64,8 @@ class Timing:
     def summary(self) -> str:
         over = "over " if self.lower_bound else ""
         watch = "" if self.device == "cpu" else (", the idle side's GPU use checked" if self.gpu_watched else
-                                                 ", the idle side's GPU use not checked (no NVML)")
+                                                 ", the idle side's GPU use not checked (no NVML, or blocks shorter "
+                                                 "than its sampling period)")
         return (f"{over}{self.ratio:.2f}x the reference's time (budget {self.budget:g}x) on {self.device}: median "
                 f"{over}{1e3 * self.submission:.2f} ms against {1e3 * self.reference:.2f} ms per {self.number} calls, "
                 f"{self.repeats} repetitions{watch}")
@@ -124,6 +125,7 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
         if reference_time >= min_block or number >= MAX_CALLS_PER_BLOCK:
             break
         number *= 2
+    watched = gpu is not None and reference_time >= WATCHED_BLOCK_SECONDS  # else NVML's samples cannot cover a block
     limit = max(1.0, 4 * budget * reference_time)  # far over budget: stop timing, the verdict is clear
     times: dict[str, list[float]] = {"submission": [], "reference": []}
     for repeat in range(repeats):
@@ -138,7 +140,7 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
                 except CallTimeout:
                     return Timing(device, number, repeat + 1, limit,
                                   statistics.median(times["reference"] or [reference_time]), budget,
-                                  lower_bound=True, gpu_watched=gpu is not None)
+                                  lower_bound=True, gpu_watched=watched)
             times[name].append(seconds)
         for index, (got, expected) in enumerate(zip(summaries["submission"], summaries["reference"])):
             mismatch = summary_mismatch(got, expected, rtol, atol)
@@ -146,7 +148,7 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
                 raise AssertionError(f"while timed, call {index + 1} of a block returned something other than the "
                                      f"reference's result on the same input: {mismatch}")
     return Timing(device, number, repeats, statistics.median(times["submission"]),
-                  statistics.median(times["reference"]), budget, gpu_watched=gpu is not None)
+                  statistics.median(times["reference"]), budget, gpu_watched=watched)
 
 
 def summary_mismatch(got, expected, rtol: float, atol: float, where: str = "the result") -> str | None:

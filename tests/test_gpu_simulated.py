@@ -13,6 +13,8 @@ from grader.protocol import SIMULATED_CUDA
 from conftest import make_assignment
 
 MM = "def mm(a, b):\n    return a @ b\n"
+# A millisecond a call: blocks of at most MAX_CALLS_PER_BLOCK calls then outlast NVML's sampling period.
+SLEEPY_MM = "import time\ndef mm(a, b):\n    time.sleep(0.001)\n    return a @ b\n"
 SLOW_MM = """
 import numpy as np
 def mm(a, b):
@@ -39,7 +41,7 @@ def simulated(monkeypatch):
 def test_a_worker_without_torch_is_timed_on_the_gpu_path(sides, simulated):
     """Before: forcing the CUDA path, the reference itself earned 0 of 6 (TypeError: 'NoneType' object is not
     callable: a worker without torch had no synchronize); after: 6 of 6 (the grading test below)."""
-    timing = compare_speed(sides(MM).mm, sides(MM).mm, matrices, np.random.default_rng(0), budget=4.0)
+    timing = compare_speed(sides(SLEEPY_MM).mm, sides(SLEEPY_MM).mm, matrices, np.random.default_rng(0), budget=4.0)
     assert timing.device == SIMULATED_CUDA and timing.gpu_watched, timing.summary()
     assert timing.ratio < 4.0, timing.summary()
     assert "the idle side's GPU use checked" in timing.summary()
@@ -57,7 +59,17 @@ def test_tensors_nested_in_the_arguments_move_and_slow_code_still_fails(sides, s
 def test_a_frozen_side_seen_on_the_gpu_fails_the_check(sides, monkeypatch):
     monkeypatch.setenv("GRADER_SIMULATE_CUDA", "busy")
     with pytest.raises(AssertionError, match="kept running.*and the GPU"):
-        compare_speed(sides(MM).mm, sides(MM).mm, matrices, np.random.default_rng(0), budget=4.0)
+        compare_speed(sides(SLEEPY_MM).mm, sides(SLEEPY_MM).mm, matrices, np.random.default_rng(0), budget=4.0)
+
+
+def test_blocks_too_short_for_nvml_are_not_called_watched(sides, monkeypatch):
+    """Found by the simulation: a function so fast that the largest block is shorter than NVML's sampling
+    period cannot have its idle side watched; the timing says so rather than claiming the check."""
+    import grader.perf
+    monkeypatch.setenv("GRADER_SIMULATE_CUDA", "busy")
+    monkeypatch.setattr(grader.perf, "MAX_CALLS_PER_BLOCK", 2)
+    timing = compare_speed(sides(MM).mm, sides(MM).mm, matrices, np.random.default_rng(0), budget=4.0)
+    assert not timing.gpu_watched and "not checked" in timing.summary(), timing.summary()
 
 
 SPEED_TESTS = """

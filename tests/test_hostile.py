@@ -847,9 +847,12 @@ FORGED_OUTLINES = {
 }
 
 
+@pytest.mark.parametrize("gpu", ["", "idle"])
 @pytest.mark.parametrize("case", sorted(FORGED_OUTLINES))
-def test_a_forged_timing_summary_fails_the_speed_check(tmp_path, case):
-    """Before: 6 of 6 for each case (nothing compared); after: 0, with the summary named as malformed."""
+def test_a_forged_timing_summary_fails_the_speed_check(tmp_path, monkeypatch, case, gpu):
+    """Before: 6 of 6 for each case on the CPU (nothing compared), and no GPU path to run on a machine without one
+    (forced, it failed the reference itself); after: 0 on the CPU and on the simulated GPU's path."""
+    monkeypatch.setenv("GRADER_SIMULATE_CUDA", gpu)
     result = tiny(tmp_path, FORGED_TIMING.replace("OUTLINE", FORGED_OUTLINES[case]), SPEED_TESTS, SPEED_SOLUTION,
                   questions=[{"id": "q", "title": "Speed", "points": 6}])
     assert result.score == 0, messages(result)
