@@ -161,6 +161,11 @@ class GradeResult:
         wrote) only once the hidden tests are released."""
         return self.load_errors + ([] if self.hidden_held_back else self.held_load_errors)
 
+    def shown_execution_time(self) -> float | None:
+        """The grading's time where a report may show it: not while hidden results are held back (how long the
+        hidden tests took is the submission's to choose, so it could carry what they passed it)."""
+        return None if self.hidden_held_back else self.execution_time
+
     def held_back(self, qid: str) -> int:
         """How many hidden tests of a question are held back (0 once released)."""
         return sum(t.question == qid and t.visibility == "hidden" for t in self.tests) if self.hidden_held_back else 0

@@ -972,6 +972,13 @@ def work(x):
     essay = "a hidden test passed " + repr(x)
     return True
 """,
+    "sleeps_as_long_as_the_hidden_argument_says": """
+import time
+
+def work(x):
+    time.sleep(int(x) % 10 / 10)  # the grading's total time carries a digit of it
+    return True
+""",
     "the_answers_reload_quotes_a_file": """
 import os
 if os.path.exists("seen.txt"):
@@ -988,8 +995,9 @@ def work(x):
 
 @pytest.mark.parametrize("case", sorted(HIDDEN_LEAKS))
 def test_nothing_a_hidden_test_leaves_reaches_the_student_while_held_back(tmp_path, case):
-    """Before: SECRET appeared in the feedback page and results.json (as a load error or as the answer);
-    after: nowhere, until `grader feedback` releases the hidden tests."""
+    """Before: SECRET appeared in the feedback page and results.json (as a load error or as the answer), and
+    the grading's total time, which a hidden call can stretch, in all three; after: neither, until `grader
+    feedback` releases the hidden tests."""
     folder = tmp_path / "course" / "assignments" / "tiny"
     assignment = make_assignment(tmp_path / "course", "", TINY_SOLUTION, hidden_results="after_release", questions=[
         {"id": "q", "title": "Code", "points": 3},
@@ -1008,6 +1016,8 @@ def test_nothing_a_hidden_test_leaves_reaches_the_student_while_held_back(tmp_pa
              "gradescope": json.dumps([t for t in json.loads((out / "results.json").read_text())["tests"]
                                        if t["visibility"] != "after_published"]) + json.loads((out / "results.json").read_text())["output"]}
     assert [where for where, text in shown.items() if SECRET in text] == []
+    assert "time:" not in shown["terminal"] and "&nbsp;s;" not in shown["page"]
+    assert "execution_time" not in json.loads((out / "results.json").read_text())
 
 
 def _parenthesised(source: str) -> str:

@@ -106,7 +106,8 @@ def _score(result: GradeResult) -> Panel:
     if result.late is not None and not result.public_only:
         lines.append(Text(f"late policy: {result.late.status}, {result.late_penalty:g} points off: {result.late.reason}",
                           style="yellow" if result.late_penalty or result.late.status != "on time" else ""))
-    lines.append(Text(f"isolation: {result.isolation}   time: {result.execution_time:.1f} s   "
+    seconds = result.shown_execution_time()
+    lines.append(Text(f"isolation: {result.isolation}   " + ("" if seconds is None else f"time: {seconds:.1f} s   ") +
                       f"sha256: {result.submission_sha256[:12]}", style="dim"))
     for message in result.shown_load_errors():
         lines += _lines(f"while loading: {message}", style="yellow")
