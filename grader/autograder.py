@@ -57,12 +57,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def keep_to_owner(folder: Path) -> None:
-    """Make `folder` and everything in it readable by its owner alone (the grader's user)."""
+    """Make `folder` and everything in it readable by its owner alone (the grader's user); links are left
+    alone (a mode change would reach what they point at)."""
     for parent, folders, files in os.walk(folder):
         os.chmod(parent, 0o700)
-        for name in files:
-            path = os.path.join(parent, name)
-            os.chmod(path, os.stat(path).st_mode & 0o700)
+        for path in (os.path.join(parent, name) for name in files):
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode & 0o700)
 
 
 def _verdict(isolation: Isolation) -> str:
