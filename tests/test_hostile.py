@@ -1186,17 +1186,23 @@ def gradescope_root():
     make_assignment(root / "source", REFERENCE_TESTS, TINY_SOLUTION)
     for sub in ("submission", "results"):
         (root / sub).mkdir()
+    from grader.release import _template
+    (root / "run_autograder").write_text(_template("run_autograder").format(slug="tiny"))
+    (folder / "bin").mkdir()
+    (folder / "bin" / "python3").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')  # what run_autograder calls
     subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)  # as unzipped: readable by all
+    (root / "run_autograder").chmod(0o755)
+    (folder / "bin" / "python3").chmod(0o755)
     yield root
     subprocess.run(["rm", "-rf", str(folder)], check=False)
 
 
 def autograde(root: Path, **env) -> tuple[subprocess.CompletedProcess, dict]:
-    """Run the autograder on `root` as Gradescope does (as root), with bubblewrap turned off (GRADER_ISOLATION);
+    """Run `run_autograder` on `root` as Gradescope does (as root), with bubblewrap turned off (GRADER_ISOLATION);
     where this interpreter lies under a home folder that only root may pass (/root here), in a mount namespace in
     which any user may pass it, as in a container whose Python any user can run. Its process and results."""
     (root / "results" / "results.json").unlink(missing_ok=True)
-    command = [sys.executable, "-m", "grader.autograder", "tiny", str(root)]
+    command = [str(root / "run_autograder")]
     top = Path(sys.executable).parents[-3]  # e.g. /root/.pyenv: where the interpreter lies, one below the home folder
     if not top.parent.stat().st_mode & 0o001:  # a tmpfs over the home folder, the interpreter's folder bound back in
         stage = root.parent / "interpreter"
@@ -1204,7 +1210,8 @@ def autograde(root: Path, **env) -> tuple[subprocess.CompletedProcess, dict]:
                    f"mkdir -p {stage} && mount --bind {top} {stage} && mount -t tmpfs -o mode=0755 tmpfs {top.parent} && "
                    f"mkdir {top} && mount --bind {stage} {top} && exec \"$@\"", "sh", *command]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root,
-                          env={**os.environ, "GRADER_ISOLATION": "rlimits", **env})
+                          env={**os.environ, "GRADER_ISOLATION": "rlimits", "AUTOGRADER_ROOT": str(root),
+                               "PATH": f"{root.parent / 'bin'}{os.pathsep}{os.environ['PATH']}", **env})
     assert (root / "results" / "results.json").exists(), (command, done.returncode, done.stdout + done.stderr)
     return done, json.loads((root / "results" / "results.json").read_text())
 
