@@ -415,7 +415,9 @@ def _release(args) -> int:
 
 def _feedback(args) -> int:
     from grader.store.sqlite import DATABASE
-    _existing(args.results)
+    if not args.results.exists():
+        raise GradingError(f"{args.results}: no such grades folder or result (give the --out folder of a class, or "
+                           "a result written by grader grade --json)")
     if args.results.is_dir() and not (args.results / DATABASE).exists():  # results of single gradings (--json)
         paths = sorted(args.results.glob("*.json"))
         if not paths:

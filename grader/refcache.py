@@ -20,26 +20,59 @@ _MISSING = object()
 
 
 class ReferenceCache:
-    """Results by call, bounded in bytes; `added` holds what this process learnt (to hand to its parent)."""
+    """Results by call, bounded in bytes and entries; `added` holds what this process learnt (to hand to its parent).
 
-    def __init__(self, limit_bytes: int = 256 * 2**20):
+    The tests may call the reference with what the submission returned, so a student's data can key
+    entries: none may exceed `entry_bytes`, one grading may add at most `learn_bytes` and `learn_entries`,
+    and the whole cache at most `limit_bytes` and `limit_entries`. A result past a bound is simply not
+    kept (the reference computes it again when asked), so no grading's cost reaches the next one's. And a
+    parent keeps only what two gradings learnt (the seeded tests' calls, which every grading makes), so
+    calls keyed by one student's data never fill the batch's cache and crowd out the common ones.
+    """
+
+    def __init__(self, limit_bytes: int = 256 * 2**20, limit_entries: int = 20_000, entry_bytes: int = 4 * 2**20,
+                 learn_bytes: int = 32 * 2**20, learn_entries: int = 2_000):
         self.entries: dict[str, object] = {}
         self.added: dict[str, object] = {}
         self.limit, self.size = limit_bytes, 0
+        self.limit_entries, self.entry_bytes = limit_entries, entry_bytes
+        self.learn_bytes, self.learn_entries, self.learnt = learn_bytes, learn_entries, 0
+        self.seen_once: set[str] = set()  # keys one child learnt, kept once another learns them too
 
     def get(self, key: str):
         return copy.deepcopy(self.entries[key]) if key in self.entries else _MISSING
 
     def put(self, key: str, value, size: int) -> None:
-        if self.size + size <= self.limit:
-            self.entries[key] = self.added[key] = copy.deepcopy(value)
-            self.size += size
+        """Keep what the reference answered here, within the bounds."""
+        if size > self.entry_bytes or self.learnt + size > self.learn_bytes or len(self.added) >= self.learn_entries:
+            return
+        if self._keep(key, copy.deepcopy(value), size):
+            self.added[key] = self.entries[key]
+            self.learnt += size
+
+    def learn_afresh(self) -> None:
+        """Start a grading: what it learns from now on is its own, to send back (the rest came from the parent)."""
+        self.added, self.learnt = {}, 0
 
     def merge(self, entries: dict[str, object]) -> None:
-        """Take in what a child learnt."""
+        """Take in what a child learnt: the answers to calls that an earlier child learnt too."""
         for key, value in entries.items():
-            if key not in self.entries:
-                self.put(key, value, _size(value))
+            if key in self.entries:
+                continue
+            if key not in self.seen_once:
+                if len(self.seen_once) < 10 * self.limit_entries:
+                    self.seen_once.add(key)
+                continue
+            size = _size(value)
+            if size <= self.entry_bytes:
+                self._keep(key, value, size)
+
+    def _keep(self, key: str, value, size: int) -> bool:
+        if self.size + size > self.limit or len(self.entries) >= self.limit_entries:
+            return False
+        self.entries[key] = value
+        self.size += size
+        return True
 
 
 class CachedSide(Side):

@@ -96,6 +96,7 @@ class GradeResult:
     public_only: bool = False
     problem: str = ""          # why nothing of the submission could be graded (nothing gradable, a forbidden use)
     load_output: str = ""      # what the submission printed while it loaded
+    held_load_errors: list[str] = field(default_factory=list)  # reported by a load after a hidden test began
     late: LatePenalty | None = None  # set from the submission-time manifest whenever results are reported
     hidden_held_back: bool = False  # hidden tests' names and messages not shown until a TA releases them
     code: list[dict] = field(default_factory=list)  # the submission's code ({label, source}), for its feedback page
@@ -111,6 +112,7 @@ class GradeResult:
             self.submission, self.file, self.problem, self.load_output, self.standing))
         self.warnings = [clean_text(message) for message in self.warnings]
         self.load_errors = [clean_text(message) for message in self.load_errors]
+        self.held_load_errors = [clean_text(message) for message in self.held_load_errors]
         for test in self.tests:
             test.message, test.output, test.timing = map(clean_text, (test.message, test.output, test.timing))
         for question in self.questions:
@@ -162,6 +164,16 @@ class GradeResult:
     def shown_tests(self) -> list[TestResult]:
         """The tests a report may show by name: all of them, less the hidden ones while they are held back."""
         return [t for t in self.tests if not (self.hidden_held_back and t.visibility == "hidden")]
+
+    def shown_load_errors(self) -> list[str]:
+        """The load errors a report may show: those of loads after a hidden test began (they may quote what it
+        wrote) only once the hidden tests are released."""
+        return self.load_errors + ([] if self.hidden_held_back else self.held_load_errors)
+
+    def shown_execution_time(self) -> float | None:
+        """The grading's time where a report may show it: not while hidden results are held back (how long the
+        hidden tests took is the submission's to choose, so it could carry what they passed it)."""
+        return None if self.hidden_held_back else self.execution_time
 
     def held_back(self, qid: str) -> int:
         """How many hidden tests of a question are held back (0 once released)."""

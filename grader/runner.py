@@ -30,7 +30,7 @@ from grader.submission import Prepared, prepare
 from grader.variants import Paper, Variant
 
 if TYPE_CHECKING:
-    from grader.plugin import GraderPlugin
+    from grader.plugin import BeforeHidden, GraderPlugin
     from grader.proxy import Side
     from grader.refcache import ReferenceCache
 
@@ -55,6 +55,9 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     cleaned up; clean-up never raises.
     """
     isolation = isolation or cached_detect()
+    if not isolation.meets(assignment.isolation):
+        raise GradingError(f"{assignment.slug} asks for isolation {assignment.isolation!r} (assignment.yaml), and this "
+                           f"machine gives {isolation.describe()}: {isolation.warning or 'nothing more'}")
     started = time.monotonic()
     paper = Paper.of(assignment, variant)
     assignment = paper.assignment
@@ -274,38 +277,54 @@ def _violation_message(prepared: Prepared) -> str | None:
     return "the submission uses forbidden APIs, so it was not run:\n" + "\n".join(prepared.violations)
 
 
+def _load_report(submission: Side | None, before_hidden: BeforeHidden | None) -> dict:
+    """The load's errors and output; while hidden results are held back, those reported after the first hidden
+    test began are kept apart (held_load_errors)."""
+    if submission is None:
+        return {}
+    reported = list(submission.load_errors)
+    if before_hidden is None:
+        return {"load_errors": reported, "load_output": submission.load_output}
+    return {"load_errors": list(before_hidden.load_errors), "load_output": before_hidden.load_output,
+            "held_load_errors": [e for e in reported if e not in before_hidden.load_errors]}
+
+
 def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, isolation: Isolation,
             submission: Side | None, public_only: bool, elapsed: float) -> GradeResult:
     from grader.exam import answer_variable, misplaced
 
     tests = list(plugin.results.values())
+    before_hidden = plugin.before_hidden
     questions = []
     for q in assignment.questions:
         mine = [t for t in tests if t.question == q.id]
         if q.manual:
             found = prepared.answers.get(q.id, "")  # a free-text answer set as a string wins over the cell that sets it
-            answer = (answer_variable(q, submission) or found) if q.type == "free_text" else found
+            variable = before_hidden.answers.get(q.id, "") if before_hidden else answer_variable(q, submission)
+            answer = (variable or found) if q.type == "free_text" else found
             questions.append(QuestionResult(q.id, q.title, q.points, 0.0, manual=True,
                                             rubric=[item.label for item in q.rubric], answer=answer))
         elif mine or not public_only:
             questions.append(QuestionResult(q.id, q.title, round(sum(t.points for t in mine), 6),
                                             round(sum(t.earned for t in mine), 6)))
+    load = _load_report(submission, before_hidden)
+    held = assignment.hidden_results == "after_release"
     return GradeResult(
         assignment=assignment.slug, assignment_version=assignment.version, toolkit_version=grader.__version__,
         submission=prepared.name, file=prepared.file, submission_sha256=prepared.sha256, isolation=isolation.level, tests=tests,
         questions=questions, score_cap=assignment.score_cap,
         warnings=prepared.notes + isolation.notes() + prepared.advisories + misplaced(prepared.cells, assignment),
-        load_errors=list(submission.load_errors) if submission is not None else [],
-        load_output=submission.load_output if submission is not None else "",
-        execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
-        hidden_held_back=assignment.hidden_results == "after_release",
+        **load, execution_time=round(elapsed, 3), public_only=public_only, problem=plugin.problem or "",
+        hidden_held_back=held,
         code=[{"label": cell.label, "source": cell.source} for cell in prepared.cells],
         tests_digest=tests_digest(assignment, public_only), seed=assignment.seed,
-        standing=_standing(prepared, submission, tests))
+        standing=_standing(prepared, load.get("load_errors", []),
+                           [t for t in tests if not (held and t.visibility == "hidden")]))
 
 
-def _standing(prepared: Prepared, submission: Side | None, tests: list) -> str:
-    """Whether the submission's code ran, in the words a TA acts on: graded, not submitted, refused, did not load."""
+def _standing(prepared: Prepared, errors: list[str], tests: list) -> str:
+    """Whether the submission's code ran, in the words a TA acts on: graded, not submitted, refused, did not load;
+    from what the student may see (the load's errors reported before any hidden test, the tests shown)."""
     if prepared.violations:
         return f"refused: uses a forbidden package ({prepared.violations[0]})"
     if prepared.problem:
@@ -314,7 +333,6 @@ def _standing(prepared: Prepared, submission: Side | None, tests: list) -> str:
     unloaded = [t.message for t in tests if t.message.startswith(_NOT_LOADED)]
     if tests and len(unloaded) == len(tests):
         return "did not load: " + unloaded[0][len(_NOT_LOADED):].split("\n")[0]
-    errors = submission.load_errors if submission is not None else []
     if errors and not any(t.status == "passed" for t in tests):
         return "did not load: " + errors[0].splitlines()[0]
     return "graded"

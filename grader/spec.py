@@ -169,6 +169,7 @@ class Assignment:
     hidden_results: str = "shown"   # or "after_release": hidden tests' names and messages held back until released
     pools: tuple[Pool, ...] = ()     # parts of which each student gets some questions (grader.variants)
     generator: str = ""              # a Python file of the assignment that draws parameters (grader.variants)
+    isolation: str = "any"          # the least a grading may run under: "own_user" or "bubblewrap" (ISOLATION_LEVELS)
 
     @property
     def has_variants(self) -> bool:
@@ -322,6 +323,7 @@ def parse(data, root: Path) -> Assignment:
         kind=kind,
         late=_late(reader.mapping("late", required=False), where),
         hidden_results=reader.choice("hidden_results", HIDDEN_RESULTS, HIDDEN_RESULTS[0]),
+        isolation=reader.choice("isolation", ISOLATION_LEVELS, ISOLATION_LEVELS[0]),
         audit=_audit_settings(reader.mapping("audit", required=False), where),
         **_variants(reader.mapping("variants", required=False), questions, where),
     )
@@ -491,6 +493,9 @@ def _count(reader: "_Reader", key: str, default: int | None, all_allowed: bool =
 
 
 HIDDEN_RESULTS = ("shown", "after_release")  # the first is the default
+# The least isolation a grading may run under, weakest first (the default): any; student code under a user of its
+# own, which cannot read the grader's files (rlimits as root, or bubblewrap); bubblewrap's sandbox.
+ISOLATION_LEVELS = ("any", "own_user", "bubblewrap")
 
 
 def _call_timeouts(data: dict, where: Path) -> tuple[tuple[str, float], ...]:

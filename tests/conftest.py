@@ -26,6 +26,21 @@ def _grader_home():
     mp.undo()
 
 
+@pytest.fixture(params=["v1", "v2", "none"])
+def cgroups(request, monkeypatch):
+    """Each way the grader may control a sandbox's processes: cgroup v1, cgroup v2 (GRADER_CGROUP forces one where
+    the machine has both), or signals and /proc; skipped where the machine lacks it. The version in force."""
+    from grader.sandbox import groups
+    monkeypatch.setenv("GRADER_CGROUP", request.param)
+    groups.cgroup_version.cache_clear()
+    version = groups.cgroup_version()
+    if version != {"v1": 1, "v2": 2, "none": None}[request.param]:
+        pytest.skip(f"control groups {request.param} cannot be created here")
+    yield version
+    monkeypatch.undo()
+    groups.cgroup_version.cache_clear()
+
+
 # A tiny assignment's tests (one question, two tests) and a solution that passes them.
 TINY_TESTS = """
 import pytest

@@ -487,9 +487,9 @@ def test_nothing_of_the_submission_runs_while_the_reference_is_timed(tmp_path, m
 
 
 
-def tiny(tmp_path, source: str, tests: str = TINY_TESTS, **spec_items):
+def tiny(tmp_path, source: str, tests: str = TINY_TESTS, solution: str = TINY_SOLUTION, **spec_items):
     """Grade `source` against a two-test assignment (answer() and work()); return the result."""
-    assignment = make_assignment(tmp_path / "course", tests, TINY_SOLUTION, **spec_items)
+    assignment = make_assignment(tmp_path / "course", tests, solution, **spec_items)
     path = tmp_path / "tiny.py"
     path.write_text(source)
     return grade(assignment, path)
@@ -806,3 +806,475 @@ def test_scale(submission):
         path.write_text(source)
         result = grade(assignment, path)
         assert result.score == earned, messages(result)
+
+
+# -- third round: each case says what it earned before its class was closed, and after -----------
+
+SPEED_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(6)
+def test_mm_is_vectorised(submission, reference, speed):
+    speed(submission.mm, reference.mm, lambda r: (r.standard_normal((24, 24)), r.standard_normal((24, 24))), budget=4.0)
+"""
+SPEED_SOLUTION = "def mm(a, b):\n    return {'product': [a @ b, (b @ a)[:, :12]], 'trace': float((a @ b).trace())}\n"
+SLOW_MM = """
+import numpy as np
+def _loops(a, b):
+    return np.array([[sum(a[i, p] * b[p, j] for p in range(len(b))) for j in range(b.shape[1])] for i in range(len(a))])
+
+def mm(a, b):
+    ab = _loops(a, b)
+    return {'product': [ab, _loops(b, a)[:, :12]], 'trace': float(ab.trace())}
+"""
+FORGED_TIMING = SLOW_MM + """
+import sys
+_worker = sys.modules["grader.sandbox.worker"]
+
+def _forged_timed(self, function, calls, device, probe):
+    return [OUTLINE for _ in calls]  # answers at once, with nothing in the summary to compare
+
+_worker._Server._timed = _forged_timed
+"""
+# What the timed results' summaries pretend (the real one: {"keys": [...], "items": [{"items": [two arrays of
+# other shapes], "length": 2}, {"shape": [], ...}]}). Each earned 6 of 6 before the structure was checked, 0 after.
+FORGED_OUTLINES = {
+    "nothing_under_the_keys": """{"keys": ["'product'", "'trace'"], "items": []}""",
+    "hollow_lists_and_no_trace": """{"keys": ["'product'", "'trace'"], "items": [{"items": [], "length": 2}]}""",
+    "hollow_with_fields_the_reference_lacks": """{"keys": ["'product'", "'trace'"], "length": None, "items": [
+        {"items": [], "length": 2, "shape": [24, 24], "at": []}]}""",
+}
+
+
+@pytest.mark.parametrize("gpu", ["", "idle"])
+@pytest.mark.parametrize("case", sorted(FORGED_OUTLINES))
+def test_a_forged_timing_summary_fails_the_speed_check(tmp_path, monkeypatch, case, gpu):
+    """Before: 6 of 6 for each case on the CPU (nothing compared), and no GPU path to run on a machine without one
+    (forced, it failed the reference itself); after: 0 on the CPU and on the simulated GPU's path."""
+    monkeypatch.setenv("GRADER_SIMULATE_CUDA", gpu)
+    result = tiny(tmp_path, FORGED_TIMING.replace("OUTLINE", FORGED_OUTLINES[case]), SPEED_TESTS, SPEED_SOLUTION,
+                  questions=[{"id": "q", "title": "Speed", "points": 6}])
+    assert result.score == 0, messages(result)
+    assert "reference's result on the same input" in messages(result)
+
+
+def test_the_speed_check_of_the_forged_cases_ranks_honest_code(tmp_path):
+    questions = [{"id": "q", "title": "Speed", "points": 6}]
+    assert tiny(tmp_path / "fast", SPEED_SOLUTION, SPEED_TESTS, SPEED_SOLUTION, questions=questions).score == 6
+    assert tiny(tmp_path / "slow", SLOW_MM, SPEED_TESTS, SPEED_SOLUTION, questions=questions).score == 0
+
+
+TABLE_TESTS = """
+import numpy as np
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_tables(submission, reference):
+    for n in submission.sizes():  # the reference is called with the student's data: it keys cache entries
+        assert np.array_equal(submission.table(n), reference.table(n))
+"""
+TABLE_SOLUTION = "import numpy as np\n\ndef sizes():\n    return [3, 5]\n\ndef table(n):\n    return np.arange(n, dtype=float)\n"
+# Sizes a submission asks the reference's tables for, so that the batch's reference cache would hold them.
+CACHE_FILLERS = {
+    "one_answer_of_80_MB": "[10_000_000]",
+    "sixty_answers_of_3_MB": "[400_000 + i for i in range(60)]",
+    "three_thousand_small_answers": "list(range(10, 3010))",
+}
+
+
+def test_no_submission_slows_the_gradings_after_it_in_a_batch(tmp_path):
+    """Each filler, graded in one job with honest classmates before and after it. Before: every classmate
+    graded after the 80 MB answer took 20 s to 40 s more (each grading child sent back every entry it inherited,
+    read by repeated concatenation); after: as long as those graded before it."""
+    assignment = make_assignment(tmp_path / "course", TABLE_TESTS, TABLE_SOLUTION)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    students = ["a_honest"] + [f"b_{case}" for case in sorted(CACHE_FILLERS)] + ["c_honest", "d_honest", "e_honest"]
+    for student in students:
+        sizes = CACHE_FILLERS.get(student[2:], "[3, 5]")
+        (folder / f"{student}.py").write_text(TABLE_SOLUTION.replace("[3, 5]", sizes))
+    config = {"assignment": str(assignment.root), "public_only": False, "seed": 0, "jobs": 1}
+    job = subprocess.Popen([sys.executable, "-m", "grader.batch.job", json.dumps(config)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    job.stdin.write("".join(json.dumps({"student": s, "path": str(folder / f"{s}.py")}) + "\n" for s in students))
+    job.stdin.close()
+    took, scores, last = {}, {}, time.monotonic()
+    for line in job.stdout:
+        reply = json.loads(line)
+        took[reply["student"]] = time.monotonic() - last
+        scores[reply["student"]] = reply["result"]["score"]
+        last = time.monotonic()
+    assert job.wait(timeout=60) == 0
+    assert scores == dict.fromkeys(students, 1)
+    after = max(took[s] for s in ("c_honest", "d_honest", "e_honest"))
+    print("gradings took", {s: round(t, 2) for s, t in took.items()})
+    assert after < took["a_honest"] + 5, took
+
+
+@requires_bubblewrap
+def test_a_sandbox_with_a_user_namespace_of_its_own_cannot_make_another(tmp_path):
+    """Before: `unshare -U` inside such a sandbox succeeded; after: refused (where bubblewrap has --disable-userns)."""
+    from grader.sandbox.launch import _bwrap_prefix, refuses_nested_userns
+    if not refuses_nested_userns():
+        pytest.skip("this bubblewrap has no --disable-userns")
+    (tmp_path / "files").mkdir()
+    prefix = _bwrap_prefix(tmp_path / "files", tmp_path, None, False, {"disk_mb": 1})
+    unshare = [sys.executable, "-c", "import ctypes, sys; sys.exit(3 if ctypes.CDLL(None).unshare(0x10000000) else 0)"]
+    assert subprocess.run(prefix + unshare).returncode == 3  # CLONE_NEWUSER refused
+    assert subprocess.run([p for p in prefix if p != "--disable-userns"] + unshare).returncode == 0
+
+
+HELD_TESTS = {
+    "test_public.py": """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_answer(submission):
+    assert submission.answer() == 42
+""",
+    "test_hidden.py": """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_secret(submission):
+    assert submission.work(SECRET) is True
+
+@pytest.mark.points(1)
+def test_again(submission):
+    assert submission.answer() == 42
+""",
+}
+SECRET = "31337"
+# Each case earned full marks before and after; what changed is whether SECRET (a hidden test's argument)
+# reached the feedback page, the Gradescope JSON or the terminal while hidden results were held back.
+HIDDEN_LEAKS = {
+    "a_reload_quotes_a_file_written_during_the_hidden_test": """
+import os
+if os.path.exists("seen.txt"):
+    raise RuntimeError("a hidden test passed " + open("seen.txt").read())
+
+def work(x):
+    open("seen.txt", "w").write(repr(x))
+    os._exit(1)  # the next call loads the submission again
+""",
+    "a_free_text_answer_set_by_the_hidden_call": """
+essay = "my answer"
+
+def work(x):
+    global essay
+    essay = "a hidden test passed " + repr(x)
+    return True
+""",
+    "sleeps_as_long_as_the_hidden_argument_says": """
+import time
+
+def work(x):
+    time.sleep(int(x) % 10 / 10)  # the grading's total time carries a digit of it
+    return True
+""",
+    "the_answers_reload_quotes_a_file": """
+import os
+if os.path.exists("seen.txt"):
+    raise RuntimeError("a hidden test passed " + open("seen.txt").read())
+essay = "my answer"
+
+def work(x):
+    open("seen.txt", "w").write(repr(x))
+    if x is not None:
+        os._exit(1)
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN_LEAKS))
+def test_nothing_a_hidden_test_leaves_reaches_the_student_while_held_back(tmp_path, case):
+    """Before: SECRET appeared in the feedback page and results.json (as a load error or as the answer), and
+    the grading's total time, which a hidden call can stretch, in all three; after: neither, until `grader
+    feedback` releases the hidden tests."""
+    folder = tmp_path / "course" / "assignments" / "tiny"
+    assignment = make_assignment(tmp_path / "course", "", TINY_SOLUTION, hidden_results="after_release", questions=[
+        {"id": "q", "title": "Code", "points": 3},
+        {"id": "essay", "title": "Essay", "points": 1, "type": "free_text", "rubric": [{"id": "r", "points": 1, "text": "ok"}]}])
+    (folder / "tests" / "hidden" / "test_hidden.py").write_text(HELD_TESTS["test_hidden.py"].replace("SECRET", SECRET))
+    (folder / "tests" / "public" / "test_public.py").write_text(HELD_TESTS["test_public.py"])
+    path = tmp_path / "tiny.py"
+    path.write_text("def answer():\n    return 42\n" + HIDDEN_LEAKS[case])
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(assignment.root), str(path), "--show-output", "-v",
+         "--feedback", str(out / "feedback.html"), "--gradescope", str(out / "results.json")],
+        capture_output=True, timeout=300, env={**os.environ, "COLUMNS": "200"}, cwd=tmp_path)
+    assert completed.returncode in (0, 1), completed.stderr.decode(errors="replace")
+    shown = {"terminal": completed.stdout.decode(), "page": (out / "feedback.html").read_text(),
+             "gradescope": json.dumps([t for t in json.loads((out / "results.json").read_text())["tests"]
+                                       if t["visibility"] != "after_published"]) + json.loads((out / "results.json").read_text())["output"]}
+    assert [where for where, text in shown.items() if SECRET in text] == []
+    assert "time:" not in shown["terminal"] and "&nbsp;s;" not in shown["page"]
+    assert "execution_time" not in json.loads((out / "results.json").read_text())
+
+
+def _parenthesised(source: str) -> str:
+    """Every operand and every operation wrapped in parentheses of its own (the same program)."""
+    import ast
+    tree, inserts = ast.parse(source), []
+    inside_fstrings = {id(n) for f in ast.walk(tree) if isinstance(f, ast.JoinedStr) for n in ast.walk(f) if n is not f}
+    for node in ast.walk(tree):
+        slices = isinstance(node, ast.Tuple) and any(isinstance(e, ast.Slice) for e in node.elts)
+        if isinstance(node, ast.expr) and not isinstance(node, (ast.Starred, ast.Slice)) and not slices and (
+                id(node) not in inside_fstrings):
+            inserts += [((node.lineno, node.col_offset), 1, "("), ((node.end_lineno, node.end_col_offset), 0, ")")]
+    lines = source.splitlines(keepends=True)
+    for (row, column), _, text in sorted(inserts, reverse=True):
+        lines[row - 1] = lines[row - 1][:column] + text + lines[row - 1][column:]
+    rewritten = "".join(lines)
+    assert ast.dump(ast.parse(rewritten)) == ast.dump(tree)
+    return rewritten
+
+
+def _decorated(source: str) -> str:
+    """Annotations on every argument and return, a docstring in every function, `x = x + y` as `x += y`."""
+    import ast
+
+    class Decorate(ast.NodeTransformer):
+        def visit_FunctionDef(self, node):
+            self.generic_visit(node)
+            for arg in node.args.args:
+                arg.annotation = arg.annotation or ast.Name("object")
+            node.returns = node.returns or ast.Name("object")
+            node.body.insert(0, ast.Expr(ast.Constant(f"Compute {node.name.replace('_', ' ')} as asked.")))
+            return node
+
+        def visit_Assign(self, node):
+            value, [target] = node.value, node.targets if len(node.targets) == 1 else [None]
+            if (isinstance(target, ast.Name) and isinstance(value, ast.BinOp) and isinstance(value.left, ast.Name)
+                    and value.left.id == target.id):
+                return ast.AugAssign(target, value.op, value.right)
+            return node
+
+    return ast.unparse(ast.fix_missing_locations(Decorate().visit(ast.parse(source))))
+
+
+def _padded(source: str) -> str:
+    """A `pass` and a stray string after every statement."""
+    import ast
+
+    class Pad(ast.NodeTransformer):
+        def generic_visit(self, node):
+            super().generic_visit(node)
+            for name in ("body", "orelse"):
+                block = getattr(node, name, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    setattr(node, name, [s for statement in block for s in (statement, ast.Pass(),
+                                                                             ast.Expr(ast.Constant("checked")))])
+            return node
+
+    return ast.unparse(ast.fix_missing_locations(Pad().visit(ast.parse(source))))
+
+
+def _dead_branches(source: str) -> str:
+    """After every statement, a branch never taken and a name assigned to itself (found attacking the above)."""
+    import ast
+
+    class Pad(ast.NodeTransformer):
+        def generic_visit(self, node):
+            super().generic_visit(node)
+            for name in ("body", "orelse"):
+                block = getattr(node, name, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    dead = ast.parse("if 0:\n    print('unreachable')\nnp = np").body
+                    setattr(node, name, [s for statement in block for s in (statement, *dead)])
+            return node
+
+    return "import numpy as np\n" + ast.unparse(ast.fix_missing_locations(Pad().visit(ast.parse(source))))
+
+
+# A copy disguised by each rewrite, against its original (similarity 1.0 for a verbatim copy); the figures
+# for the reference and the four independent solutions of tests/similarity/, before and after normalising.
+SIMILARITY_EVASIONS = {"every_operand_in_parentheses": _parenthesised, "annotations_docstrings_and_augmented_assignments":
+                       _decorated, "a_pass_and_a_string_after_every_statement": _padded,
+                       "a_dead_branch_and_a_self_assignment_after_every_statement": _dead_branches}
+
+
+@pytest.mark.parametrize("case", sorted(SIMILARITY_EVASIONS))
+def test_cosmetic_rewrites_do_not_hide_a_copy(case):
+    """Before (reference and the four independent solutions, each against its disguised copy): parentheses
+    0.017 to 0.046, a pass and a string after each statement 0.43 to 0.55, annotations, docstrings and `+=`
+    0.65 to 0.75, dead branches and self-assignments 0.44 to 0.55 (0.48 to 0.66 once the first three were
+    closed); after: 1.0 each. The independent pairs' highest score: 0.174 before, 0.180 after (mean 0.126, 0.129)."""
+    import itertools
+    from grader.course.similarity import Document, compare, fingerprints, tokens
+    from grader.notebook import Cell
+
+    def document(name: str, source: str) -> Document:
+        made = Document(name, [Cell(f"{name}.py", source)])
+        kinds, made.places = tokens(made.cells)
+        made.prints = fingerprints(kinds)
+        return made
+
+    def similarity(a: str, b: str) -> float:
+        pairs = compare([document("a", a), document("b", b)], set())
+        return pairs[0].similarity if pairs else 0.0
+
+    originals = [ROOT / "solutions" / "perceptron.py", *sorted((ROOT / "tests" / "similarity").glob("perceptron_*.py"))]
+    sources = [path.read_text() for path in originals]
+    assert min(similarity(source, SIMILARITY_EVASIONS[case](source)) for source in sources) >= 0.95
+    assert max(similarity(a, b) for a, b in itertools.combinations(sources, 2)) <= 0.25
+
+
+# Submissions that look for the reference where a container without bubblewrap leaves it in reach; each starts
+# from code that earns nothing (answer() must return 42, work() True).
+WRONG = "def answer():\n    return 0\n\ndef work():\n    return False\n"
+REACHING = {
+    "runs_the_solution_of_the_zip": """
+import glob
+for _path in glob.glob("/autograder/source/solutions/*.py") + glob.glob("/tmp/*/autograder/source/solutions/*.py"):
+    try:
+        exec(open(_path).read())
+    except OSError:
+        pass
+""",
+    "reads_the_hidden_tests": """
+import glob, re
+for _path in glob.glob("/tmp/*/autograder/source/assignments/*/tests/hidden/*.py"):
+    try:
+        _expected = int(re.search(r"== (\\d+)", open(_path).read()).group(1))
+        answer, work = (lambda: _expected), (lambda: True)
+    except (OSError, AttributeError):
+        pass
+""",
+    "runs_the_reference_sandboxs_code": """
+import glob, json
+for _path in glob.glob("/tmp/grader-meta-*/cells.json"):
+    try:
+        for _cell in json.load(open(_path)):
+            if "_path" not in _cell["source"]:  # not this submission's own code
+                exec(_cell["source"])
+    except (OSError, ValueError):
+        pass
+""",
+}
+
+
+REFERENCE_TESTS = """
+import pytest
+pytestmark = pytest.mark.question("q")
+
+@pytest.mark.points(1)
+def test_answer(submission, reference):
+    assert submission.answer() == reference.answer() == 42
+
+@pytest.mark.points(1)
+def test_work(submission, reference):
+    assert submission.work() is reference.work() is True
+"""
+
+
+@pytest.fixture
+def gradescope_root():
+    """An /autograder laid out as Gradescope unpacks the zip (source/, submission/, results/), which every user
+    may pass through."""
+    folder = Path(tempfile.mkdtemp(prefix="gradescope-", dir="/tmp"))
+    folder.chmod(0o755)
+    root = folder / "autograder"
+    make_assignment(root / "source", REFERENCE_TESTS, TINY_SOLUTION)
+    for sub in ("submission", "results"):
+        (root / sub).mkdir()
+    from grader.release import _template
+    (root / "run_autograder").write_text(_template("run_autograder").format(slug="tiny"))
+    (folder / "bin").mkdir()
+    (folder / "bin" / "python3").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')  # what run_autograder calls
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)  # as unzipped: readable by all
+    (root / "run_autograder").chmod(0o755)
+    (folder / "bin" / "python3").chmod(0o755)
+    yield root
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def autograde(root: Path, **env) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run `run_autograder` on `root` as Gradescope does (as root), with bubblewrap turned off (GRADER_ISOLATION);
+    where this interpreter lies under a home folder that only root may pass (/root here), in a mount namespace in
+    which any user may pass it, as in a container whose Python any user can run. Its process and results."""
+    (root / "results" / "results.json").unlink(missing_ok=True)
+    command = [str(root / "run_autograder")]
+    top = Path(sys.executable).parents[-3]  # e.g. /root/.pyenv: where the interpreter lies, one below the home folder
+    if not top.parent.stat().st_mode & 0o001:  # a tmpfs over the home folder, the interpreter's folder bound back in
+        stage = root.parent / "interpreter"
+        command = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                   f"mkdir -p {stage} && mount --bind {top} {stage} && mount -t tmpfs -o mode=0755 tmpfs {top.parent} && "
+                   f"mkdir {top} && mount --bind {stage} {top} && exec \"$@\"", "sh", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root,
+                          env={**os.environ, "GRADER_ISOLATION": "rlimits", "AUTOGRADER_ROOT": str(root),
+                               "PATH": f"{root.parent / 'bin'}{os.pathsep}{os.environ['PATH']}", **env})
+    assert (root / "results" / "results.json").exists(), (command, done.returncode, done.stdout + done.stderr)
+    return done, json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="Gradescope runs the autograder as root")
+@pytest.mark.parametrize("case", sorted(REACHING))
+def test_the_autograder_keeps_the_reference_out_of_reach_without_bubblewrap(gradescope_root, case):
+    """Before: 2 of 2 for each (the solution, the hidden tests and the reference's code were readable by student
+    code); after: 0 of 2, the result saying which isolation it ran under; a correct submission still earns 2."""
+    (gradescope_root / "submission" / "tiny.py").write_text(WRONG + REACHING[case])
+    done, document = autograde(gradescope_root)
+    assert done.returncode == 0, done.stderr
+    assert document["score"] == 0, document
+    assert "Isolation: rlimits" in document["output"] and "readable only by the grader's user" in document["output"]
+    (gradescope_root / "submission" / "tiny.py").write_text(TINY_SOLUTION)
+    done, document = autograde(gradescope_root)
+    assert document["score"] == 2, (done.stderr, document)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="Gradescope runs the autograder as root")
+def test_the_autograder_refuses_to_grade_below_what_the_assignment_asks(gradescope_root):
+    """An assignment that asks for bubblewrap, in a container where it does not work: a clear failure."""
+    (gradescope_root / "submission" / "tiny.py").write_text(TINY_SOLUTION)
+    spec_file = gradescope_root / "source" / "assignments" / "tiny" / "assignment.yaml"
+    spec_file.write_text(spec_file.read_text() + "isolation: bubblewrap\n")
+    done, document = autograde(gradescope_root)
+    assert done.returncode == 1 and "asks for isolation 'bubblewrap'" in done.stderr, done.stderr
+    assert document["score"] == 0 and "autograder itself failed" in document["output"]
+
+
+def test_the_autograder_refuses_where_student_code_would_run_as_its_own_user(gradescope_root, monkeypatch, capsys):
+    from grader import autograder
+    from grader.sandbox.launch import Isolation
+    monkeypatch.setattr(autograder, "cached_detect", lambda: Isolation("rlimits", own_users=False, warning="w"))
+    assert autograder.main(["tiny", str(gradescope_root)]) == 1
+    assert "could read the reference solution" in capsys.readouterr().err
+
+
+NESTED_USERNS = {
+    "unshare_in_the_worker": "import ctypes\ndef attempt():\n    return ctypes.CDLL(None).unshare(0x10000000)\n",
+    "unshare_in_a_forked_child": """
+import ctypes, os
+def attempt():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if ctypes.CDLL(None).unshare(0x10000000) == 0 else 1)
+    return -1 if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) else 0
+""",
+}
+
+
+@requires_bubblewrap
+@pytest.mark.parametrize("case", sorted(NESTED_USERNS))
+def test_a_submission_cannot_make_a_user_namespace_in_its_sandbox(tmp_path, case):
+    """A sandbox with a user namespace of its own (a grader that is not root), started as grading starts it.
+    Before: unshare(CLONE_NEWUSER) returned 0; after: -1."""
+    from grader.proxy import Proxy, Side
+    from grader.sandbox.launch import Isolation, Template, refuses_nested_userns
+    from conftest import SIDE_LIMITS
+    if not refuses_nested_userns():
+        pytest.skip("this bubblewrap has no --disable-userns")
+    config = {"preload": [], "limits": SIDE_LIMITS, "forbidden": []}
+    isolation = Isolation("bubblewrap", own_users=False)
+    side = Side("submission", lambda: Template(tmp_path, [{"label": "m.py", "source": NESTED_USERNS[case]}], config,
+                                               isolation), {}, call_timeout=30)
+    try:
+        assert Proxy(side).attempt() == -1
+    finally:
+        side.close()

@@ -75,7 +75,7 @@ def test_speed_check_runs_on_cuda_with_synchronisation(sides):
     assert timing.gpu_watched == (importlib.util.find_spec("pynvml") is not None), timing.summary()
 
 
-def test_everything_the_submission_runs_is_stopped_while_the_reference_is_timed(sides, tmp_path):
+def test_everything_the_submission_runs_is_stopped_while_the_reference_is_timed(sides, tmp_path, cgroups):
     submission = sides(BACKGROUND_COUNTER)
     assert submission.ready()
     count = submission._side.template.space.work / "count"

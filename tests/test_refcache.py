@@ -69,3 +69,29 @@ def test_the_same_call_is_answered_once_and_other_calls_go_to_the_sandbox(tmp_pa
         assert following.template is None  # every call was known: its sandbox never started
     finally:
         following.close()
+
+
+def test_calls_one_grading_keys_never_crowd_out_the_common_ones():
+    """A parent keeps only answers that two children learnt: students who fill their own gradings' caches with
+    calls keyed by their data (as many and as large as a grading may add) leave room for every common call.
+    Before: twenty such students filled the batch's cache, and the common calls learnt after them were lost."""
+    parent = ReferenceCache()
+    for student in range(20):
+        child = ReferenceCache()
+        child.learn_afresh()
+        for call in range(2_000):
+            child.put(f"student {student} call {call}", np.zeros(1_000), 8_128)
+        assert child.learnt <= child.learn_bytes and len(child.added) <= child.learn_entries
+        parent.merge(child.added)
+    assert parent.entries == {}
+    for _ in range(2):  # two students' gradings make the seeded tests' call
+        child = ReferenceCache()
+        child.put("the seeded test's call", np.arange(3.0), 152)
+        parent.merge(child.added)
+    assert parent.get("the seeded test's call").tolist() == [0.0, 1.0, 2.0]
+
+
+def test_one_answer_past_a_bound_is_not_kept_and_costs_nothing_later():
+    cache = ReferenceCache()
+    cache.put("80 MB", np.zeros(10_000_000), 80_000_128)
+    assert cache.added == {} and cache.size == 0

@@ -350,3 +350,14 @@ def test_shares_of_points_print_with_at_most_two_decimals():
 def _gradebook(rows, path):
     with open(path, "w", newline="", encoding="utf-8") as out:
         write_gradebook(rows, out)
+
+
+def test_load_errors_after_a_hidden_test_are_shown_only_once_released():
+    from grader.reports.feedback import to_feedback_html
+    from grader.reports.gradescope import to_gradescope
+    held = make_result(hidden_held_back=True, held_load_errors=["cell 1: RuntimeError: a hidden test passed 31337"])
+    assert held.shown_load_errors() == ["cell 4: NameError"]
+    assert "31337" not in to_gradescope(held)["output"] and "31337" not in to_feedback_html(held, [])
+    released = results.GradeResult.from_dict(held.to_dict())
+    released.hidden_held_back = False
+    assert released.shown_load_errors()[-1].endswith("31337") and "31337" in to_gradescope(released)["output"]

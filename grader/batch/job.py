@@ -25,7 +25,7 @@ import tempfile
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.task import Outcome, grade_into, stop_on
@@ -47,7 +47,7 @@ class _Child:
     path: str
     deadline: float
     tries: int
-    data: bytes = b""
+    chunks: list[bytes] = field(default_factory=list)  # its reply so far, joined once it ended (a linear read)
 
 
 class Job:
@@ -107,7 +107,7 @@ class Job:
         child = self.children[pipe]
         chunk = os.read(pipe, 1 << 16)
         if chunk:
-            child.data += chunk
+            child.chunks.append(chunk)
             return None
         return self._ended(child, os.waitpid(child.pid, 0)[1], hung=False)
 
@@ -128,7 +128,7 @@ class Job:
         del self.children[child.pipe]
         try:
             # from our own trusted child (student code never runs in it): its outcome and what it learnt
-            reply = pickle.loads(child.data)
+            reply = pickle.loads(b"".join(child.chunks))
             self.cache.merge(reply["cache"])
             return child.student, reply["outcome"]
         except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError):
@@ -149,6 +149,7 @@ class Job:
         os.dup2(devnull, 1)  # stray output must not mix with the job's replies
         for pipe in self.children:
             os.close(pipe)
+        self.cache.learn_afresh()  # it sends back only what it learns, not what it inherited
         try:
             outcome = grade_into(self.config, student, path, self.cache)
         except BaseException:

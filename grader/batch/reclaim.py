@@ -90,7 +90,7 @@ def _control_groups() -> list[Path]:
     if version == 1:
         parents = [groups.CGROUP_ROOT / c / "grader" for c in groups.V1_CONTROLLERS]
     elif version == 2:
-        parents = [groups.CGROUP_ROOT / "grader"]
+        parents = [groups.v2_parent()]
     else:
         return []
     return [g for parent in parents if parent.is_dir() for g in parent.glob("grader-*") if g.is_dir()]

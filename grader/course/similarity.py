@@ -1,8 +1,12 @@
 """Similarity of a class's submissions, as MOSS measures it: winnowed fingerprints of normalised code.
 
-Each submission's code (a module, or a notebook's code cells) is read, never run, and tokenised with
-Python's `tokenize`: identifiers become N, numbers 0 and strings S, comments and blank lines are dropped,
-keywords, operators and the block structure stay. Every run of K tokens is hashed, and winnowing keeps the
+Each submission's code (a module, or a notebook's code cells) is read, never run. A cell that parses is
+first normalised through its syntax tree, so that cosmetic rewrites hide nothing: docstrings, annotations,
+`pass` where other statements stand, `x = x` and branches on a constant (`if False:`) are dropped (the branch
+taken stays), `x += y` reads `x = x + y`, and unparsing writes each
+statement on a line of its own with only the parentheses it needs. The result is tokenised with Python's
+`tokenize`: identifiers become N (every name is renamed alike), numbers 0 and strings S, comments and blank
+lines are dropped, keywords, operators and the block structure stay. Every run of K tokens is hashed, and winnowing keeps the
 smallest hash of each W consecutive ones (Schleimer, Wilkerson and Aiken, SIGMOD 2003): any common run of
 K + W - 1 tokens shares a fingerprint, and renaming, reordering functions or adding comments changes
 nothing. Fingerprints of the starter and of the handout's code blocks are removed, as are those most of
@@ -12,6 +16,7 @@ one submission's fingerprints the other holds.
 
 from __future__ import annotations
 
+import ast
 import io
 import itertools
 import keyword
@@ -22,6 +27,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -79,8 +85,9 @@ def tokens(cells: list[Cell]) -> tuple[list[str], list[tuple[int, int]]]:
     """The normalised tokens of the cells and where each came from; a cell that stops tokenising stops there."""
     kinds, places = [], []
     for index, cell in enumerate(cells):
+        source, origin = normalised(cell.source)
         try:
-            for token in tokenize.generate_tokens(io.StringIO(cell.source).readline):
+            for token in tokenize.generate_tokens(io.StringIO(source).readline):
                 if token.type in _SKIPPED:
                     continue
                 if token.type == tokenize.NAME:
@@ -89,10 +96,94 @@ def tokens(cells: list[Cell]) -> tuple[list[str], list[tuple[int, int]]]:
                     kind = {tokenize.NUMBER: "0", tokenize.STRING: "S"}.get(token.type) or _STRUCTURE.get(
                         token.type, token.string)
                 kinds.append(kind)
-                places.append((index, token.start[0]))
+                places.append((index, origin(token.start[0])))
         except (tokenize.TokenError, IndentationError, SyntaxError):
             continue  # what tokenised so far counts; the rest of this cell is not code
     return kinds, places
+
+
+def normalised(source: str) -> tuple[str, Callable[[int], int]]:
+    """The cell's code unparsed from its normalised syntax tree, and a map from each of its lines to the line of
+    `source` it came from; code that does not parse (or is too deep to unparse) is left as it is."""
+    try:
+        unparser = _Unparser()
+        text = unparser.visit(_Cosmetics().visit(ast.parse(source)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, TypeError, AttributeError):
+        return source, lambda line: line  # TypeError, AttributeError: an unparser of another Python version
+    lines = unparser.origin
+    return text, lambda line: lines[min(line, len(lines)) - 1] if lines else 1
+
+
+class _Cosmetics(ast.NodeTransformer):
+    """Drops what changes how code looks but not what it does."""
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                kept = [s for s in block if not isinstance(s, ast.Pass) and not _bare_constant(s)]
+                setattr(node, name, kept or [ast.Pass()])
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+        return node
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant):  # a branch that is always or never taken: what runs, unwrapped
+            return node.body if node.test.value else node.orelse or None
+        return node
+
+    def visit_While(self, node):
+        self.generic_visit(node)
+        return None if isinstance(node.test, ast.Constant) and not node.test.value else node
+
+    def visit_Assign(self, node):
+        self.generic_visit(node)
+        same = len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Name)
+        return None if same and node.targets[0].id == node.value.id else node  # x = x
+
+    def visit_AnnAssign(self, node):
+        if node.value is None:
+            return None  # a bare annotation: nothing runs
+        return self.generic_visit(ast.copy_location(ast.Assign([node.target], node.value), node))
+
+    def visit_AugAssign(self, node):
+        load = ast.copy_location(ast.Name(node.target.id, ast.Load()), node.target) if isinstance(
+            node.target, ast.Name) else node.target
+        value = ast.BinOp(load, node.op, node.value)
+        return self.generic_visit(ast.copy_location(ast.Assign([node.target], value), node))
+
+
+def _bare_constant(statement: ast.stmt) -> bool:
+    """A docstring, or any constant standing alone as a statement."""
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+
+
+class _Unparser(ast._Unparser):
+    """ast.unparse that notes, for each line it writes, the line of the statement it came from."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.origin: list[int] = []
+        self._line = 1
+
+    def traverse(self, node):
+        line = getattr(node, "lineno", None)
+        if isinstance(node, ast.stmt) and line:
+            outer, self._line = self._line, line
+            try:
+                return super().traverse(node)
+            finally:
+                self._line = outer
+        return super().traverse(node)
+
+    def maybe_newline(self):
+        if self._source:
+            self.write("\n")
+        self.origin.append(self._line)
 
 
 def fingerprints(kinds: list[str]) -> dict[int, list[int]]:

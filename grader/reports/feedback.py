@@ -73,7 +73,7 @@ def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
     code = [code_cell(number, cell) for number, cell in enumerate(cells, start=1)]
     cite = _Citations(code)
     questions = _questions(result, cite)
-    load_errors = [cite.link(message) for message in result.load_errors]
+    load_errors = [cite.link(message) for message in result.shown_load_errors()]
     warnings = [cite.link(message) for message in result.warnings]
     problem = cite.link(result.problem)  # why nothing could be graded (a forbidden use cites its lines)
     for cell in code:

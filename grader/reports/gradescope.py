@@ -45,10 +45,11 @@ def to_gradescope(result: GradeResult) -> dict:
              *(["The hidden tests' results appear when grades are published."] if result.hidden_held_back else []),
              *([f"Late policy: {result.late.status}, {result.late_penalty:g} points off ({result.late.reason})."]
                if result.late else []),
-             *(f"While loading: {e}" for e in result.load_errors), f"Isolation: {result.isolation}.", *result.warnings]
+             *(f"While loading: {e}" for e in result.shown_load_errors()), f"Isolation: {result.isolation}.", *result.warnings]
+    timed = {} if result.shown_execution_time() is None else {"execution_time": result.shown_execution_time()}
     return {
         "score": result.final_score,
-        "execution_time": result.execution_time,
+        **timed,
         "output": "\n".join(notes),
         "output_format": "text",
         "test_output_format": "text",

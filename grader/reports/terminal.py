@@ -159,9 +159,10 @@ def _score(result: GradeResult) -> Panel:
     if result.variant and not result.public_only:
         owner = result.variant["student"]
         lines.append(Text(f"paper: {result.variant['id']}" + (f" (student {owner})" if owner else ""), style="dim"))
-    lines.append(Text(f"isolation: {result.isolation}   time: {result.execution_time:.1f} s   "
+    seconds = result.shown_execution_time()
+    lines.append(Text(f"isolation: {result.isolation}   " + ("" if seconds is None else f"time: {seconds:.1f} s   ") +
                       f"sha256: {result.submission_sha256[:12]}", style="dim"))
-    for message in result.load_errors:
+    for message in result.shown_load_errors():
         lines += _lines(f"while loading: {message}", style="yellow")
     for message in result.warnings:
         lines += _lines(f"warning: {message}", style="yellow")

@@ -78,6 +78,22 @@ class Isolation:
     own_users: bool            # each sandbox runs as a user of its own (the grader is root)
     warning: str | None = None
 
+    def meets(self, required: str) -> bool:
+        """Whether this isolation is at least `required` (spec.ISOLATION_LEVELS): "any", "own_user" (student code
+        cannot read what only the grader's user may: bubblewrap, or a user of its own), "bubblewrap"."""
+        if required == "bubblewrap":
+            return self.level == "bubblewrap"
+        if required == "own_user":
+            return self.level == "bubblewrap" or (self.level == "rlimits" and self.own_users)
+        return True
+
+    def describe(self) -> str:
+        """The isolation in a few words, for a result or a refusal."""
+        if self.level == "rlimits":
+            who = "a user of its own" if self.own_users else "the grader's own user"
+            return f"resource limits only, as {who}"
+        return self.level
+
     @property
     def enforces_forbidden(self) -> bool:
         """Whether forbidden packages are absent from the sandbox (else forbidding them is advisory)."""
@@ -167,6 +183,8 @@ def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, 
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
     args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if own_user else ["--unshare-user"]
+    if not own_user and refuses_nested_userns():
+        args += ["--disable-userns"]  # no user namespace of its own inside: no unprivileged way to new mounts
     size = str(int(limits["disk_mb"]) * 2**20)
     args += ["--ro-bind", "/usr", "/usr"]  # then /tmp: later binds may lie under it
     args += ["--bind", str(space.tmp), SANDBOX_TMP] if space else ["--size", size, "--tmpfs", SANDBOX_TMP]
@@ -198,6 +216,16 @@ def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, 
     for key, value in _ENV.items():
         args += ["--setenv", key, value]
     return args
+
+
+@functools.lru_cache(maxsize=None)
+def refuses_nested_userns() -> bool:
+    """Whether this bubblewrap can keep a sandbox from making user namespaces inside it (--disable-userns, 0.8)."""
+    try:
+        usage = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--disable-userns" in usage
 
 
 @functools.lru_cache(maxsize=None)
@@ -255,8 +283,8 @@ class Template:
         self.meta = Path(tempfile.mkdtemp(prefix="grader-meta-"))
         (self.meta / "files").mkdir()
         (self.meta / "empty").mkdir()
-        _open_to_all(self.meta)
-        _open_to_all(files)
+        _hand_over(self.meta, self.uid)
+        _hand_over(files, self.uid)
         self.space = Space(limits["disk_mb"], limits["files"], self.uid) if not inside or can_mount() else None
         self.group = groups.for_sandbox(self.uid)
         if inside:
@@ -285,8 +313,8 @@ class Template:
     def load(self, cells: list[dict]) -> None:
         """Give the template the cells its workers run; the code tree in `files` must be complete."""
         (self.meta / "cells.json").write_text(json.dumps(cells))
-        _open_to_all(self.meta)
-        _open_to_all(self.files)
+        _hand_over(self.meta, self.uid)
+        _hand_over(self.files, self.uid)
         self.loaded = True
 
     def spawn(self, sock_end: socket.socket, out_end: int, config: dict) -> int:
@@ -358,12 +386,14 @@ class Template:
         return f": {tail}" if tail else ""
 
 
-def _open_to_all(folder: Path) -> None:
-    """Let the sandbox's user read a folder the grader prepared (it holds nothing secret)."""
+def _hand_over(folder: Path, uid: int | None) -> None:
+    """Give a folder the grader prepared (the code a sandbox runs) to the sandbox's user alone: another sandbox
+    (the submission's, without bubblewrap, where the reference's code lies in this folder) cannot read it."""
     for root, folders, files in os.walk(folder):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
+        for path, mode in [(root, 0o700), *((os.path.join(root, name), 0o600) for name in files)]:
+            if uid is not None:
+                os.chown(path, uid, uid)
+            os.chmod(path, mode)
 
 
 def _killpg(pgid: int) -> None:
