@@ -32,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from grader.deadline import deadline
 from grader.errors import CallTimeout
 from grader.gpu_activity import SAMPLE_PERIOD, GpuActivity, SimulatedNvml
 from grader.protocol import SIMULATED_CUDA
@@ -143,12 +144,16 @@ def compare_speed(submission: RemoteFunction, reference: RemoteFunction, make_ar
                                   lower_bound=True, gpu_watched=watched)
             times[name].append(seconds)
         for index, (got, expected) in enumerate(zip(summaries["submission"], summaries["reference"])):
-            mismatch = summary_mismatch(got, expected, rtol, atol)
+            with deadline(CHECK_SECONDS, "comparing a timed call's result with the reference's"):
+                mismatch = summary_mismatch(got, expected, rtol, atol)
             if mismatch:
                 raise AssertionError(f"while timed, call {index + 1} of a block returned something other than the "
                                      f"reference's result on the same input: {mismatch}")
     return Timing(device, number, repeats, statistics.median(times["submission"]),
                   statistics.median(times["reference"]), budget, gpu_watched=watched)
+
+
+CHECK_SECONDS = 30  # the trusted side's work on one summary the worker sent (grader.deadline)
 
 
 def summary_mismatch(got, expected, rtol: float, atol: float, where: str = "the result") -> str | None:

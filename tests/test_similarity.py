@@ -17,8 +17,9 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from grader.store import read_class_folder as read_roster
+from grader import spec
 from grader.notebook import from_percent_script
+from grader.store import read_class_folder as read_roster
 
 from conftest import ROOT
 
@@ -212,3 +213,14 @@ def test_a_class_of_300_is_compared_quickly_and_its_copies_found(tmp_path):
     print(f"\nsimilarity of 300 submissions: {elapsed:.1f} s (the command, start to end); copies at "
           f"{', '.join(row['similarity'] for row in rows[:5])}, the next pair at {rows[5]['similarity']}")
     assert elapsed < 120
+
+
+def test_reading_a_submission_that_takes_too_long_costs_its_comparison_only(tmp_path, monkeypatch):
+    from grader.course import similarity
+    monkeypatch.setattr(similarity, "READ_SECONDS", 0.5)
+    (tmp_path / "huge.py").write_text("".join(f"x{i} = ((((a + b) * (c - d)) / e) ** f)\n" for i in range(30000)))
+    (tmp_path / "small.py").write_text("def f(a):\n    return a + 1\n")
+    assignment = spec.load("perceptron")
+    huge = similarity.read_document("huge", tmp_path / "huge.py", assignment)
+    assert huge.problem == "reading huge took too long (over 0.5 s): stopped" and not huge.prints
+    assert similarity.read_document("small", tmp_path / "small.py", assignment).prints

@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from grader.deadline import TookTooLong, deadline
 from grader.notebook import Cell, NotebookError, read_cells
 from grader.spec import Assignment
 from grader.submission import MAX_FILE_BYTES, prepare
@@ -202,6 +203,9 @@ def fingerprints(kinds: list[str]) -> dict[int, list[int]]:
     return dict(selected)
 
 
+READ_SECONDS = 20  # the trusted side's work on one submission's code (grader.deadline)
+
+
 def read_document(name: str, path: Path, assignment: Assignment) -> Document:
     """Read a submission's code as the grader would (a module, a notebook's code cells, a folder or zip)."""
     if path.is_file() and not path.is_symlink() and path.suffix in (".py", ".ipynb") and (
@@ -216,8 +220,12 @@ def read_document(name: str, path: Path, assignment: Assignment) -> Document:
             prepared = prepare(path, assignment.submission, Path(workdir), starters=assignment.starters)
         cells, problem = prepared.cells, prepared.problem or ""
     document = Document(name, cells, problem=problem)
-    kinds, document.places = tokens(cells)
-    document.prints = fingerprints(kinds)
+    try:
+        with deadline(READ_SECONDS, f"reading {name}"):
+            kinds, document.places = tokens(cells)
+            document.prints = fingerprints(kinds)
+    except TookTooLong as error:  # a hostile submission costs its own comparison only
+        return Document(name, [], problem=str(error))
     return document
 
 
