@@ -323,13 +323,16 @@ def _result(assignment: Assignment, prepared: Prepared, plugin: GraderPlugin, is
 
 
 def _standing(prepared: Prepared, errors: list[str], tests: list) -> str:
-    """Whether the submission's code ran, in the words a TA acts on: graded, not submitted, refused, did not load;
+    """Whether the submission's code ran, in the words a TA acts on: graded, not submitted (nothing, or the starter
+    unchanged), refused, did not load;
     from what the student may see (the load's errors reported before any hidden test, the tests shown)."""
     if prepared.violations:
         return f"refused: uses a forbidden package ({prepared.violations[0]})"
     if prepared.problem:
         missing = "found no" in prepared.problem or "no such file" in prepared.problem
         return ("not submitted: " if missing else "did not load: ") + prepared.problem
+    if prepared.unchanged:
+        return f"not submitted: {prepared.file} is the starter, unchanged"
     unloaded = [t.message for t in tests if t.message.startswith(_NOT_LOADED)]
     if tests and len(unloaded) == len(tests):
         return "did not load: " + unloaded[0][len(_NOT_LOADED):].split("\n")[0]

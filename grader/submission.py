@@ -40,6 +40,7 @@ class Prepared:
     answers: dict[str, str] = field(default_factory=dict)  # manual question id -> the student's answer text
     file: str = ""                              # the file graded, inside the submission
     notes: list[str] = field(default_factory=list)  # how that file was chosen among several, for every report
+    unchanged: bool = False                     # that file is the starter as handed out: no work submitted
 
     @property
     def runnable(self) -> bool:
@@ -82,7 +83,7 @@ def prepare(path: Path, accepted: tuple[str, ...], workdir: Path, forbidden: tup
             expected = " or ".join(accepted)
             return Prepared(name, path, "module", sha256=digest, problem=f"{name}: found no {expected} in it")
         prepared = Prepared(name, path, "notebook" if main.suffix == ".ipynb" else "module", sha256=digest,
-                            file=main.name, notes=notes)
+                            file=main.name, notes=notes, unchanged=_is_starter(main, starters))
         data = main.read_bytes()
         if main.suffix == ".ipynb":
             prepared.cells = read_cells(data, main.name)

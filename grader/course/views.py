@@ -21,6 +21,7 @@ from pathlib import Path
 from grader.atomic import write_atomic
 from grader.course.grades import Grades, Shown, read_grades
 from grader.store import GradesFolder, StoreError
+from grader.store.provenance import grader_digest
 
 REPORT = "_class-report.html"
 
@@ -78,7 +79,7 @@ def _student_views(grades: Grades) -> dict:
             continue
         data = json.dumps({**shown.result.to_dict(), "status": shown.status, "reason": shown.reason},
                           indent=2).encode()
-        source = hashlib.sha256(data).hexdigest()
+        source = hashlib.sha256(data + grader_digest().encode()).hexdigest()  # a new grader renders pages anew
         views[f"{name}.json"] = (source, lambda data=data: data)
         if pages:
             views[f"{name}.html"] = (source, lambda shown=shown: _page(shown))
@@ -96,8 +97,8 @@ def _class_views(store: GradesFolder, grades: Grades) -> dict:
     """The gradebook, and every class-wide view asked for once (a report, an export)."""
     from grader.reports.gradebook import write_gradebook
 
-    state = hashlib.sha256(json.dumps(sorted(
-        (name, s.status, s.reason, s.result and s.result.to_dict()) for name, s in grades.students.items()),
+    state = hashlib.sha256(json.dumps([grader_digest(), *sorted(
+        (name, s.status, s.reason, s.result and s.result.to_dict()) for name, s in grades.students.items())],
         default=str).encode()).hexdigest()
     views = {"gradebook.csv": (state, lambda: _csv(lambda out: write_gradebook(list(grades.students.values()), out)))}
     inputs = {kind: value.digest for kind, value in store.inputs().items()}
