@@ -408,6 +408,9 @@ def test_code_that_did_not_run_is_named_in_every_view(course, tmp_path):
     (folder / "erin.py").write_text("def answer(:\n    return 42\n")  # a syntax error
     (folder / "finn.py").write_text("while True:\n    pass\n")  # loops at import
     (folder / "gus").mkdir()  # a folder without tiny.py
+    starter = "def answer():\n    raise NotImplementedError\n\ndef work():\n    raise NotImplementedError\n"
+    (course.root / "starter.py").write_text(starter)
+    (folder / "hal.py").write_text(starter + "\n")  # the starter as handed out
     out = tmp_path / "grades"
     spec_file = course.spec_path
     spec_file.write_text(spec_file.read_text().replace("call_timeout: 600", "call_timeout: 5"))
@@ -420,9 +423,10 @@ def test_code_that_did_not_run_is_named_in_every_view(course, tmp_path):
     assert (rows["erin"]["status"], rows["erin"]["score"]) == ("did not load", "0")
     assert rows["erin"]["reason"].startswith("erin.py: SyntaxError at line 1")
     assert rows["gus"]["status"] == "not submitted"
+    assert (rows["hal"]["status"], rows["hal"]["reason"]) == ("not submitted", "hal.py is the starter, unchanged")
     page = (out / "erin.html").read_text()
     assert page.index("Your code did not run") < page.index("Autograded tests earned")
     assert grader("report", out).returncode == 0
     report = (out / "_class-report.html").read_text()
     section = report[report.index('id="did-not-run"'):report.index('id="not-graded"')]
-    assert all(name in section for name in ("erin", "finn", "gus")) and "alice" not in section
+    assert all(name in section for name in ("erin", "finn", "gus", "hal")) and "alice" not in section
