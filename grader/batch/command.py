@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
-from grader.batch.run import Batch, Plan, grade_class
 from grader.results import clean_text
 from grader.spec import Assignment
 from grader.store import StoreError, read_class_folder
+
+if TYPE_CHECKING:
+    from grader.batch.run import Batch, Plan
 
 STOPPING = (signal.SIGTERM, signal.SIGHUP)  # handled as Ctrl-C is: what kill, timeout, systemd and Slurm send
 
@@ -59,6 +62,8 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
     if not roster.entries and not roster.clashes:
         raise StoreError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader.batch.run import grade_class  # the class-running modules: only when a class is graded
 
     errors = Console(stderr=True, soft_wrap=True)
     say = lambda message: errors.print(Text(message), highlight=False)  # noqa: E731

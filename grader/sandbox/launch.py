@@ -200,10 +200,9 @@ def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, 
     return args
 
 
-@functools.lru_cache(maxsize=None)
 def masked_paths(packages: tuple[str, ...]) -> tuple[str, ...]:
     """Where the given top-level packages lie in every Python path the sandbox sees: the package, its
-    modules and vendored libraries, and its distributions' metadata."""
+    modules and vendored libraries, and its distributions' metadata (grader.isolation_cache remembers it)."""
     if not packages:
         return ()
     from importlib import metadata
@@ -211,16 +210,21 @@ def masked_paths(packages: tuple[str, ...]) -> tuple[str, ...]:
     providers = metadata.packages_distributions()  # reads every distribution's metadata: once
     distributions = {d for name in packages for d in providers.get(name, [])}
     stems = {stem.lower() for stem in set(packages) | {d.replace("-", "_") for d in distributions}}
-    folders = [*_python_paths(), *sys.path, *glob.glob("/usr/lib/python3*/dist-packages"),
-               *glob.glob("/usr/local/lib/python3*/dist-packages")]
     found = set()
-    for folder in {f for f in folders if os.path.isdir(f)}:
+    for folder in package_folders():
         try:
             entries = os.listdir(folder)  # once per folder: a glob per name and pattern costs half a second
         except OSError:
             continue
         found.update(os.path.join(folder, entry) for entry in entries if _belongs(entry, packages, stems))
     return tuple(sorted(found))
+
+
+def package_folders() -> list[str]:
+    """The folders where installed packages and their metadata lie (those `masked_paths` lists)."""
+    folders = [*_python_paths(), *sys.path, *glob.glob("/usr/lib/python3*/dist-packages"),
+               *glob.glob("/usr/local/lib/python3*/dist-packages")]
+    return sorted({f for f in folders if os.path.isdir(f)})
 
 
 def _belongs(entry: str, packages: tuple[str, ...], stems: set[str]) -> bool:
@@ -269,7 +273,9 @@ class Template:
         command = _python(f"{_BOOTSTRAP_IMPORT}; import json; template_main(json.loads(sys.argv[1]))",
                           json.dumps(template_config))
         if inside:
-            masked = masked_paths(tuple(sorted({m.split(".")[0] for m in config.get("forbidden", [])})))
+            from grader.isolation_cache import cached_masked_paths  # it imports this module
+
+            masked = cached_masked_paths(tuple(sorted({m.split(".")[0] for m in config.get("forbidden", [])})))
             command = _bwrap_prefix(files, self.meta, self.space, self.uid is not None, limits, masked) + command
         environment = None if inside else {**_ENV, "HOME": paths["workdir"], "TMPDIR": str(self.space.tmp)}
         self.log = tempfile.TemporaryFile()
