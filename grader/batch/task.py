@@ -60,12 +60,16 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
         assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
         result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache)
     except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
-        return Outcome("interrupted", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; "
-                                      "the next run grades it")
+        return interrupted()
     except (spec.SpecError, GradingError) as error:
         return Outcome("failed", str(error))
     except OSError as error:
         return Outcome("failed", f"cannot read {error.filename or path}: {error.strerror or error}")
     if _stop["signal"]:
-        return Outcome("interrupted", f"interrupted ({_stop['signal']}) before it finished; the next run grades it")
+        return interrupted()
     return Outcome("graded", result=result.to_dict())
+
+
+def interrupted() -> Outcome:
+    """The outcome of a grading stopped before it finished (by the signal `stop_on` caught, else Ctrl-C)."""
+    return Outcome("interrupted", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; the next run grades it")
