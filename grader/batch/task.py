@@ -50,15 +50,17 @@ def stop_on(*signals: signal.Signals) -> None:
         signal.signal(signum, handler)
 
 
-def grade_into(config: dict, student: str, path: str, reference_cache=None) -> Outcome:
+def grade_into(config: dict, student: str, path: str, reference_cache=None, reference_sandbox=None) -> Outcome:
     """Grade the submission at `path` as the batch's `config` says (assignment, public_only, seed); say how it
-    ended, with the result as graded (the batch applies the late policy and the TAs' points when it renders)."""
+    ended, with the result as graded (the batch applies the late policy and the TAs' points when it renders).
+    `reference_cache` and `reference_sandbox`: a batch job's, lent to this grading (see grader.runner.grade)."""
     from grader import spec
     from grader.runner import GradingError, grade
 
     try:
         assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
-        result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache)
+        result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache,
+                       reference_sandbox=reference_sandbox)
     except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
         return interrupted()
     except (spec.SpecError, GradingError) as error:

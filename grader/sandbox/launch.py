@@ -21,6 +21,7 @@ import glob
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import site
@@ -284,7 +285,7 @@ class Template:
             env=environment, cwd="/", start_new_session=True, preexec_fn=self.group.enter)
         child_end.close()
         self.group.attach(self.process.pid)
-        self.first_spawn = True
+        self.first_spawn, self.starter = True, os.getpid()
         if cells is not None:
             self.load(cells)
 
@@ -299,9 +300,7 @@ class Template:
         """Fork a worker that serves on `sock_end` and writes its output to `out_end`; return its pid."""
         if not self.loaded:
             raise TemplateError("the sandbox was given no code to run")
-        if self.first_spawn:  # wait until the template is up: then what runs in the sandbox is the template's
-            self._reply(timeout=120)
-            self.first_spawn = False
+        self.ready()
         self.group.limit_tasks(self.group.count() + 1 + self.processes)  # the worker, and what it may start
         request = {"op": "spawn", "config": {**self.paths, **config}}
         socket.send_fds(self.control, [json.dumps(request).encode()], [sock_end.fileno(), out_end])
@@ -309,6 +308,19 @@ class Template:
         if type(reply.get("pid")) is not int:
             raise TemplateError("the sandbox answered a spawn request with no process id")
         return reply["pid"]
+
+    def ready(self) -> None:
+        """Wait until the template is up (once): then what runs in the sandbox is the template's."""
+        if self.first_spawn:
+            self._reply(timeout=120)
+            self.first_spawn = False
+
+    def idle(self) -> bool:
+        """Whether the template is alive with no reply left unread (what one user of it leaves for the next)."""
+        if not self.alive() or self.first_spawn:
+            return False
+        readable, _, _ = select.select([self.control], [], [], 0)
+        return not readable
 
     def kill(self, pid: int) -> str:
         """Kill a worker and its process group (through the template, which is its parent); say how it ended."""
@@ -337,7 +349,9 @@ class Template:
         return reply
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if os.getpid() == self.starter:
+            return self.process.poll() is None
+        return _running(self.process.pid)  # lent to a child of the process that started it: not ours to wait for
 
     def close(self) -> None:
         """Stop the template and everything the sandbox started, and drop its space; never raises."""
@@ -370,6 +384,15 @@ def _open_to_all(folder: Path) -> None:
         os.chmod(root, 0o755)
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _killpg(pgid: int) -> None:
