@@ -140,6 +140,7 @@ class Side:
         self.name = name
         self.template_factory = template_factory
         self.template: Template | None = None
+        self.borrowed: Template | None = None  # a template this side uses but does not own: left running
         self.worker_config = worker_config
         self.call_timeout = call_timeout
         self.call_timeouts = call_timeouts or {}  # longer limits for calls of these names (training, say)
@@ -234,9 +235,9 @@ class Side:
 
     def close(self) -> None:
         self._drop_worker()
-        if self.template is not None:
+        if self.template is not None and self.template is not self.borrowed:
             self.template.close()
-            self.template = None
+        self.template = None
 
     # -- internals
     def _request(self, message: dict, buffers: list[bytes], what: str, timeout: float | None = None):
@@ -307,7 +308,7 @@ class Side:
 
     def _spawn(self) -> _Worker:
         if self.template is None or not self.template.alive():
-            if self.template is not None:
+            if self.template is not None and self.template is not self.borrowed:
                 self.template.close()
             self.template = self.template_factory()
         self.generation += 1

@@ -43,13 +43,16 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
           log: io.StringIO | None = None, feedback: Path | None = None,
           deliver: Callable[[GradeResult], None] | None = None,
           adjust: Callable[[GradeResult], None] | None = None,
-          reference_cache: ReferenceCache | None = None, variant: Variant | None = None) -> GradeResult:
+          reference_cache: ReferenceCache | None = None, variant: Variant | None = None,
+          reference_sandbox: Template | None = None) -> GradeResult:
     """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
 
     An exam with variants grades it as the paper of `variant` (its owner's: grader.variants.for_submission),
     or of the plain paper where none is given, and the result says which.
 
-    With a `reference_cache` (a batch's), repeated plain calls of the reference are answered from it.
+    With a `reference_cache` (a batch's), repeated plain calls of the reference are answered from it. With a
+    `reference_sandbox` (a batch job's warm one, see `reference_template`), the reference's workers are forked
+    from it, and it is left running.
     The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which
     writes it wherever it goes) and written as the feedback report (HTML) at `feedback`, before anything is
     cleaned up; clean-up never raises.
@@ -69,6 +72,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         reference = _reference_side(assignment, refdir, isolation, reference_cache, public_only, paper.prelude)
         if reference is not None:
             sides.append(reference)
+            if reference_sandbox is not None and reference_sandbox.alive():
+                reference.template = reference.borrowed = reference_sandbox
         early = Template(workdir, None, _sandbox_config(assignment), isolation)  # preloads while the submission is read
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
                            assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual),
@@ -269,6 +274,19 @@ def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation,
     start = cache is None and _asks_for_reference(assignment, public_only)
     return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False,
                  start=start, prelude=prelude, **extra)
+
+
+def reference_template(assignment: Assignment, folder: Path, public_only: bool = False) -> Template | None:
+    """A sandbox of the reference, up and with its imports done, for a batch job to lend to its gradings one at a
+    time (each forks its reference's workers from it; no student code ever runs in it); None where the tests do
+    not ask for the reference or it is not available. `folder`: an empty folder that outlives it."""
+    if assignment.solution is None or not assignment.solution.exists() or not _asks_for_reference(assignment,
+                                                                                                   public_only):
+        return None
+    cells = [{"label": assignment.solution.name, "source": assignment.solution.read_text()}]
+    template = Template(folder, cells, _sandbox_config(assignment, forbidden=False), cached_detect())
+    template.ready()
+    return template
 
 
 def _violation_message(prepared: Prepared) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from grader.isolation_cache import _cache_file, cached_detect
+from grader.isolation_cache import _cache_file, cached_detect, cached_masked_paths
 from grader.sandbox.launch import detect
 
 
@@ -23,3 +23,21 @@ def test_the_probe_is_remembered_and_a_file_others_may_write_is_ignored(tmp_path
     assert cached_detect() == detect()  # a file others may write is not trusted
     monkeypatch.setenv("GRADER_ISOLATION", "rlimits")
     assert _cache_file() != path  # another key: probed again
+
+
+def test_the_masked_paths_are_remembered_while_the_package_folders_stay_as_they_were(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "site"
+    (folder / "forbidden_pkg").mkdir(parents=True)
+    (folder / "forbidden_pkg-1.0.dist-info").mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    listed = cached_masked_paths.__wrapped__(("forbidden_pkg",))
+    assert listed == (str(folder / "forbidden_pkg"), str(folder / "forbidden_pkg-1.0.dist-info"))
+    [cache] = (tmp_path / "dl-grader").glob("masked-*.json")
+    cache.write_text(json.dumps({"paths": [str(folder / "forbidden_pkg")]}))
+    assert cached_masked_paths.__wrapped__(("forbidden_pkg",)) == (str(folder / "forbidden_pkg"),)  # from the file
+    cache.write_text(json.dumps({"paths": ["/etc/passwd"]}))
+    assert cached_masked_paths.__wrapped__(("forbidden_pkg",)) == listed  # a path outside the folders: ignored
+    (folder / "forbidden_pkg.py").write_text("")  # the folder changed: listed again, under another key
+    assert str(folder / "forbidden_pkg.py") in cached_masked_paths.__wrapped__(("forbidden_pkg",))
+    assert len(list((tmp_path / "dl-grader").glob("masked-*.json"))) == 2

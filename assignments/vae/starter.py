@@ -98,12 +98,11 @@ def train(x, seed, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR):
 # grader: skip
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    import numpy as np
+    from grader.datasets import digits, stratified_split
 
-    digits = load_digits()
-    x_train, x_test = train_test_split((digits.data / 16.0).astype("float32"), test_size=0.2, random_state=0,
-                                       stratify=digits.target)
+    pixels, labels = digits()
+    x_train, x_test, _, _ = stratified_split((pixels / 16.0).astype("float32"), labels, 0.2, np.random.default_rng(0))
     x_train, x_test = torch.from_numpy(x_train), torch.from_numpy(x_test)
     model, bounds = train(x_train, seed=0)
     with torch.no_grad():

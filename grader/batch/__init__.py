@@ -1,17 +1,20 @@
 """Grading a whole class into its grades folder: the plan (who is graded again and why), and the backends
-(a local grading job, or Slurm) that grade one submission per unit of work."""
+(a local grading job, or Slurm) that grade one submission per unit of work.
+
+Nothing is imported here: grading one submission loads none of the class-running modules.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader.batch.command import add_arguments, run_command
-from grader.batch.run import Batch, grade_class
-from grader.spec import Assignment
-from grader.store import ClassFolder, is_class_folder
+if TYPE_CHECKING:
+    from grader.batch.run import Batch
+    from grader.spec import Assignment
 
-__all__ = ["Batch", "add_arguments", "grade_batch", "grade_class", "is_class_folder", "run_command"]
+__all__ = ["grade_batch"]
 
 
 def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path, jobs: int = 2,
@@ -20,6 +23,8 @@ def grade_batch(assignment: Assignment, submissions: dict[str, Path], out: Path,
     """Grade named submissions (name -> path) on this machine into `out`, without a progress bar; `seed`, where
     given, replaces the spec's seed for the tests' random inputs."""
     from grader.batch.local import LocalPool
+    from grader.batch.run import grade_class
+    from grader.store import ClassFolder
 
     if seed is not None:
         assignment = dataclasses.replace(assignment, seed=seed)

@@ -11,14 +11,17 @@ import argparse
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
-from grader.batch.run import Batch, Plan, grade_class
 from grader.results import clean_text
 from grader.spec import Assignment
 from grader.store import StoreError, read_class_folder
+
+if TYPE_CHECKING:
+    from grader.batch.run import Batch, Plan
 
 STOPPING = (signal.SIGTERM, signal.SIGHUP)  # handled as Ctrl-C is: what kill, timeout, systemd and Slurm send
 
@@ -38,11 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="batch: the folder is a class even if it holds a file named like a submission")
     batch.add_argument("--wait", action="store_true", help="batch: wait for another command writing the same --out")
     slurm = parser.add_argument_group("Slurm (with --slurm; the options may also come from --slurm-config)")
-    slurm.add_argument("--slurm", action="store_true", help="grade on Slurm, one submission per array task")
-    slurm.add_argument("--slurm-config", type=Path, help="YAML file: partition, time_limit, gpus_per_task, "
+    slurm.add_argument("--slurm", action="store_true", help="grade on Slurm, a chunk of submissions per array task")
+    slurm.add_argument("--slurm-config", type=Path, help="YAML file: partition, time_limit, chunk_size, gpus_per_task, "
                                                          "cpus_per_task, array_parallelism, stall_report, deadline")
     slurm.add_argument("--partition", help="Slurm partition")
     slurm.add_argument("--time-limit", type=int, metavar="MIN", help="minutes per task (default 30)")
+    slurm.add_argument("--chunk-size", type=int, metavar="N",
+                       help="submissions per task, graded by one warm grading job (default 8)")
     slurm.add_argument("--gpus-per-task", type=int, metavar="N", help="GPUs per task (default 0)")
     slurm.add_argument("--array-parallelism", type=int, metavar="N", help="tasks at once (default 64)")
     slurm.add_argument("--stall-report", type=int, metavar="S",
@@ -60,6 +65,8 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
     if not roster.entries and not roster.clashes:
         raise StoreError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader.batch.run import grade_class  # the class-running modules: only when a class is graded
 
     errors = Console(stderr=True, soft_wrap=True)
     say = lambda message: errors.print(Text(message), highlight=False)  # noqa: E731
@@ -137,6 +144,7 @@ def _backend(args, notice):
     if args.slurm:
         from grader.batch.slurm import SlurmArray, load_options
         return SlurmArray(load_options(args.slurm_config, partition=args.partition, time_limit=args.time_limit,
+                                       chunk_size=args.chunk_size,
                                        gpus_per_task=args.gpus_per_task, array_parallelism=args.array_parallelism,
                                        stall_report=args.stall_report, deadline=args.deadline), notice)
     from grader.batch.local import LocalPool

@@ -4,7 +4,9 @@ It does the imports, the isolation probe and a warm-up grading once, then grades
 `jobs` at a time, each in a fresh child forked from it (so nothing of one student's grading reaches
 the next, and what the parent loaded, torch included, is shared by every child), each child with its
 own sandboxes. The reference's plain results that children learn come back to the parent, which hands
-them to the next children. Requests come as JSON lines on stdin ({"student", "path"}); each gets one
+them to the next children; its sandbox is started once per slot, here, and lent to one child at a time
+(replaced when a child left it in doubt), so no child pays its imports (torch's, about a second); no
+student code ever runs in it. Requests come as JSON lines on stdin ({"student", "path"}); each gets one
 JSON line on stdout ({"student", "status", "message"}). A child that dies or hangs is replaced and its
 submission retried once, then reported. SIGTERM stops the children in flight (each closes its
 sandboxes and writes nothing), then the job.
@@ -47,6 +49,7 @@ class _Child:
     path: str
     deadline: float
     tries: int
+    slot: int
     chunks: list[bytes] = field(default_factory=list)  # its reply so far, joined once it ended (a linear read)
 
 
@@ -70,6 +73,7 @@ class Job:
         self.limit = 2 * (self.assignment.limits.total_timeout or 600) + 300
         self.children: dict[int, _Child] = {}  # by the read end of each child's pipe
         self.cache = ReferenceCache()  # the reference's results, learnt by the children, kept here
+        self.references: dict[int, object] = {}  # slot -> the reference's sandbox lent to the child in that slot
         self._warm_up()
         gc.collect()
         gc.freeze()  # what the children inherit is never scanned by their collections: it stays shared, not copied
@@ -92,15 +96,34 @@ class Job:
 
     def start(self, student: str, path: str, tries: int = 2) -> None:
         """Fork a child that grades one submission."""
+        slot = min(set(range(len(self.children) + 1)) - {c.slot for c in self.children.values()})
+        reference = self._reference(slot)
         read_end, write_end = os.pipe()
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # until the child has its own handler
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            self._child(write_end, student, path)
+            self._child(write_end, student, path, reference)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         os.close(write_end)
-        self.children[read_end] = _Child(pid, read_end, student, path, time.monotonic() + self.limit, tries)
+        self.children[read_end] = _Child(pid, read_end, student, path, time.monotonic() + self.limit, tries, slot)
+
+    def _reference(self, slot: int):
+        """The reference's sandbox of a slot: the one its last child left idle, else a fresh one (None without)."""
+        from grader.runner import reference_template
+        from grader.sandbox.launch import TemplateError
+
+        template = self.references.get(slot)
+        if template is not None and template.idle():
+            return template
+        if template is not None:
+            template.close()
+        try:
+            self.references[slot] = reference_template(self.assignment, Path(tempfile.mkdtemp(prefix="grader-ref-")),
+                                                        self.config["public_only"])
+        except (OSError, TemplateError):
+            self.references[slot] = None  # each grading starts its own, as a single call does
+        return self.references[slot]
 
     def collect(self, pipe: int) -> tuple[str, Outcome] | None:
         """Read from a child; once it ended, its student and outcome (None while it runs or when retried)."""
@@ -130,16 +153,29 @@ class Job:
             # from our own trusted child (student code never runs in it): its outcome and what it learnt
             reply = pickle.loads(b"".join(child.chunks))
             self.cache.merge(reply["cache"])
+            if reply["outcome"].status == "interrupted":
+                self._retire(child.slot)  # it may have stopped halfway through a request to the reference's sandbox
             return child.student, reply["outcome"]
         except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError):
             from grader.sandbox.launch import describe_status
+            self._retire(child.slot)
             why = f"took longer than {self.limit:g} s" if hung else describe_status(status)
         if child.tries > 1:
             self.start(child.student, child.path, child.tries - 1)
             return None
         return child.student, Outcome("failed", f"the grading process {why}")
 
-    def _child(self, write_end: int, student: str, path: str) -> None:
+    def _retire(self, slot: int) -> None:
+        template = self.references.pop(slot, None)
+        if template is not None:
+            template.close()
+
+    def close(self) -> None:
+        """Stop the reference's sandboxes (the children have ended)."""
+        for slot in list(self.references):
+            self._retire(slot)
+
+    def _child(self, write_end: int, student: str, path: str, reference) -> None:
         die_with_parent()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop_on(signal.SIGTERM)
@@ -151,7 +187,7 @@ class Job:
             os.close(pipe)
         self.cache.learn_afresh()  # it sends back only what it learns, not what it inherited
         try:
-            outcome = grade_into(self.config, student, path, self.cache)
+            outcome = grade_into(self.config, student, path, self.cache, reference)
         except BaseException:
             last = traceback.format_exc().strip().splitlines()[-1]
             outcome = Outcome("failed", f"the grader failed: {last}")
@@ -209,6 +245,7 @@ def main(config: dict) -> None:
 
     def terminate(signum, frame):
         job.stop_all()
+        job.close()
         os._exit(130)
 
     signal.signal(signal.SIGTERM, terminate)
@@ -237,6 +274,7 @@ def main(config: dict) -> None:
         for student, outcome in ended:
             replies.write(json.dumps({"student": student, **outcome.to_dict()}) + "\n")
             replies.flush()
+    job.close()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
-"""The Slurm backend: one submission per array task, through submitit.
+"""The Slurm backend: array tasks through submitit, each grading a chunk of students with one warm local job.
+
+A task pays a grader's imports, isolation probe and warm-up once for its chunk (`chunk_size` students, 8 by
+default), as a local batch does for the class: grader.batch.local's job, with `cpus_per_task` gradings at once.
 
 submitit moves pickles through a folder of the run's own (`<out>/.runs/<run id>/slurm/`, under a 0700 folder):
-the submitting side writes the calls, the task on the node writes its outcome there and nothing else: the
-batch records outcomes in the store. Tasks are submitted with requeue off, and the folder of a run is
+the submitting side writes the calls, the task on the node writes its chunk's outcomes there and nothing else:
+the batch records them in the store. A task that ends before it answers (the time limit, a node failure) leaves
+every student of its chunk to the next run. Tasks are submitted with requeue off, and the folder of a run is
 removed when the run ends, so a task of an ended run (one Slurm failed and ran again all the same) has
 nowhere to write that anyone reads. Both sides are the trusted grader; a sandbox on the node never sees
 those folders or the grader's files (bubblewrap binds only what it needs, read-only, and runs student code
@@ -27,7 +31,7 @@ from typing import Callable
 
 import yaml
 
-from grader.batch.task import Outcome, grade_into, stop_on
+from grader.batch.task import Interrupted, Outcome, interrupted, stop_on
 from grader.runner import GradingError
 
 
@@ -37,6 +41,7 @@ class SlurmOptions:
 
     partition: str | None = None
     time_limit: int = 30           # minutes per task
+    chunk_size: int = 8            # students per task, graded by one warm job
     gpus_per_task: int = 0
     cpus_per_task: int = 1
     array_parallelism: int = 64    # tasks running at once
@@ -75,20 +80,29 @@ def refusal(isolation) -> str | None:
     return None
 
 
-def slurm_task(config: dict, student: str, path: str) -> dict:
-    """One array task on a node: refuse an unsafe node, else grade into the output folder."""
+def slurm_task(config: dict, chunk: list[tuple[str, str]]) -> dict[str, dict]:
+    """One array task on a node: refuse an unsafe node, else grade the chunk's (student, path) with one warm local
+    job; the outcome of each student, by name."""
+    from grader.batch.local import LocalPool
     from grader.batch.reclaim import RunFolder
     from grader.isolation_cache import cached_detect
 
     why = refusal(cached_detect())
     if why:
-        return Outcome("failed", why).to_dict()
-    # Slurm's SIGTERM (preemption, the time limit) and submitit's SIGUSR2 (the time limit is near): stop, write nothing
+        return {student: Outcome("failed", why).to_dict() for student, _ in chunk}
+    outcomes: dict[str, dict] = {}
+    # Slurm's SIGTERM (preemption, the time limit) and submitit's SIGUSR2 (the time limit is near): stop the job,
+    # keep what it finished
     stop_on(signal.SIGTERM, signal.SIGUSR2)
     with RunFolder() as run:
         tempfile.tempdir = str(run.path)
         os.environ["TMPDIR"] = str(run.path)
-        return grade_into(config, student, path).to_dict()
+        try:
+            LocalPool(config["jobs"]).run(config, [(student, Path(path)) for student, path in chunk], run.path,
+                                          lambda student, outcome: outcomes.__setitem__(student, outcome.to_dict()))
+        except Interrupted:
+            pass
+    return {student: outcomes.get(student) or interrupted().to_dict() for student, _ in chunk}
 
 
 def _deadline(options: SlurmOptions, tasks: int) -> float:
@@ -100,7 +114,7 @@ def _deadline(options: SlurmOptions, tasks: int) -> float:
 
 
 class SlurmArray:
-    """Grades each submission as one task of a Slurm job array."""
+    """Grades the submissions as the tasks of a Slurm job array, a chunk of students per task."""
 
     def __init__(self, options: SlurmOptions, notice: Callable[[str], None] | None = None):
         self.options = options
@@ -108,8 +122,8 @@ class SlurmArray:
 
     def run(self, config: dict, requests: list[tuple[str, Path]], run_dir: Path,
             done: Callable[[str, Outcome], None], started: Callable[[str], None] = lambda student: None) -> None:
-        """Submit the array and wait, calling `started` as Slurm starts each task and `done` as each ends; a
-        KeyboardInterrupt cancels the rest."""
+        """Submit the array and wait, calling `started` for a task's students as Slurm starts it and `done` for
+        each as the task ends; a KeyboardInterrupt cancels the rest."""
         import submitit
 
         folder = Path(config["scratch"]) / "slurm"  # the run's own folder, removed when the run ends
@@ -119,56 +133,68 @@ class SlurmArray:
                                    partition=o.partition, gpus_per_task=o.gpus_per_task or None,
                                    cpus_per_task=o.cpus_per_task, array_parallelism=o.array_parallelism,
                                    additional_parameters={"no_requeue": True})
+        size = max(1, o.chunk_size)
+        chunks = [[(student, str(path)) for student, path in requests[i:i + size]] for i in range(0, len(requests), size)]
         try:
-            jobs = executor.map_array(slurm_task, [config] * len(requests), [s for s, _ in requests],
-                                      [str(p) for _, p in requests])
+            jobs = executor.map_array(slurm_task, [{**config, "jobs": o.cpus_per_task}] * len(chunks), chunks)
         except (submitit.core.utils.FailedSubmissionError, OSError) as error:
             raise GradingError(f"Slurm did not take the job array: {str(error).strip().splitlines()[-1]}") from None
-        pending = {job: student for job, (student, _) in zip(jobs, requests)}
+        pending = {job: [student for student, _ in chunk] for job, chunk in zip(jobs, chunks)}
         try:
-            self._wait(pending, done, started, _deadline(o, len(requests)))
+            self._wait(pending, done, started, _deadline(o, len(chunks)))
         finally:
             for job in pending:
                 job.cancel(check=False)
 
     def _wait(self, pending: dict, done: Callable[[str, Outcome], None], started: Callable[[str], None],
               deadline: float) -> None:
-        """Hand over each task's outcome as it ends; report a cluster that starts nothing; stop at the deadline."""
+        """Hand over the outcomes of each task's students as it ends; report a cluster that starts nothing; stop at
+        the deadline. `pending`: each task's students."""
         started = changed = reported = polled = time.monotonic()
         states: dict = {}
         while pending:
             for job in [j for j in pending if j.done()]:
-                done(pending.pop(job), _outcome(job))
+                for student, outcome in _outcomes(job, pending.pop(job)).items():
+                    done(student, outcome)
                 changed = time.monotonic()
             now = time.monotonic()
             if pending and now - polled >= min(5.0, self.options.stall_report / 2):
                 current, polled = {job: job.state for job in pending}, now
                 for job in [j for j, state in current.items() if state == "RUNNING" and states.get(j) != "RUNNING"]:
-                    started(pending[job])
+                    for student in pending[job]:
+                        started(student)
                 if current != states:
                     states, changed = current, now
             if pending and now - changed >= self.options.stall_report and now - reported >= self.options.stall_report:
                 seen = Counter(states.values())
-                self.notice(f"Slurm has started or ended none of the {len(pending)} waiting task(s) for "
+                self.notice(f"Slurm has started or ended none of the {len(pending)} waiting task(s) "
+                            f"({sum(map(len, pending.values()))} students) for "
                             f"{(now - changed) / 60:.1f} min ({', '.join(f'{n} {s}' for s, n in seen.items())}); "
                             f"still waiting, for at most {(deadline - (now - started)) / 60:.0f} min more")
                 reported = now
             if now - started >= deadline:
                 for job in list(pending):
-                    done(pending.pop(job), Outcome("failed", f"Slurm task {job.job_id} had not ended after "
-                                                             f"{deadline / 60:.1f} min (it was {job.state}): cancelled"))
+                    why = Outcome("failed", f"Slurm task {job.job_id} had not ended after {deadline / 60:.1f} min "
+                                            f"(it was {job.state}): cancelled")
+                    for student in pending.pop(job):
+                        done(student, why)
                 return
             time.sleep(0.5)
 
 
-def _outcome(job) -> Outcome:
-    """What an ended task says, with how Slurm ended it where the grading did not finish; a task Slurm killed
-    before it could answer (time limit, preemption, node failure) is a failure."""
+def _outcomes(job, students: list[str]) -> dict[str, Outcome]:
+    """What an ended task says of each of its students, with how Slurm ended it where a grading did not finish;
+    a task Slurm killed before it could answer (time limit, preemption, node failure) failed them all."""
     try:
-        outcome = Outcome.from_dict(job.result())
+        reply = job.result()
     except Exception as error:  # submitit's FailedJobError, UncompletedJobError, and what unpickling raises
         last = (str(error).strip().splitlines() or [type(error).__name__])[-1]
-        return Outcome("failed", f"Slurm task {job.job_id} ended {job.state}: {last[:300]}")
-    if outcome.status != "graded":
-        outcome.message = f"Slurm task {job.job_id} ended {job.state}: {outcome.message}"
-    return outcome
+        return dict.fromkeys(students, Outcome("failed", f"Slurm task {job.job_id} ended {job.state}: {last[:300]}"))
+    outcomes = {}
+    for student in students:
+        answer = reply.get(student) if isinstance(reply, dict) else None
+        outcome = Outcome.from_dict(answer if isinstance(answer, dict) else {"message": "the task gave no outcome"})
+        if outcome.status != "graded":
+            outcome.message = f"Slurm task {job.job_id} ended {job.state}: {outcome.message}"
+        outcomes[student] = outcome
+    return outcomes

@@ -51,9 +51,11 @@ def stop_on(*signals: signal.Signals) -> None:
         signal.signal(signum, handler)
 
 
-def grade_into(config: dict, student: str, path: str, reference_cache=None) -> Outcome:
+def grade_into(config: dict, student: str, path: str, reference_cache=None, reference_sandbox=None) -> Outcome:
     """Grade the submission at `path` as the batch's `config` says (assignment, public_only, seed, and the file
-    of an exam's papers); say how it ended, with the result as graded (the batch applies the late policy and the TAs' points when it renders)."""
+    of an exam's papers); say how it ended, with the result as graded (the batch applies the late policy and the
+    TAs' points when it renders). `reference_cache` and `reference_sandbox`: a batch job's, lent to this grading
+    (see grader.runner.grade)."""
     from grader import spec
     from grader.course.tables import CourseError
     from grader.runner import GradingError, grade
@@ -61,17 +63,21 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None) -> O
     try:
         assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
         result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache,
-                       variant=_paper(config, student))
+                       variant=_paper(config, student), reference_sandbox=reference_sandbox)
     except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
-        return Outcome("interrupted", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; "
-                                      "the next run grades it")
+        return interrupted()
     except (spec.SpecError, GradingError, CourseError) as error:
         return Outcome("failed", str(error))
     except OSError as error:
         return Outcome("failed", f"cannot read {error.filename or path}: {error.strerror or error}")
     if _stop["signal"]:
-        return Outcome("interrupted", f"interrupted ({_stop['signal']}) before it finished; the next run grades it")
+        return interrupted()
     return Outcome("graded", result=result.to_dict())
+
+
+def interrupted() -> Outcome:
+    """The outcome of a grading stopped before it finished (by the signal `stop_on` caught, else Ctrl-C)."""
+    return Outcome("interrupted", f"interrupted ({_stop['signal'] or 'SIGINT'}) before it finished; the next run grades it")
 
 
 def _paper(config: dict, student: str):

@@ -21,6 +21,7 @@ import glob
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import site
@@ -228,10 +229,9 @@ def refuses_nested_userns() -> bool:
     return "--disable-userns" in usage
 
 
-@functools.lru_cache(maxsize=None)
 def masked_paths(packages: tuple[str, ...]) -> tuple[str, ...]:
     """Where the given top-level packages lie in every Python path the sandbox sees: the package, its
-    modules and vendored libraries, and its distributions' metadata."""
+    modules and vendored libraries, and its distributions' metadata (grader.isolation_cache remembers it)."""
     if not packages:
         return ()
     from importlib import metadata
@@ -239,16 +239,21 @@ def masked_paths(packages: tuple[str, ...]) -> tuple[str, ...]:
     providers = metadata.packages_distributions()  # reads every distribution's metadata: once
     distributions = {d for name in packages for d in providers.get(name, [])}
     stems = {stem.lower() for stem in set(packages) | {d.replace("-", "_") for d in distributions}}
-    folders = [*_python_paths(), *sys.path, *glob.glob("/usr/lib/python3*/dist-packages"),
-               *glob.glob("/usr/local/lib/python3*/dist-packages")]
     found = set()
-    for folder in {f for f in folders if os.path.isdir(f)}:
+    for folder in package_folders():
         try:
             entries = os.listdir(folder)  # once per folder: a glob per name and pattern costs half a second
         except OSError:
             continue
         found.update(os.path.join(folder, entry) for entry in entries if _belongs(entry, packages, stems))
     return tuple(sorted(found))
+
+
+def package_folders() -> list[str]:
+    """The folders where installed packages and their metadata lie (those `masked_paths` lists)."""
+    folders = [*_python_paths(), *sys.path, *glob.glob("/usr/lib/python3*/dist-packages"),
+               *glob.glob("/usr/local/lib/python3*/dist-packages")]
+    return sorted({f for f in folders if os.path.isdir(f)})
 
 
 def _belongs(entry: str, packages: tuple[str, ...], stems: set[str]) -> bool:
@@ -297,7 +302,9 @@ class Template:
         command = _python(f"{_BOOTSTRAP_IMPORT}; import json; template_main(json.loads(sys.argv[1]))",
                           json.dumps(template_config))
         if inside:
-            masked = masked_paths(tuple(sorted({m.split(".")[0] for m in config.get("forbidden", [])})))
+            from grader.isolation_cache import cached_masked_paths  # it imports this module
+
+            masked = cached_masked_paths(tuple(sorted({m.split(".")[0] for m in config.get("forbidden", [])})))
             command = _bwrap_prefix(files, self.meta, self.space, self.uid is not None, limits, masked) + command
         environment = None if inside else {**_ENV, "HOME": paths["workdir"], "TMPDIR": str(self.space.tmp)}
         self.log = tempfile.TemporaryFile()
@@ -306,7 +313,7 @@ class Template:
             env=environment, cwd="/", start_new_session=True, preexec_fn=self.group.enter)
         child_end.close()
         self.group.attach(self.process.pid)
-        self.first_spawn = True
+        self.first_spawn, self.starter = True, os.getpid()
         if cells is not None:
             self.load(cells)
 
@@ -321,9 +328,7 @@ class Template:
         """Fork a worker that serves on `sock_end` and writes its output to `out_end`; return its pid."""
         if not self.loaded:
             raise TemplateError("the sandbox was given no code to run")
-        if self.first_spawn:  # wait until the template is up: then what runs in the sandbox is the template's
-            self._reply(timeout=120)
-            self.first_spawn = False
+        self.ready()
         self.group.limit_tasks(self.group.count() + 1 + self.processes)  # the worker, and what it may start
         request = {"op": "spawn", "config": {**self.paths, **config}}
         socket.send_fds(self.control, [json.dumps(request).encode()], [sock_end.fileno(), out_end])
@@ -331,6 +336,19 @@ class Template:
         if type(reply.get("pid")) is not int:
             raise TemplateError("the sandbox answered a spawn request with no process id")
         return reply["pid"]
+
+    def ready(self) -> None:
+        """Wait until the template is up (once): then what runs in the sandbox is the template's."""
+        if self.first_spawn:
+            self._reply(timeout=120)
+            self.first_spawn = False
+
+    def idle(self) -> bool:
+        """Whether the template is alive with no reply left unread (what one user of it leaves for the next)."""
+        if not self.alive() or self.first_spawn:
+            return False
+        readable, _, _ = select.select([self.control], [], [], 0)
+        return not readable
 
     def kill(self, pid: int) -> str:
         """Kill a worker and its process group (through the template, which is its parent); say how it ended."""
@@ -359,7 +377,9 @@ class Template:
         return reply
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if os.getpid() == self.starter:
+            return self.process.poll() is None
+        return _running(self.process.pid)  # lent to a child of the process that started it: not ours to wait for
 
     def close(self) -> None:
         """Stop the template and everything the sandbox started, and drop its space; never raises."""
@@ -394,6 +414,15 @@ def _hand_over(folder: Path, uid: int | None) -> None:
             if uid is not None:
                 os.chown(path, uid, uid)
             os.chmod(path, mode)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _killpg(pgid: int) -> None:

@@ -61,7 +61,8 @@ def test_a_class_graded_on_slurm_has_the_local_gradebook(tmp_path):
                    folder / "carol" / "perceptron.ipynb")
     local = grader("grade", "perceptron", folder, "--out", tmp_path / "local", "-j", "2")
     assert local.returncode == 0, local.stdout + local.stderr
-    slurm = grader("grade", "perceptron", folder, "--out", tmp_path / "slurm", "--slurm", "--array-parallelism", "2")
+    slurm = grader("grade", "perceptron", folder, "--out", tmp_path / "slurm", "--slurm", "--array-parallelism", "2",
+                   "--chunk-size", "2")  # two tasks: two students in one warm job, one in the other
     assert slurm.returncode == 0, slurm.stdout + slurm.stderr
     assert rows(tmp_path / "slurm") == rows(tmp_path / "local")
     assert {r["student"] for r in rows(tmp_path / "slurm")} == {"alice", "bob", "carol"}
@@ -180,11 +181,11 @@ def test_a_cluster_that_runs_nothing_is_reported_and_the_wait_has_a_deadline(tmp
     _scontrol("partitionname=debug", "state=down")  # submissions queue, nothing starts
     try:
         stalled = grader("grade", course.root, folder, "--out", out, "--slurm", "--stall-report", "3",
-                         "--deadline", "1")
+                         "--deadline", "1", "--chunk-size", "1")  # a task per student
     finally:
         _scontrol("partitionname=debug", "state=up")
     assert stalled.returncode == 1, stalled.stdout + stalled.stderr
-    assert "Slurm has started or ended none of the 2 waiting task(s)" in stalled.stderr
+    assert "Slurm has started or ended none of the 2 waiting task(s) (2 students)" in stalled.stderr
     assert "2 PENDING" in stalled.stderr
     summary = " ".join(stalled.stdout.split())
     assert "had not ended after 1.0 min (it was PENDING): cancelled" in summary

@@ -1,7 +1,7 @@
 """Helpers shared by the public and hidden tests of vae.
 
 The data (scikit-learn's bundled 8x8 digits, pixels divided by 16, a fixed stratified
-80/20 split) is loaded here, in the trusted process, and passed to the submission as
+80/20 split, both from grader.datasets: scikit-learn itself is not imported) is loaded here, in the trusted process, and passed to the submission as
 float32 tensors. Every quality figure is computed here too, in float64, from what the
 model returns (means, log-variances, decoder probabilities), never from a number the
 submission reports about itself.
@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+
+from grader.datasets import digits as load_digits, stratified_split
 
 N_PIXELS = 64
 CLIP = 1e-6  # probabilities are clipped to [CLIP, 1 - CLIP] before taking logs (float32 sigmoids reach 0 and 1)
@@ -22,13 +22,13 @@ CLIP = 1e-6  # probabilities are clipped to [CLIP, 1 - CLIP] before taking logs 
 
 @lru_cache(maxsize=1)
 def _split():
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32)
-    return train_test_split(x, test_size=0.2, random_state=0, stratify=digits.target)
+    pixels, labels = load_digits()
+    x_train, x_test, _, _ = stratified_split((pixels / 16.0).astype(np.float32), labels, 0.2, np.random.default_rng(0))
+    return x_train, x_test
 
 
 def digits():
-    """(x_train, x_test): float32 tensors of shape (1437, 64) and (360, 64), values in [0, 1]."""
+    """(x_train, x_test): float32 tensors of shape (1438, 64) and (359, 64), values in [0, 1]."""
     x_train, x_test = _split()
     return torch.from_numpy(x_train.copy()), torch.from_numpy(x_test.copy())
 
