@@ -150,7 +150,7 @@ class SlurmArray:
               deadline: float) -> None:
         """Hand over the outcomes of each task's students as it ends; report a cluster that starts nothing; stop at
         the deadline. `pending`: each task's students."""
-        started = changed = reported = polled = time.monotonic()
+        began = changed = reported = polled = time.monotonic()
         states: dict = {}
         while pending:
             for job in [j for j in pending if j.done()]:
@@ -170,9 +170,9 @@ class SlurmArray:
                 self.notice(f"Slurm has started or ended none of the {len(pending)} waiting task(s) "
                             f"({sum(map(len, pending.values()))} students) for "
                             f"{(now - changed) / 60:.1f} min ({', '.join(f'{n} {s}' for s, n in seen.items())}); "
-                            f"still waiting, for at most {(deadline - (now - started)) / 60:.0f} min more")
+                            f"still waiting, for at most {(deadline - (now - began)) / 60:.0f} min more")
                 reported = now
-            if now - started >= deadline:
+            if now - began >= deadline:
                 for job in list(pending):
                     why = Outcome("failed", f"Slurm task {job.job_id} had not ended after {deadline / 60:.1f} min "
                                             f"(it was {job.state}): cancelled")
