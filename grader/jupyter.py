@@ -159,7 +159,7 @@ class _InProcess(GraderPlugin):
             kept = [item for item in items if question_of(item) == self.question]
             config.hook.pytest_deselected(items=[item for item in items if item not in kept])
             items[:] = kept
-        super().pytest_collection_modifyitems(items)
+        super().pytest_collection_modifyitems(config, items)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

@@ -144,18 +144,16 @@ def test_the_class_report_in_a_browser(browser, tmp_path):  # noqa: F811
 
 
 def test_a_written_answer_reads_as_markdown_and_math_and_stays_inert(browser, tmp_path):  # noqa: F811
-    from grader.course.grades import read_grades, write_result
     from grader.course.review.app import Review, create_app, serve
+    from test_review import _set_answers
     folder = tmp_path / "grades"
     make_class(folder, 4)
-    result = read_grades(folder).results["student000"]
-    result.question("proof").answer = (
+    _set_answers(folder, {"student000": (
         "**Claim.** After $T$ mistakes, $w_T \\cdot w^* \\ge T\\delta$ and $\\|w_T\\|^2 \\le T R^2$, so\n\n"
         "$$T\\delta \\le w_T \\cdot w^* \\le \\|w_T\\| \\le \\sqrt{T}\\, R \\quad\\Rightarrow\\quad "
         "T \\le \\frac{R^2}{\\delta^2}.$$\n\n"
         "- each mistake adds at least $\\delta$ to the projection on $w^*$\n"
-        "- and at most $R^2$ to $\\|w\\|^2$\n\n<script>alert(1)</script> `$not math$`")
-    write_result(folder / "student000.json", result)
+        "- and at most $R^2$ to $\\|w\\|^2$\n\n<script>alert(1)</script> `$not math$`")})
     review = Review(spec.load("perceptron"), folder)
     server = serve(create_app(review, "t0ken"))
     threading.Thread(target=server.serve_forever, daemon=True).start()

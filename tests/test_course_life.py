@@ -86,11 +86,10 @@ def gradebook(out: Path) -> dict[str, dict]:
 
 
 def stamps(out: Path) -> dict[str, str]:
-    """Each student's result as graded (its tests' digest and the time grading took say whether it was graded again)."""
+    """The run that recorded each graded student's result (it changes exactly when the student is graded again)."""
     store = GradesFolder.reading(out)
     try:
-        return {name: f"{e.result.tests_digest}:{e.result.execution_time}" for name, e in store.entries().items()
-                if e.result is not None}
+        return {name: e.run for name, e in store.entries().items() if e.result is not None}
     finally:
         store.close()
 

@@ -266,7 +266,7 @@ def test_the_midterm_papers_differ_and_the_plain_release_prints_the_plain_paper(
     assert set(ada.orders) == {"heavy_ball_range", "heavy_ball_facts", "lr_schedule_rule", "ebm_facts"}
     key = load_key(midterm)
     assert variants.expected_answers(midterm, ada, key)["lstm_decay"] != variants.expected_answers(midterm, bob, key)["lstm_decay"]
-    target = release(midterm, tmp_path, package="dl-grader")
+    target = release(midterm, tmp_path)
     handout = (target / "handout.md").read_text()
     assert "{{" not in handout and "pre-activation is 2.0" in handout and "c_T, T = 40" in handout
     assert "    b. −1/2 < β < 1" in handout  # the plain paper keeps the spec's order

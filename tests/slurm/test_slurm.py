@@ -39,6 +39,7 @@ def _why_no_cluster() -> str | None:
 
 
 needs_cluster = pytest.mark.skipif(bool(_why_no_cluster()), reason=str(_why_no_cluster()))
+pytestmark = pytest.mark.xdist_group("slurm")  # one worker: some tests take the cluster's node or partition down
 
 
 def grader(*args) -> subprocess.CompletedProcess:
