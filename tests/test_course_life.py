@@ -211,7 +211,14 @@ def test_status_says_what_is_stale_and_why(course, tmp_path):
     text = " ".join(done.stdout.split())
     assert "stale, graded again by the next `grader grade`: the hidden tests changed (4), the submission changed (1)" \
         in text
-    assert "states: graded (4)" in text
+    assert "states: stale (4)" in text
+    # every view says so at once, with no score, before anything is graded again
+    assert grader("export", out, "--format", "canvas", "--roster", tmp_path / "roster.csv").returncode == 0
+    with open(out / "export-canvas.csv", newline="") as handle:
+        canvas = list(csv.DictReader(handle))[1:]
+    assert {(row[canvas_title(out)], row["status"]) for row in canvas} == {("", "stale")}
+    assert gradebook(out)["alice"]["status"] == "stale" and not (out / "alice.json").exists()
+    assert "the hidden tests changed since it was graded" in (out / "alice.error.txt").read_text()
 
 
 def test_a_student_not_graded_now_has_a_row_and_never_an_older_score(course, tmp_path):

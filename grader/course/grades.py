@@ -9,13 +9,14 @@ result, only its state and the reason, so no view can show a score that is not c
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import spec
 from grader.course.late import LateRules, rules_from_inputs
 from grader.results import GradeResult
-from grader.store import Entry, GradesFolder, StoreError
+from grader.store import Entry, GradesFolder, StoreError, assignment_inputs, stale_because
 
 # What each state of the store is called in every view, and what a TA does about it.
 _NOT_GRADED = {"stale": "stale", "failed": "grading failed", "interrupted": "interrupted", "clash": "not graded",
@@ -83,14 +84,28 @@ def read_grades(folder: Path, store: GradesFolder | None = None, assignment: spe
         rules = rules_from_inputs(assignment, inputs)
         reviews = _reviews(store.folder, assignment)
         grades = Grades(store.folder, assignment, held=held, released=released)
+        current = functools.cache(lambda public_only: assignment_inputs(assignment, public_only))
         for name, entry in entries.items():
-            grades.students[name] = _shown(entry, assignment, rules, reviews, released)
+            why = _stale(entry, current)
+            grades.students[name] = (Shown(name, entry.original, "stale", why, None, entry.at) if why else
+                                     _shown(entry, assignment, rules, reviews, released))
         known = set(views) | {f"{name}.json" for name in entries}
         grades.unknown = sorted(p.name for p in store.folder.glob("*.json") if p.name not in known)
         return grades
     finally:
         if own:
             store.close()
+
+
+def _stale(entry: Entry, current) -> str:
+    """Why a graded result is no longer the grade under the assignment and grader now ('' while it is): what a
+    view can tell without reading the submission again (`grader grade` and `grader status --check-submissions`
+    read it too)."""
+    if entry.state != "graded" or entry.result is None or not entry.provenance:
+        return ""
+    now = current(entry.result.public_only)
+    why = stale_because({key: entry.provenance.get(key) for key in now}, now)
+    return "; ".join(why) + " since it was graded: the next `grader grade` grades it again" if why else ""
 
 
 def _shown(entry: Entry, assignment: spec.Assignment, rules: LateRules | None, reviews: dict, released: bool) -> Shown:
