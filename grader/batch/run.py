@@ -182,7 +182,7 @@ def _plan(store: GradesFolder, assignment: Assignment, roster: ClassFolder, inpu
             plan.kept.append(student)
             continue
         plan.todo[student] = why
-        if entry is not None:
+        if entry is not None and why != ["--regrade"]:  # a result --regrade grades again is current until then
             store.mark(student, "stale", "; ".join(why) + ": to be graded again", original=original, source=str(path))
     for student, why in roster.clashes.items():
         store.mark(student, "clash", why, original=roster.originals.get(student, student))
