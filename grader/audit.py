@@ -1,5 +1,7 @@
 """Prove an assignment's tests strong and fair.
 
+Every requirement its handout states is checked by a test that says so (grader.requirements).
+
 The reference earns full marks (as a module under several seeds, and as a notebook), the starter
 almost nothing, each hand-written mutant (tests/mutants.yaml) loses exactly the questions it names,
 each alternative correct solution (tests/alternatives/) earns full marks but for the questions it
@@ -22,6 +24,7 @@ import yaml
 from grader.batch import grade_batch
 from grader.mutation import AutoMutant, generate, sample
 from grader.notebook import from_percent_script
+from grader.requirements import Coverage, collect
 from grader.results import GradeResult
 from grader.spec import Assignment, SpecError
 
@@ -275,6 +278,7 @@ class AuditReport:
     jobs: int = 1
     gradings: int = 0
     refuted_equivalents: list[str] = field(default_factory=list)
+    requirements: Coverage | None = None  # the handout's requirements and the tests that check each
 
     @property
     def counted(self) -> list[Fate]:
@@ -320,6 +324,8 @@ class AuditReport:
                          f"{self.cap_hidden[0].capped_score:g} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''});"
                          " a cap below the autograded total hides losses unless it is an explicit bonus "
                          "(score_cap: {points: n, bonus: true})")
+        if self.requirements is not None:
+            found += self.requirements.problems()
         return found
 
     def to_dict(self) -> dict:
@@ -347,6 +353,7 @@ class AuditReport:
                             for f in self.fates],
                 "stale_equivalents": self.stale_equivalents, "refuted_equivalents": self.refuted_equivalents},
             "cap_hidden": [dataclasses.asdict(h) for h in self.cap_hidden],
+            "requirements": None if self.requirements is None else self.requirements.to_dict(),
             "timing": {"wall_seconds": round(self.wall_seconds, 1), "jobs": self.jobs, "gradings": self.gradings,
                        "seconds_per_grading": round(self.wall_seconds * self.jobs / self.gradings, 2)
                        if self.gradings else None},
@@ -357,6 +364,7 @@ def audit(assignment: Assignment, jobs: int = 2, quiet: bool = False, run: Plan 
     """Grade every variant under its seeds (in parallel) and judge each, and the automatic mutants together."""
     run = run or plan(assignment)
     found = variants(assignment, run)
+    requirements = collect(assignment)
     started = time.monotonic()
     graded: dict[tuple[str, int], tuple[GradeResult | None, str]] = {}
     with tempfile.TemporaryDirectory(prefix=f"grader-audit-{assignment.slug}-") as scratch:
@@ -368,7 +376,9 @@ def audit(assignment: Assignment, jobs: int = 2, quiet: bool = False, run: Plan 
             batch = grade_batch(assignment, todo, Path(scratch) / f"results-{seed}", jobs=jobs, quiet=quiet, seed=seed)
             for name in todo:
                 graded[(name, seed)] = (batch.results.get(name), batch.failures.get(name, "no result")[-1500:])
-    return _judge(assignment, run, found, graded, wall=time.monotonic() - started, jobs=jobs)
+    report = _judge(assignment, run, found, graded, wall=time.monotonic() - started, jobs=jobs)
+    report.requirements = requirements
+    return report
 
 
 def _judge(assignment: Assignment, run: Plan, found: list[tuple[Variant, tuple[int, ...]]],

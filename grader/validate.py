@@ -1,5 +1,5 @@
-"""Lint an assignment: the spec, the files it needs, the tests' markers and points, the mutants, alternatives
-and equivalent mutants the audit reads."""
+"""Lint an assignment: the spec, the files it needs, the tests' markers and points, the handout's requirements
+(each checked by a test), the mutants, alternatives and equivalent mutants the audit reads."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import nbformat
 from grader.audit import load_alternatives, load_equivalents, load_mutants
 from grader.notebook import from_percent_script
 from grader.plugin import GraderPlugin
+from grader.requirements import coverage
 from grader.runner import GradingError, run_pytest
 from grader.spec import Assignment, SpecError
 
@@ -57,6 +58,7 @@ def validate(assignment: Assignment) -> list[str]:
         if test.points <= 0:
             problems.append(f"{where}: no positive points marker (@pytest.mark.points(n))")
         totals[test.question] += test.points
+    problems += coverage(assignment, plugin.items).problems()
     for i, question in enumerate(assignment.questions):
         if question.manual:
             given = sum(item.points for item in question.rubric if item.points > 0)

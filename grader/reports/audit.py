@@ -28,6 +28,8 @@ def render_audit(report: AuditReport, console: Console) -> None:
         _print_mutants(report, console)
     if report.cap_hidden:
         _print_cap(report, console)
+    if report.requirements is not None:
+        _print_requirements(report, console)
     timing = report.to_dict()["timing"]
     console.print(Text(f"{timing['gradings']} gradings in {timing['wall_seconds']:g} s with {report.jobs} jobs "
                        f"({timing['seconds_per_grading']} s of one core each)", style="dim"))
@@ -93,3 +95,15 @@ def _print_cap(report: AuditReport, console: Console) -> None:
         table.add_row(hidden.variant, str(hidden.seed), f"{hidden.lost_points:g}",
                       Text(f"{hidden.capped_score:g} (as the reference)", style="red"))
     console.print(table)
+
+
+def _print_requirements(report: AuditReport, console: Console) -> None:
+    coverage = report.requirements
+    if coverage.share is None:
+        console.print(Text(f"{report.assignment.slug}: the handout tags no requirement ([R1.1])", style="yellow"))
+        return
+    tested = len(coverage.requirements) - len(coverage.untested)
+    console.print(Text(f"requirements of the handout checked by a test: {tested} of {len(coverage.requirements)} "
+                       f"({coverage.share:.0%})", style="green" if not coverage.untested else "red"))
+    for requirement in coverage.untested:
+        console.print(Text(f"  untested {requirement.id} (line {requirement.line}): {requirement.text}"))

@@ -17,6 +17,8 @@ def test_one_hot_any_shape_and_vocabulary(submission, rng):
         codes = assert_inputs_unchanged(submission.one_hot, indices, vocab)
         expected = torch.nn.functional.one_hot(torch.as_tensor(indices), vocab).float()
         assert_close(codes, expected, rtol=0, atol=0, name=f"one_hot(indices of shape {shape}, {vocab})")
+        assert isinstance(codes, torch.Tensor) and codes.is_floating_point(), (
+            f"one_hot should return a float tensor (the LSTM's input), got {getattr(codes, 'dtype', type(codes))}")
 
 
 @pytest.mark.question("encoding")
@@ -63,7 +65,23 @@ def test_small_temperatures_are_greedy_and_finite(submission, rng):
 
 
 @pytest.mark.question("sampling")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
+def test_sampling_leaves_the_global_random_state_alone(submission, rng, lm):
+    """The sampler draws with a generator of its own. torch's global random state is what a new model's
+    weights come from: a sampler that reseeds it (torch.manual_seed(seed)) makes two models built after two
+    draws with the same seed identical. (This test builds models with CharRNN.)"""
+    logits = torch.as_tensor(rng.normal(0.0, 1.0, (20, lm.V)))
+    seed, built = int(rng.integers(2**31)), []
+    for _ in range(2):
+        submission.sample_from_logits(logits, 1.0, seed)
+        built.append({name: as_array(w, name) for name, w in submission.CharRNN(lm.V, 4).weights().items()})
+    assert any(not np.array_equal(built[0][name], built[1][name]) for name in built[0]), (
+        "two models built each after sample_from_logits(..., seed) with the same seed have the same weights: the "
+        "sampler resets torch's global random state; draw with a torch.Generator of its own")
+
+
+@pytest.mark.question("sampling")
+@pytest.mark.points(1)
 def test_sampling_is_reproducible_and_keeps_the_leading_shape(submission, rng):
     vocab = int(rng.integers(3, 30))
     logits = torch.as_tensor(rng.normal(0.0, 0.3, (2, 50, vocab)))
