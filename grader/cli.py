@@ -96,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
                            help="alternative solutions graded")
     audit_cmd.add_argument("--seeds", type=_count, default=argparse.SUPPRESS, metavar="N",
                            help="seeds besides the spec's")
+    audit_cmd.add_argument("--operators", type=_operators, default=argparse.SUPPRESS, metavar="semantic|ast|OP,...",
+                           help="grade only the automatic mutants of these operators (the semantic ones, the "
+                           "operator-level ones, or named operators)")
+    audit_cmd.add_argument("--speed-margins", dest="speed_repeats", type=_count, nargs="?", const=5,
+                           default=argparse.SUPPRESS, metavar="N",
+                           help="time the correct and declared-slow solutions N times (default 5) on each speed check "
+                           "and fail unless both stay 1.5x away from its budget (a full audit does it)")
+    audit_cmd.add_argument("--load", type=_count, default=argparse.SUPPRESS, metavar="N",
+                           help="run N CPU-bound processes beside the speed margins' timings")
     audit_cmd.add_argument("--json", type=Path, help="write the audit report as JSON")
     audit_cmd.set_defaults(run=_audit)
 
@@ -277,11 +286,26 @@ def _count_or_all(text: str) -> int | None:
     return None if text == "all" else _count(text)
 
 
+def _operators(text: str) -> frozenset[str] | None:
+    """`--operators`: all, semantic, ast, or operator names separated by commas."""
+    from grader.mutation import OPERATORS, SEMANTIC
+    families = {"all": None, "semantic": SEMANTIC, "ast": frozenset(OPERATORS) - SEMANTIC}
+    if text in families:
+        return families[text]
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(names - set(OPERATORS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown operator {', '.join(unknown) or repr(text)} (known: all, semantic, "
+                                         f"ast, {', '.join(OPERATORS)})")
+    return names
+
+
 def _audit(args) -> int:
     from grader.audit import audit, plan
     from grader.reports.audit import render_audit
     assignment = spec.load(args.assignment)
-    overrides = {k: getattr(args, k) for k in ("mutants", "alternatives", "seeds") if hasattr(args, k)}
+    overrides = {k: getattr(args, k) for k in ("mutants", "alternatives", "seeds", "operators", "speed_repeats", "load")
+                 if hasattr(args, k)}
     report = audit(assignment, jobs=args.jobs, run=plan(assignment, full=args.full, **overrides))
     if args.json:
         _write(args.json, json.dumps(report.to_dict(), indent=2).encode())

@@ -42,8 +42,9 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
           log: io.StringIO | None = None, feedback: Path | None = None,
           deliver: Callable[[GradeResult], None] | None = None,
           adjust: Callable[[GradeResult], None] | None = None,
-          reference_cache: ReferenceCache | None = None) -> GradeResult:
-    """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
+          reference_cache: ReferenceCache | None = None, select: tuple[str, ...] = ()) -> GradeResult:
+    """Grade the submission at `path` against the assignment's tests (those named in `select` alone, when
+    given); never raises for bad student input.
 
     With a `reference_cache` (a batch's), repeated plain calls of the reference are answered from it.
     The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which
@@ -73,7 +74,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         from grader.plugin import GraderPlugin  # imports pytest and numpy: while the sandboxes start
 
         plugin = GraderPlugin(assignment, submission, reference, problem)
-        run_pytest(assignment, plugin, public_only, log)
+        run_pytest(assignment, plugin, public_only, log, select=select)
         result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
         if adjust is not None:
             adjust(result)
@@ -111,8 +112,9 @@ _UNUSED_PLUGINS = [arg for name in ("unraisableexception", "threadexception", "f
 
 
 def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: io.StringIO | None = None,
-               collect_only: bool = False) -> None:
-    """Run (or only collect) the assignment's tests in this process with `plugin` registered."""
+               collect_only: bool = False, select: tuple[str, ...] = ()) -> None:
+    """Run (or only collect) the assignment's tests in this process with `plugin` registered (only the test
+    functions named in `select`, when given)."""
     import pytest
     from _pytest.assertion.rewrite import AssertionRewritingHook
 
@@ -128,6 +130,8 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
                 *_UNUSED_PLUGINS]
         if collect_only:
             args.append("--collect-only")
+        if select:
+            args += ["-k", " or ".join(select)]
         output = log if log is not None else io.StringIO()
         saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
                  if k in os.environ}

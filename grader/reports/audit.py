@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.audit import AuditReport, Row
+from grader.mutation import SEMANTIC
 
 _EXPECTED = {"full": "full marks", "starter": "≤ 5%"}
 
@@ -30,6 +31,8 @@ def render_audit(report: AuditReport, console: Console) -> None:
         _print_cap(report, console)
     if report.requirements is not None:
         _print_requirements(report, console)
+    if report.speed is not None:
+        _print_speed(report, console)
     timing = report.to_dict()["timing"]
     console.print(Text(f"{timing['gradings']} gradings in {timing['wall_seconds']:g} s with {report.jobs} jobs "
                        f"({timing['seconds_per_grading']} s of one core each)", style="dim"))
@@ -71,6 +74,7 @@ def _print_mutants(report: AuditReport, console: Console) -> None:
                   Text("-" if rate is None else f"{rate:.1%}",
                        style="green" if rate is not None and rate >= report.assignment.audit.kill_rate else "red"))
     console.print(table)
+    console.print(_operators_table(report))
     survivors = [f for f in report.fates if f.status in ("survived", "seed-lucky", "error")]
     if survivors:
         listing = Table(title=Text("automatic mutants not killed under every seed"))
@@ -85,6 +89,25 @@ def _print_mutants(report: AuditReport, console: Console) -> None:
     equivalent = sum(f.status == "equivalent" for f in report.fates)
     if equivalent:
         console.print(Text(f"{equivalent} mutant(s) listed as equivalent, left out of the rate", style="dim"))
+
+
+def _operators_table(report: AuditReport) -> Table:
+    """The kill rate per operator, the operator-level ones first, then the semantic ones and each family's total."""
+    table = Table(title=Text(f"{report.assignment.slug}: automatic mutants, kill rate per operator"))
+    for column in ("operator", "kind", "killed", "not killed", "rate"):
+        table.add_column(column, justify="left" if column in ("operator", "kind") else "right")
+    family = {False: [0, 0], True: [0, 0]}
+    for operator, (killed, alive) in report.per_operator().items():
+        semantic = operator in SEMANTIC
+        family[semantic][0] += killed
+        family[semantic][1] += alive
+        table.add_row(operator, "semantic" if semantic else "operator", str(killed), str(alive),
+                      f"{killed / (killed + alive):.0%}")
+    for semantic, (killed, alive) in family.items():
+        if killed + alive:
+            table.add_row(Text("all", style="bold"), "semantic" if semantic else "operator", str(killed), str(alive),
+                          f"{killed / (killed + alive):.1%}")
+    return table
 
 
 def _print_cap(report: AuditReport, console: Console) -> None:
@@ -107,3 +130,21 @@ def _print_requirements(report: AuditReport, console: Console) -> None:
                        f"({coverage.share:.0%})", style="green" if not coverage.untested else "red"))
     for requirement in coverage.untested:
         console.print(Text(f"  untested {requirement.id} (line {requirement.line}): {requirement.text}"))
+
+
+def _print_speed(report: AuditReport, console: Console) -> None:
+    speed = report.speed
+    if not speed.checks:
+        console.print(Text(f"{report.assignment.slug}: no speed check", style="dim"))
+        return
+    beside = f", {speed.load} CPU-bound processes beside" if speed.load else ""
+    table = Table(title=Text(f"{report.assignment.slug}: speed margins ({speed.repeats} timings each{beside}; "
+                             f"ratios to the reference's time)"))
+    for column in ("check", "solution", "kind", "ratios (min - max)", "budget"):
+        table.add_column(column)
+    for check in speed.checks:
+        for kind, ratios in (("correct", check.correct), ("slow", check.slow)):
+            for name, values in ratios.items():
+                table.add_row(check.test, name, kind, f"{min(values):.2f}x - {max(values):.2f}x",
+                              f"{check.budget:g}x ({check.device})")
+    console.print(table)

@@ -130,6 +130,9 @@ def test_logits_are_causal(submission, rng, lm):
                  name="forward_logits of the sequences of the batch that did not change")
 
 
+SEQUENCES, LENGTH, HIDDEN = 4096, 8, 32  # the speed check's batch: many short sequences through a narrow LSTM
+
+
 @pytest.mark.question("speed")
 @pytest.mark.points(6)
 def test_forward_logits_speed(submission, reference, speed, lm):
@@ -139,6 +142,6 @@ def test_forward_logits_speed(submission, reference, speed, lm):
     the sequences about 15 times, so the budget of 6 leaves both a wide margin."""
 
     def make_args(rng):
-        return lm.random_weights(rng, 128, scale=0.1), torch.as_tensor(rng.integers(0, lm.V, (8, 4096)))
+        return lm.random_weights(rng, HIDDEN, scale=0.1), torch.as_tensor(rng.integers(0, lm.V, (LENGTH, SEQUENCES)))
 
     speed(submission.forward_logits, reference.forward_logits, make_args, budget={"cpu": 6, "cuda": 10}, rtol=1e-4, atol=1e-5)
