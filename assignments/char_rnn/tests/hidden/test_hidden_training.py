@@ -26,6 +26,7 @@ def trained(submission, lm):
 
 @pytest.mark.question("training")
 @pytest.mark.points(10)
+@pytest.mark.requirement("R4.5", "R0.3")
 def test_held_out_loss_is_near_the_entropy_rate(trained, rng, lm):
     source = trained.source
     held_out = source.sample(20_000, rng)
@@ -51,6 +52,7 @@ def first_step(submission, lm, rng, **options):
 
 @pytest.mark.question("optimizer_step")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
 def test_first_step_is_clipped(submission, rng, lm):
     """With every gradient entry at most max_norm = 1e-9 after clipping, Adam's first step
     moves a weight by lr g / (|g| + eps) <= lr 1e-9 / (1e-9 + 1e-8) = lr / 11."""
@@ -64,6 +66,7 @@ def test_first_step_is_clipped(submission, rng, lm):
 
 @pytest.mark.question("optimizer_step")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.3")
 def test_first_step_unclipped_is_an_adam_step(submission, rng, lm):
     """Adam's first step moves each weight by lr g / (|g| + eps): by almost exactly lr
     wherever the gradient is not tiny."""
@@ -108,6 +111,7 @@ def walk(weights, text, vocab, chunk_length, batch_size, steps, lr, max_norm):
 
 @pytest.mark.question("optimizer_step")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R4.1", "R4.4")
 def test_four_steps_follow_the_walk_through_the_streams(submission, rng, lm):
     """Four steps on 19 characters in 2 streams of 9, chunks of 4: at offsets 0 and 4 with the state carried,
     then (the streams run out) at 0 and 4 again from a zero state. Each Adam step moves a weight by up to lr,
@@ -131,6 +135,7 @@ def compare_with_the_walk(submission, rng, lm, options, what, clipping=None):
 
 @pytest.mark.question("optimizer_step")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
 def test_clipping_rescales_by_the_global_norm(submission, rng, lm):
     """The walk of four steps with max_norm = 0.02, below the gradient's norm at every step, so that (8) acts:
     all the weights' gradients are rescaled by one factor. Clipping each weight's gradient by its own norm, or
@@ -145,6 +150,7 @@ def start_of(trained, rng, length=10):
 
 @pytest.mark.question("generation")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R3.3", "R4.6")
 def test_samples_follow_the_model_at_each_temperature(trained, rng, lm, attach):
     start, n, texts = start_of(trained, rng), 2000, {}
     for temperature in TEMPERATURES:
@@ -165,6 +171,7 @@ def test_samples_follow_the_model_at_each_temperature(trained, rng, lm, attach):
 
 @pytest.mark.question("generation")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.3", "R4.6")
 def test_temperature_zero_is_greedy(trained, rng):
     start = start_of(trained, rng)
     sample = np.asarray(trained.model.sample(200, 0.0, int(rng.integers(2**31)), start=start)).reshape(-1)
@@ -175,6 +182,7 @@ def test_temperature_zero_is_greedy(trained, rng):
 
 @pytest.mark.question("generation")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.3", "R4.6")
 def test_sampling_is_reproducible(trained, rng):
     start, seed = start_of(trained, rng), int(rng.integers(2**31))
     first = np.asarray(trained.model.sample(100, 1.0, seed, start=start))
