@@ -40,6 +40,7 @@ def random_cases(rng, n=6):
 
 @pytest.mark.question("gibbs")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.1")
 def test_gibbs_matches_torch(submission, rng):
     for i, shape, beta, F in random_cases(rng):
         p = submission.gibbs(F, beta)
@@ -49,6 +50,7 @@ def test_gibbs_matches_torch(submission, rng):
 
 @pytest.mark.question("gibbs")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.1")
 def test_gibbs_does_not_overflow(submission):
     F, beta = np.array([[-1.0, -2.0, -3.0], [1e6, 1e6 + 1e-3, 1e6 + 5e-3]]), 1e3
     p = submission.gibbs(F, beta)
@@ -61,6 +63,7 @@ def test_gibbs_does_not_overflow(submission):
 
 @pytest.mark.question("free_energy")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.2")
 def test_free_energy_matches_torch(submission, rng):
     for i, shape, beta, E in random_cases(rng):
         expected = exact.free_energy(E, beta)
@@ -71,6 +74,7 @@ def test_free_energy_matches_torch(submission, rng):
 
 @pytest.mark.question("free_energy")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.2")
 def test_free_energy_near_zero_temperature(submission, rng):
     """(17): min E - log(K) / beta <= F_beta <= min E, at beta = 1e6."""
     E, beta = 1e3 * rng.normal(size=(4, 6)), 1e6
@@ -98,6 +102,7 @@ def nll_case(rng):
 
 @pytest.mark.question("nll_loss")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.1", "R3.4")
 def test_nll_loss_matches_torch(submission, rng):
     for i in range(6):
         F, y, beta = nll_case(rng)
@@ -107,6 +112,7 @@ def test_nll_loss_matches_torch(submission, rng):
 
 @pytest.mark.question("nll_loss")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.4")
 def test_nll_loss_large_beta(submission):
     """At beta = 1e3 the loss tends to F(x, y_i) - min_y F(x, y): exp(-beta F) must not overflow."""
     F, y = np.array([[-2.0, -1.0, 0.5], [3.0, 2.0, 2.5]]), np.array([1, 2])
@@ -116,6 +122,7 @@ def test_nll_loss_large_beta(submission):
 
 @pytest.mark.question("nll_grad")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R3.5")
 def test_nll_grad_matches_autograd(submission, rng):
     for i in range(6):
         F, y, beta = nll_case(rng)
@@ -128,6 +135,7 @@ def test_nll_grad_matches_autograd(submission, rng):
 
 @pytest.mark.question("nll_grad")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.5")
 def test_nll_grad_phases_balance(submission, rng):
     """Each row of (19) is (one-hot - P(.|x)) / N: it sums to zero, also at beta = 1e3 with huge energies."""
     F, y = 1e4 * rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
@@ -144,6 +152,7 @@ def test_nll_grad_phases_balance(submission, rng):
 
 @pytest.mark.question("info_nce")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.6")
 def test_cosine_similarities_match_torch(submission, rng):
     for i in range(4):
         N, M, d = (int(v) for v in rng.integers(1, 7, size=3))
@@ -156,6 +165,7 @@ def test_cosine_similarities_match_torch(submission, rng):
 
 @pytest.mark.question("info_nce")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R3.7")
 def test_info_nce_matches_torch_cross_entropy(submission, rng):
     """(21) is the cross-entropy of the rows of S / tau with the positives on the diagonal, at tau from 1e-3 to 1,
     and at tau = 1e-3 itself, where exp(S / tau) overflows unless the maximum is taken out."""
@@ -181,6 +191,7 @@ def test_info_nce_matches_torch_cross_entropy(submission, rng):
 
 @pytest.mark.question("kmeans_sparse")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R3.8")
 def test_kmeans_free_energy_is_the_closest_prototype(submission, rng):
     """(22): the minimum over the k one-hot codes z of ||y - W z||^2, computed here code by code."""
     for i in range(4):
@@ -195,6 +206,7 @@ def test_kmeans_free_energy_is_the_closest_prototype(submission, rng):
 
 @pytest.mark.question("kmeans_sparse")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.9")
 def test_sparse_coding_energy(submission, rng):
     for i in range(4):
         d, k = int(rng.integers(1, 6)), int(rng.integers(1, 8))
@@ -235,17 +247,20 @@ def assert_mlp_gradients(submission, rng, layer):
 
 @pytest.mark.question("mlp_backward")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.1", "R4.1")
 def test_mlp_output_layer_gradients(submission, rng):
     assert_mlp_gradients(submission, rng, layer=1)
 
 
 @pytest.mark.question("mlp_backward")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R4.1")
 def test_mlp_hidden_layer_gradients(submission, rng):
     assert_mlp_gradients(submission, rng, layer=0)
 
 
 @pytest.mark.question("mlp_backward")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
 def test_mlp_backward_leaves_inputs_unchanged(submission, rng):
     assert_inputs_unchanged(submission.mlp_backward, *mlp_case(rng))
