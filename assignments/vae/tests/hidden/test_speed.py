@@ -17,6 +17,7 @@ def make_args(rng):
 
 
 @pytest.mark.points(8)
+@pytest.mark.requirement("R7.1")
 def test_negative_elbo_is_vectorised(submission, reference, speed):
     speed(submission.negative_elbo, reference.negative_elbo, make_args, budget={"cpu": 5.0, "cuda": 5.0},
           rtol=1e-4, atol=1e-4)

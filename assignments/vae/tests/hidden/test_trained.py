@@ -49,6 +49,7 @@ def image_grid(images, rows, title):
 
 @model_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.5")
 def test_encode_is_deterministic(vae, run, rng):
     model, _ = run
     _, x_test = vae.digits()
@@ -61,6 +62,7 @@ def test_encode_is_deterministic(vae, run, rng):
 
 @model_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.5")
 def test_encode_treats_images_independently(vae, run, rng):
     model, _ = run
     _, x_test = vae.digits()
@@ -74,6 +76,7 @@ def test_encode_treats_images_independently(vae, run, rng):
 
 @model_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.2")
 def test_decode_gives_probabilities(vae, run, rng):
     model, _ = run
     _, x_test = vae.digits()
@@ -86,6 +89,7 @@ def test_decode_gives_probabilities(vae, run, rng):
 
 @model_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.3", "R4.4")
 def test_sample_shape_range_and_seed(vae, run, rng):
     model, _ = run
     n, seed = int(rng.integers(3, 40)), int(rng.integers(2**31))
@@ -102,6 +106,7 @@ def test_sample_shape_range_and_seed(vae, run, rng):
 
 @model_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
 def test_sample_draws_with_a_generator_of_its_own(submission, vae, run, rng):
     """(9): sampling neither resets nor advances torch's global random state, which a new model's initial weights
     come from. A sample that seeds the global state (torch.manual_seed(seed)) makes two models built each after a
@@ -119,6 +124,7 @@ def test_sample_draws_with_a_generator_of_its_own(submission, vae, run, rng):
 
 @model_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.1")
 def test_architecture_of_section_4(vae, run, rng):
     """8 latent dimensions, and a ReLU after each hidden layer's linear map: with the ReLU before it instead,
     the encoder is affine on images (pixels are >= 0) and the decoder on codes >= 0, so that
@@ -142,6 +148,7 @@ def test_architecture_of_section_4(vae, run, rng):
 
 @training_question
 @pytest.mark.points(4)
+@pytest.mark.requirement("R5.1")
 def test_lower_bound_rises(vae, run, attach):
     bounds = vae.bounds_of(run[1], EPOCHS)
     figure = Figure(figsize=(5, 3))
@@ -157,6 +164,7 @@ def test_lower_bound_rises(vae, run, attach):
 
 @training_question
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.7", "R5.5")
 def test_reported_bound_is_the_elbo(vae, run):
     model, bounds = run
     bounds = vae.bounds_of(bounds, EPOCHS)
@@ -178,6 +186,7 @@ def images_far_apart(submission, vae, seed):
 
 @training_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.2")
 def test_bound_averages_the_epoch(submission, vae, rng):
     """(8): the bound of an epoch is the average over all its batches. With lr = 0 the model stays as built, so
     each epoch's bound estimates the mean ELBO of the images under it; batches of one image, from two kinds whose
@@ -196,6 +205,7 @@ def test_bound_averages_the_epoch(submission, vae, rng):
 
 @training_question
 @pytest.mark.points(8)
+@pytest.mark.requirement("R5.3")
 def test_heldout_negative_elbo(vae, run, attach):
     model, _ = run
     x_train, x_test = vae.digits()
@@ -212,6 +222,7 @@ def test_heldout_negative_elbo(vae, run, attach):
 
 @training_question
 @pytest.mark.points(6)
+@pytest.mark.requirement("R5.4")
 def test_no_posterior_collapse(vae, run):
     model, _ = run
     _, x_test = vae.digits()
@@ -225,6 +236,7 @@ def test_no_posterior_collapse(vae, run):
 
 @training_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.6")
 def test_samples_vary(vae, run, attach):
     model, _ = run
     samples = vae.as_array(model.sample(64, SEED), "model.sample(64, seed)")
@@ -235,6 +247,7 @@ def test_samples_vary(vae, run, attach):
 
 @training_question
 @pytest.mark.points(4)
+@pytest.mark.requirement("R5.7")
 def test_training_is_reproducible(submission, vae, rng):
     x_train, x_test = vae.digits()
     x = x_train[:256]
