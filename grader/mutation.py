@@ -49,8 +49,9 @@ _SWAPPED_REDUCTIONS = {"mean": "sum", "sum": "mean"}
 _DIM_METHODS = _REDUCTIONS | {"softmax", "log_softmax"}
 _GENERATOR_FACTORIES = {"default_rng", "Generator", "RandomState"}
 _GLOBAL_NAMES = {"integers": "randint", "random": "random_sample"}  # a Generator's method -> the global one
-_CONSTRUCTORS = {"as_tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "empty", "full", "eye", "Generator",
-                 "zeros_like", "ones_like", "randn", "rand", "randint", "randperm", "asarray", "array"}
+_CONSTRUCTORS = {"as_tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "empty", "full", "eye", "zeros_like",
+                 "ones_like", "randn", "rand", "randint", "randperm", "asarray", "array", "manual_seed",
+                 *_GENERATOR_FACTORIES}  # values a detach() cannot cut from a gradient
 
 
 @dataclass(frozen=True)

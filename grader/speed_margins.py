@@ -126,10 +126,10 @@ def _record(check: Check, variant: Variant, test) -> None:
 
 @contextlib.contextmanager
 def _busy(count: int):
-    """`count` CPU-bound processes running while the block runs, each stopped after it."""
+    """`count` CPU-bound processes (yielded) running while the block runs, each stopped after it."""
     processes = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
     try:
-        yield
+        yield processes
     finally:
         for process in processes:
             process.kill()

@@ -114,7 +114,7 @@ def test_a_sample_grades_its_mutants_under_the_specs_seed_and_a_full_audit_under
     assignment = tiny(seed=10, audit={"seeds": 2, "sample": {"seeds": 1, "mutants": 3, "alternatives": 0}})
     assert plan(assignment) == Plan(seeds=(10, 11), mutants=3, alternatives=0, mutant_seeds=(10,))
     assert plan(assignment, full=True) == Plan(seeds=(10, 11, 12), mutants=None, alternatives=None,
-                                               mutant_seeds=(10, 11, 12))
+                                               mutant_seeds=(10, 11, 12), speed_repeats=5)
     assert plan(assignment, seeds=0, mutants=None).mutants is None
     graded = {v.name: seeds for v, seeds in variants(assignment)}
     assert graded["reference"] == (10, 11) and graded["reference_notebook"] == (10,)

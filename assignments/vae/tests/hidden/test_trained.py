@@ -203,8 +203,43 @@ def test_bound_averages_the_epoch(submission, vae, rng):
         "image): bounds[e] should average -L over every batch of the epoch, weighted by its size (8)")
 
 
+def kinks(model, vae, a, b, points=401):
+    """Where mu(x) bends along the segment from image a to image b: the ReLU units of the encoder's hidden layer
+    switching on or off (the second differences of mu on a grid, above float32 rounding)."""
+    t = np.linspace(0.0, 1.0, points)[:, None]
+    line = torch.tensor(a.numpy() * (1 - t) + b.numpy() * t, dtype=torch.float32)
+    mu = vae.encode(model, line, name="model.encode(x) along a segment")[0]
+    bend = np.abs(mu[2:] - 2 * mu[1:-1] + mu[:-2]).max(axis=1)
+    return set(np.flatnonzero(bend > 1e-5 * np.abs(mu).max()).tolist())  # rounding: below 5e-7 max|mu|
+
+
 @training_question
-@pytest.mark.points(8)
+@pytest.mark.points(1)
+@pytest.mark.requirement("R1.1")
+def test_training_reaches_every_layer_of_the_encoder(submission, vae, run, rng):
+    """Training updates the encoder and the decoder together. The hidden layer of the encoder is trained: the
+    places where mu bends along segments between digits (its ReLUs switching) move away from those of the model
+    train starts from (lr = 0 keeps it); and forward's mu and logvar carry a gradient (neither head cut off)."""
+    model, _ = run
+    x_train, x_test = vae.digits()
+    initial, _ = submission.train(x_train[:64], SEED, epochs=1, batch_size=64, lr=0.0)
+    shared, total = 0, 0
+    for i, j in rng.choice(len(x_test), size=(4, 2), replace=False):
+        before, after = kinks(initial, vae, x_test[i], x_test[j]), kinks(model, vae, x_test[i], x_test[j])
+        shared, total = shared + len(before & after), total + len(before | after)
+    assert total > 0 and shared <= 0.5 * total, (
+        f"the encoder's hidden layer did not change in training: {shared} of the {total} places where mu bends along "
+        "segments between digits are where they were in the model train started from (is its output detached?)")
+    x = x_test[:5]
+    out = model.forward(x, torch.zeros(5, vae.encode(model, x)[0].shape[1]))
+    assert isinstance(out, (tuple, list)) and len(out) == 3, "forward(x, eps) should return (logits, mu, logvar)"
+    for name, value in zip(("logits", "mu", "logvar"), out):
+        assert isinstance(value, torch.Tensor) and value.requires_grad, (
+            f"the {name} that forward(x, eps) returns carries no gradient: the loss cannot train what computes it")
+
+
+@training_question
+@pytest.mark.points(7)
 @pytest.mark.requirement("R5.3")
 def test_heldout_negative_elbo(vae, run, attach):
     model, _ = run
