@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 import grader
@@ -266,10 +267,10 @@ def _validate(args) -> int:
     from grader.validate import validate
     assignment = spec.load(args.assignment)
     problems = validate(assignment)
-    for problem in problems:
-        console.print(f"[red]✗[/] {problem}", highlight=False)
+    for problem in problems:  # handout text and test names may hold brackets: never read as markup
+        console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     if not problems:
-        console.print(f"[green]✓[/] {assignment.slug}: spec, files, tests and points are consistent "
+        console.print(f"[green]✓[/] {assignment.slug}: spec, files, tests, points and requirements are consistent "
                       f"({assignment.total_points:g} points in {len(assignment.questions)} questions)")
     return 1 if problems else 0
 

@@ -17,7 +17,6 @@ from grader.spec import Assignment
 
 MARKER = "requirement"
 TAG = re.compile(r"\[(R\d+(?:\.\d+)?)\]")
-ID = re.compile(r"R\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
