@@ -1,5 +1,9 @@
 """Automatic mutants of a reference solution: small edits of its AST that resemble a student's slips.
 
+Operator-level edits (an operator, a constant, an argument) and semantic ones, each breaking one rule a handout
+states the way students break it (`SEMANTIC`: a mean for a sum, another axis, a detach(), the global random
+state for a generator, another clipping rule, the last element of an accumulation).
+
 Each mutant changes one expression or statement of the source and nothing else (the rest of the
 file, comments and line numbers included, is kept), has a stable id `operator:line:column:index`
 and a description such as "line 42: `a + b` -> `a - b`". Edits that leave the program unchanged
@@ -144,7 +148,7 @@ class _Sites:
             return
         if isinstance(node, ast.stmt) or isinstance(node, ast.expr):
             function = ".".join(scope) or "<module>"
-            where = _Place(parent, loop, graph and self.context.torch)
+            where = _Place(loop, graph and self.context.torch)
             for operator, replacements in [*_proposals(node, parent), *_semantic_proposals(node, where, self.context)]:
                 if replacements:
                     self.sites.append(_Site(node, path, operator, function, replacements))
@@ -175,9 +179,8 @@ class _Context:
 
 @dataclass(frozen=True)
 class _Place:
-    """Where a node is: its parent, inside a loop's body, and where autograd records (torch, no no_grad)."""
+    """Where a node is: inside a loop's body or not, and where autograd records or not (torch, outside no_grad)."""
 
-    parent: ast.AST | None
     loop: bool
     graph: bool
 
@@ -223,7 +226,7 @@ def _other_dims(node: ast.Call, name: str | None) -> list[ast.AST]:
             other = _other_axis(_int_of(keyword.value))
             found.append(_with(node, keywords=[_with(k, value=other) if k is keyword else k for k in node.keywords]))
     if (name in _DIM_METHODS and isinstance(node.func, ast.Attribute) and len(node.args) == 1
-            and _int_of(node.args[0]) is not None and not _is_module(node.func.value)):
+            and _int_of(node.args[0]) is not None):
         found.append(_with(node, args=[_other_axis(_int_of(node.args[0]))]))
     return found
 
@@ -295,10 +298,6 @@ def _int_of(node: ast.AST) -> int | None:
 def _other_axis(axis: int) -> ast.AST:
     """Another axis: the first for the last (or any other), the last for the first."""
     return ast.UnaryOp(ast.USub(), ast.Constant(1)) if axis == 0 else ast.Constant(0)
-
-
-def _is_module(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name) and node.id in ("np", "numpy", "torch", "F", "math")
 
 
 def _proposals(node: ast.AST, parent: ast.AST | None) -> Iterator[tuple[str, list[ast.AST]]]:
