@@ -1,5 +1,7 @@
 """Prove an assignment's tests strong and fair.
 
+Every requirement its handout states is checked by a test that says so (grader.requirements).
+
 The reference earns full marks (as a module under several seeds, and as a notebook), the starter
 almost nothing, each hand-written mutant (tests/mutants.yaml) loses exactly the questions it names,
 each alternative correct solution (tests/alternatives/) earns full marks but for the questions it
@@ -15,17 +17,23 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import yaml
 
 from grader.batch import grade_batch
-from grader.mutation import AutoMutant, generate, sample
+from grader.mutation import SEMANTIC, AutoMutant, generate, sample
 from grader.notebook import from_percent_script
+from grader.requirements import Coverage, collect
 from grader.results import GradeResult
 from grader.spec import Assignment, SpecError
 
+if TYPE_CHECKING:
+    from grader.speed_margins import SpeedMargins
+
 STARTER_SHARE = 0.05
+SPEED_REPEATS = 5             # timings of each solution in a full audit's speed margins
 UNREACHED = "(no question)"   # the survivors of functions in which no question kills a mutant
 
 
@@ -90,6 +98,9 @@ class Plan:
     mutants: int | None
     alternatives: int | None
     mutant_seeds: tuple[int, ...]
+    operators: frozenset[str] | None = None   # the automatic mutants' operators graded (None: every one)
+    speed_repeats: int = 0                     # timings of each solution for the speed margins (0: not measured)
+    load: int = 0                              # CPU-bound processes running beside those timings
 
 
 def plan(assignment: Assignment, full: bool = False, **overrides) -> Plan:
@@ -99,7 +110,9 @@ def plan(assignment: Assignment, full: bool = False, **overrides) -> Plan:
     seeds = tuple(assignment.seed + k for k in range(others + 1))
     return Plan(seeds=seeds, mutants=overrides.get("mutants", None if full else settings.sample_mutants),
                 alternatives=overrides.get("alternatives", None if full else settings.sample_alternatives),
-                mutant_seeds=seeds if full else seeds[:1])
+                mutant_seeds=seeds if full else seeds[:1], operators=overrides.get("operators"),
+                speed_repeats=overrides.get("speed_repeats", SPEED_REPEATS if full else 0),
+                load=overrides.get("load", 0))
 
 
 def load_mutants(assignment: Assignment) -> list[Mutant]:
@@ -174,12 +187,13 @@ def load_equivalents(assignment: Assignment) -> dict[str, str]:
     return equivalents
 
 
-def automatic_mutants(assignment: Assignment) -> list[AutoMutant]:
-    """The automatic mutants of the reference."""
+def automatic_mutants(assignment: Assignment, operators: frozenset[str] | None = None) -> list[AutoMutant]:
+    """The automatic mutants of the reference (of the given operators, or all)."""
     try:
-        return generate(assignment.solution.read_text())
+        found = generate(assignment.solution.read_text())
     except SyntaxError as error:
         raise SpecError(f"{assignment.solution}: the reference does not parse: {error}") from None
+    return [m for m in found if operators is None or m.operator in operators]
 
 
 def variants(assignment: Assignment, run: Plan | None = None) -> list[tuple[Variant, tuple[int, ...]]]:
@@ -203,7 +217,7 @@ def variants(assignment: Assignment, run: Plan | None = None) -> list[tuple[Vari
     alternatives = load_alternatives(assignment)
     found += [(v, run.seeds) for v in alternatives[:run.alternatives]]
     equivalents = load_equivalents(assignment)
-    everything = automatic_mutants(assignment)
+    everything = automatic_mutants(assignment, run.operators)
     # the full set grades the equivalent ones too, to catch a claim the tests refute; a sample leaves them out
     chosen = everything if run.mutants is None else sample(everything, run.mutants, exclude=frozenset(equivalents))
     found += [(_auto_variant(m), run.mutant_seeds) for m in chosen]
@@ -275,6 +289,8 @@ class AuditReport:
     jobs: int = 1
     gradings: int = 0
     refuted_equivalents: list[str] = field(default_factory=list)
+    requirements: Coverage | None = None  # the handout's requirements and the tests that check each
+    speed: SpeedMargins | None = None     # each speed check's ratios, correct and declared-slow (when measured)
 
     @property
     def counted(self) -> list[Fate]:
@@ -301,6 +317,13 @@ class AuditReport:
                 counts.setdefault(qid, [0, 0])[0 if killed else 1] += 1
         return {q: (k, s) for q, (k, s) in counts.items()}
 
+    def per_operator(self) -> dict[str, tuple[int, int]]:
+        """(killed, not killed) per operator of the automatic mutants counted, the semantic ones marked."""
+        counts: dict[str, list[int]] = {}
+        for fate in self.counted:
+            counts.setdefault(fate.mutant.operator, [0, 0])[0 if fate.status == "killed" else 1] += 1
+        return {op: (k, s) for op, (k, s) in sorted(counts.items(), key=lambda i: (i[0] in SEMANTIC, i[0]))}
+
     def problems(self) -> list[str]:
         """Everything that makes the audit fail, one line (or a few) each."""
         found = [f"{row.variant.name} (seed {row.seed}): {row.problem}" for row in self.rows if row.problem]
@@ -320,6 +343,10 @@ class AuditReport:
                          f"{self.cap_hidden[0].capped_score:g} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''});"
                          " a cap below the autograded total hides losses unless it is an explicit bonus "
                          "(score_cap: {points: n, bonus: true})")
+        if self.requirements is not None:
+            found += self.requirements.problems()
+        if self.speed is not None:
+            found += self.speed.problems()
         return found
 
     def to_dict(self) -> dict:
@@ -340,6 +367,9 @@ class AuditReport:
                 "kill_rate": None if rate is None else round(rate, 4),
                 "required": self.assignment.audit.kill_rate,
                 "per_question": {q: {"killed": k, "not_killed": s} for q, (k, s) in self.per_question().items()},
+                "per_operator": {op: {"killed": k, "not_killed": s, "semantic": op in SEMANTIC}
+                                 for op, (k, s) in self.per_operator().items()},
+                "operators": None if self.plan.operators is None else sorted(self.plan.operators),
                 "mutants": [{"id": f.mutant.id, "operator": f.mutant.operator, "line": f.mutant.line,
                              "function": f.mutant.function, "description": f.mutant.description, "status": f.status,
                              "equivalent": f.equivalent,
@@ -347,6 +377,8 @@ class AuditReport:
                             for f in self.fates],
                 "stale_equivalents": self.stale_equivalents, "refuted_equivalents": self.refuted_equivalents},
             "cap_hidden": [dataclasses.asdict(h) for h in self.cap_hidden],
+            "requirements": None if self.requirements is None else self.requirements.to_dict(),
+            "speed_margins": None if self.speed is None else self.speed.to_dict(),
             "timing": {"wall_seconds": round(self.wall_seconds, 1), "jobs": self.jobs, "gradings": self.gradings,
                        "seconds_per_grading": round(self.wall_seconds * self.jobs / self.gradings, 2)
                        if self.gradings else None},
@@ -357,6 +389,7 @@ def audit(assignment: Assignment, jobs: int = 2, quiet: bool = False, run: Plan 
     """Grade every variant under its seeds (in parallel) and judge each, and the automatic mutants together."""
     run = run or plan(assignment)
     found = variants(assignment, run)
+    requirements = collect(assignment)
     started = time.monotonic()
     graded: dict[tuple[str, int], tuple[GradeResult | None, str]] = {}
     with tempfile.TemporaryDirectory(prefix=f"grader-audit-{assignment.slug}-") as scratch:
@@ -368,7 +401,12 @@ def audit(assignment: Assignment, jobs: int = 2, quiet: bool = False, run: Plan 
             batch = grade_batch(assignment, todo, Path(scratch) / f"results-{seed}", jobs=jobs, quiet=quiet, seed=seed)
             for name in todo:
                 graded[(name, seed)] = (batch.results.get(name), batch.failures.get(name, "no result")[-1500:])
-    return _judge(assignment, run, found, graded, wall=time.monotonic() - started, jobs=jobs)
+    report = _judge(assignment, run, found, graded, wall=time.monotonic() - started, jobs=jobs)
+    report.requirements = requirements
+    if run.speed_repeats:
+        from grader.speed_margins import measure  # after the gradings: nothing else runs while it times
+        report.speed = measure(assignment, run.speed_repeats, run.load)
+    return report
 
 
 def _judge(assignment: Assignment, run: Plan, found: list[tuple[Variant, tuple[int, ...]]],
@@ -381,7 +419,7 @@ def _judge(assignment: Assignment, run: Plan, found: list[tuple[Variant, tuple[i
         for seed in seeds:
             result, failure = graded[(variant.name, seed)]
             rows.append(Row(variant, seed, result, variant.verdict(result) if result else f"grading failed: {failure}"))
-    mutants = {auto_name(m.id): m for m in automatic_mutants(assignment)}
+    mutants = {auto_name(m.id): m for m in automatic_mutants(assignment, run.operators)}
     equivalents = load_equivalents(assignment)
     fates = []
     for variant, seeds in found:
@@ -391,7 +429,7 @@ def _judge(assignment: Assignment, run: Plan, found: list[tuple[Variant, tuple[i
                     for s in seeds}
             fates.append(Fate(mutant, {s: None if v is None else frozenset(v) for s, v in lost.items()},
                               equivalents.get(mutant.id)))
-    known = {m.id for m in mutants.values()}
+    known = {m.id for m in automatic_mutants(assignment)}
     return AuditReport(
         assignment=assignment, plan=run, rows=rows, fates=fates, generated=len(mutants),
         stale_equivalents=sorted(i for i in equivalents if i not in known),

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 import grader
@@ -120,6 +121,15 @@ def _parser() -> argparse.ArgumentParser:
                            help="an exam with variants: the papers the reference is graded as")
     audit_cmd.add_argument("--grades", type=Path, help="an exam with variants: a graded class's folder, for the "
                            "spread of difficulty of each question across its versions")
+    audit_cmd.add_argument("--operators", type=_operators, default=argparse.SUPPRESS, metavar="semantic|ast|OP,...",
+                           help="grade only the automatic mutants of these operators (the semantic ones, the "
+                           "operator-level ones, or named operators)")
+    audit_cmd.add_argument("--speed-margins", dest="speed_repeats", type=_count, nargs="?", const=5,
+                           default=argparse.SUPPRESS, metavar="N",
+                           help="time the correct and declared-slow solutions N times (default 5) on each speed check "
+                           "and fail unless both stay 1.5x away from its budget (a full audit does it)")
+    audit_cmd.add_argument("--load", type=_count, default=argparse.SUPPRESS, metavar="N",
+                           help="run N CPU-bound processes beside the speed margins' timings")
     audit_cmd.add_argument("--json", type=Path, help="write the audit report as JSON")
     audit_cmd.set_defaults(run=_audit)
 
@@ -348,10 +358,10 @@ def _validate(args) -> int:
     from grader.validate import validate
     assignment = spec.load(args.assignment)
     problems = validate(assignment)
-    for problem in problems:
-        console.print(f"[red]✗[/] {problem}", highlight=False)
+    for problem in problems:  # handout text and test names may hold brackets: never read as markup
+        console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     if not problems:
-        console.print(f"[green]✓[/] {assignment.slug}: spec, files, tests and points are consistent "
+        console.print(f"[green]✓[/] {assignment.slug}: spec, files, tests, points and requirements are consistent "
                       f"({assignment.total_points:g} points in {len(assignment.questions)} questions)")
     return 1 if problems else 0
 
@@ -375,11 +385,26 @@ def _count_or_all(text: str) -> int | None:
     return None if text == "all" else _count(text)
 
 
+def _operators(text: str) -> frozenset[str] | None:
+    """`--operators`: all, semantic, ast, or operator names separated by commas."""
+    from grader.mutation import OPERATORS, SEMANTIC
+    families = {"all": None, "semantic": SEMANTIC, "ast": frozenset(OPERATORS) - SEMANTIC}
+    if text in families:
+        return families[text]
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(names - set(OPERATORS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown operator {', '.join(unknown) or repr(text)} (known: all, semantic, "
+                                         f"ast, {', '.join(OPERATORS)})")
+    return names
+
+
 def _audit(args) -> int:
     from grader.audit import audit, plan
     from grader.reports.audit import render_audit
     assignment = spec.load(args.assignment)
-    overrides = {k: getattr(args, k) for k in ("mutants", "alternatives", "seeds") if hasattr(args, k)}
+    overrides = {k: getattr(args, k) for k in ("mutants", "alternatives", "seeds", "operators", "speed_repeats", "load")
+                 if hasattr(args, k)}
     report = audit(assignment, jobs=args.jobs, run=plan(assignment, full=args.full, **overrides))
     papers = spread = None
     if assignment.has_variants:

@@ -1,5 +1,9 @@
 """Automatic mutants of a reference solution: small edits of its AST that resemble a student's slips.
 
+Operator-level edits (an operator, a constant, an argument) and semantic ones, each breaking one rule a handout
+states the way students break it (`SEMANTIC`: a mean for a sum, another axis, a detach(), the global random
+state for a generator, another clipping rule, the last element of an accumulation).
+
 Each mutant changes one expression or statement of the source and nothing else (the rest of the
 file, comments and line numbers included, is kept), has a stable id `operator:line:column:index`
 and a description such as "line 42: `a + b` -> `a - b`". Edits that leave the program unchanged
@@ -25,10 +29,17 @@ OPERATORS = {
     "transpose": "a transpose dropped",
     "term": "a term of a sum or difference dropped",
     "swap_args": "two adjacent arguments of a call swapped",
-    "reduction": ".mean and .sum swapped",
+    "reduction": "a reduction's mean for its sum and back (.mean and .sum, np.mean and np.sum, reduction='mean' and 'sum')",
     "inplace": "an in-place update and its copying form exchanged, or a copy dropped",
     "tuple": "two elements of a returned or unpacked tuple swapped",
+    # semantic operators: a rule of the handout broken in one place, as students break it
+    "dim": "the axis or dim a reduction or softmax runs over changed",
+    "detach": "a detach() inserted, cutting the gradient of a returned or assigned tensor",
+    "generator": "a draw from the global random state instead of a generator of its own",
+    "clip": "clip_grad_value_ or per-tensor norms instead of clipping by the global norm",
+    "last": "the last element of an accumulation kept instead of all of them (total = x for total += x)",
 }
+SEMANTIC = frozenset({"reduction", "dim", "detach", "generator", "clip", "last"})
 
 _ARITH = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult}
 _COMPARE = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt, ast.GtE), ast.Gt: (ast.GtE, ast.Lt),
@@ -39,6 +50,12 @@ _REDUCTIONS = {"sum", "mean", "max", "min", "prod", "std", "var", "argmax", "arg
 _AXIS_KEYWORDS = {"axis", "dim"}
 _KEEPDIMS_KEYWORDS = {"keepdims", "keepdim"}
 _SWAPPED_REDUCTIONS = {"mean": "sum", "sum": "mean"}
+_DIM_METHODS = _REDUCTIONS | {"softmax", "log_softmax"}
+_GENERATOR_FACTORIES = {"default_rng", "Generator", "RandomState"}
+_GLOBAL_NAMES = {"integers": "randint", "random": "random_sample"}  # a Generator's method -> the global one
+_CONSTRUCTORS = {"as_tensor", "tensor", "from_numpy", "arange", "zeros", "ones", "empty", "full", "eye", "zeros_like",
+                 "ones_like", "randn", "rand", "randint", "randperm", "asarray", "array", "manual_seed",
+                 *_GENERATOR_FACTORIES}  # values a detach() cannot cut from a gradient
 
 
 @dataclass(frozen=True)
@@ -121,28 +138,166 @@ class _Sites:
 
     def collect(self, tree: ast.Module) -> list[_Site]:
         self.sites: list[_Site] = []
-        self._visit(tree, None, (), [])
+        self.context = _Context(torch=_imports(tree, "torch"), generators=_generator_names(tree))
+        self._visit(tree, None, (), [], loop=False, graph=True)
         return self.sites
 
-    def _visit(self, node: ast.AST, parent: ast.AST | None, path: tuple, scope: list[str]) -> None:
+    def _visit(self, node: ast.AST, parent: ast.AST | None, path: tuple, scope: list[str], loop: bool,
+               graph: bool) -> None:
         if _skipped(node):
             return
         if isinstance(node, ast.stmt) or isinstance(node, ast.expr):
             function = ".".join(scope) or "<module>"
-            for operator, replacements in _proposals(node, parent):
+            where = _Place(loop, graph and self.context.torch)
+            for operator, replacements in [*_proposals(node, parent), *_semantic_proposals(node, where, self.context)]:
                 if replacements:
                     self.sites.append(_Site(node, path, operator, function, replacements))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             scope = [*scope, node.name]
+            loop, graph = False, not _no_grad(node.decorator_list)
+        elif isinstance(node, (ast.With, ast.AsyncWith)) and _no_grad([item.context_expr for item in node.items]):
+            graph = False
         for field, value in ast.iter_fields(node):
             if field in ("returns", "annotation", "type_comment", "decorator_list", "type_params"):
                 continue
+            inner = loop or (isinstance(node, (ast.For, ast.While)) and field == "body")
             if isinstance(value, list):
                 for i, child in enumerate(value):
                     if isinstance(child, ast.AST) and not (i == 0 and _is_docstring_of(node, child, field)):
-                        self._visit(child, node, (*path, (field, i)), scope)
+                        self._visit(child, node, (*path, (field, i)), scope, inner, graph)
             elif isinstance(value, ast.AST):
-                self._visit(value, node, (*path, (field, None)), scope)
+                self._visit(value, node, (*path, (field, None)), scope, inner, graph)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the semantic operators need to know of the whole module."""
+
+    torch: bool                      # it imports torch: detach() applies
+    generators: dict[str, ast.AST]   # names bound to a random generator -> the global module it came from
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a node is: inside a loop's body or not, and where autograd records or not (torch, outside no_grad)."""
+
+    loop: bool
+    graph: bool
+
+
+def _semantic_proposals(node: ast.AST, where: _Place, context: _Context) -> Iterator[tuple[str, list[ast.AST]]]:
+    """(operator, replacement nodes) for the semantic operators that apply to `node`."""
+    if isinstance(node, ast.Call):
+        yield from _semantic_call_proposals(node, context)
+    if isinstance(node, ast.Return) and where.graph and node.value is not None:
+        values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+        yield "detach", [_detached_return(node, i) for i, v in enumerate(values) if _may_be_tensor(v)]
+    elif (isinstance(node, ast.Assign) and where.graph and len(node.targets) == 1
+          and isinstance(node.targets[0], ast.Name) and isinstance(node.value, (ast.BinOp, ast.Call))
+          and not (isinstance(node.value, ast.Call) and _called_name(node.value) in _CONSTRUCTORS)):
+        yield "detach", [_with(node, value=_detach(node.value))]
+    if (isinstance(node, ast.AugAssign) and where.loop and isinstance(node.target, ast.Name)
+            and isinstance(node.op, (ast.Add, ast.Sub)) and not isinstance(node.value, ast.Constant)):
+        value = node.value if isinstance(node.op, ast.Add) else ast.UnaryOp(ast.USub(), node.value)
+        yield "last", [ast.Assign([node.target], value, lineno=0)]
+
+
+def _semantic_call_proposals(node: ast.Call, context: _Context) -> Iterator[tuple[str, list[ast.AST]]]:
+    name = _called_name(node)
+    yield "reduction", [_with(node, keywords=[_with(k, value=ast.Constant(_SWAPPED_REDUCTIONS[k.value.value]))
+                                              if k is keyword else k for k in node.keywords])
+                        for keyword in node.keywords if keyword.arg == "reduction"
+                        and isinstance(keyword.value, ast.Constant) and keyword.value.value in _SWAPPED_REDUCTIONS]
+    yield "dim", _other_dims(node, name)
+    yield "generator", _global_draws(node, name, context)
+    if name == "clip_grad_norm_" and len(node.args) >= 2 and isinstance(node.func, ast.Attribute):
+        by_value = _with(node, func=_with(node.func, attr="clip_grad_value_"))
+        each = ast.Name("_p", ast.Load())
+        per_tensor = ast.ListComp(_with(node, args=[ast.List([each], ast.Load()), *node.args[1:]]),
+                                  [ast.comprehension(ast.Name("_p", ast.Store()), node.args[0], [], 0)])
+        yield "clip", [by_value, per_tensor]
+
+
+def _other_dims(node: ast.Call, name: str | None) -> list[ast.AST]:
+    """The call with its axis/dim (a keyword, or a reduction method's one positional argument) set to another."""
+    found = []
+    for keyword in node.keywords:
+        if keyword.arg in _AXIS_KEYWORDS and _int_of(keyword.value) is not None:
+            other = _other_axis(_int_of(keyword.value))
+            found.append(_with(node, keywords=[_with(k, value=other) if k is keyword else k for k in node.keywords]))
+    if (name in _DIM_METHODS and isinstance(node.func, ast.Attribute) and len(node.args) == 1
+            and _int_of(node.args[0]) is not None):
+        found.append(_with(node, args=[_other_axis(_int_of(node.args[0]))]))
+    return found
+
+
+def _global_draws(node: ast.Call, name: str | None, context: _Context) -> list[ast.AST]:
+    """The call drawing from the global random state: its generator= dropped, torch.Generator().manual_seed(s)
+    turned into torch.manual_seed(s) (which seeds and returns the global generator), rng.f(...) into
+    np.random.f(...) for a generator rng."""
+    found = [_with(node, keywords=[k for k in node.keywords if k is not keyword])
+             for keyword in node.keywords if keyword.arg == "generator"]
+    func = node.func
+    if (name == "manual_seed" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)
+            and _called_name(func.value) == "Generator" and isinstance(func.value.func, ast.Attribute)):
+        found.append(_with(node, func=_with(func, value=func.value.func.value)))
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in context.generators:
+        found.append(_with(node, func=ast.Attribute(context.generators[func.value.id],
+                                                    _GLOBAL_NAMES.get(func.attr, func.attr), ast.Load())))
+    return found
+
+
+def _imports(tree: ast.Module, package: str) -> bool:
+    return any(isinstance(n, (ast.Import, ast.ImportFrom)) and any(
+        (a.name if isinstance(n, ast.Import) else n.module or "").split(".")[0] == package for a in n.names)
+        for n in ast.walk(tree))
+
+
+def _generator_names(tree: ast.Module) -> dict[str, ast.AST]:
+    """Names assigned a random generator (rng = np.random.default_rng(seed)), each with the module whose global
+    state the same draws would use (np.random)."""
+    found = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call) and _called_name(node.value) in _GENERATOR_FACTORIES
+                and isinstance(node.value.func, ast.Attribute)):
+            found[node.targets[0].id] = node.value.func.value
+    return found
+
+
+def _no_grad(expressions: list[ast.AST]) -> bool:
+    """Decorators or context managers that stop autograd (torch.no_grad()), where a detach() changes nothing."""
+    return any("no_grad" in ast.unparse(e) or "inference_mode" in ast.unparse(e) for e in expressions)
+
+
+def _may_be_tensor(node: ast.AST) -> bool:
+    return not isinstance(node, (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.ListComp, ast.DictComp,
+                                 ast.JoinedStr, ast.Compare, ast.BoolOp))
+
+
+def _detach(node: ast.AST) -> ast.AST:
+    return ast.Call(ast.Attribute(node, "detach", ast.Load()), [], [])
+
+
+def _detached_return(node: ast.Return, index: int) -> ast.Return:
+    if isinstance(node.value, ast.Tuple):
+        elts = list(node.value.elts)
+        elts[index] = _detach(elts[index])
+        return _with(node, value=_with(node.value, elts=elts))
+    return _with(node, value=_detach(node.value))
+
+
+def _int_of(node: ast.AST) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and _int_of(node.operand) is not None:
+        return -_int_of(node.operand)
+    return None
+
+
+def _other_axis(axis: int) -> ast.AST:
+    """Another axis: the first for the last (or any other), the last for the first."""
+    return ast.UnaryOp(ast.USub(), ast.Constant(1)) if axis == 0 else ast.Constant(0)
 
 
 def _proposals(node: ast.AST, parent: ast.AST | None) -> Iterator[tuple[str, list[ast.AST]]]:

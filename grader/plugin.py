@@ -122,6 +122,7 @@ class GraderPlugin:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "points(n): points the test is worth")
         config.addinivalue_line("markers", "question(id): the question of the assignment the test belongs to")
+        config.addinivalue_line("markers", "requirement(*ids): the handout's requirements ([R4.2]) the test checks")
 
     def pytest_collect_file(self, file_path, parent):
         """An exam's key (tests/hidden/key.yaml) is collected as one test per answered question."""

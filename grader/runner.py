@@ -44,8 +44,9 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
           deliver: Callable[[GradeResult], None] | None = None,
           adjust: Callable[[GradeResult], None] | None = None,
           reference_cache: ReferenceCache | None = None, variant: Variant | None = None,
-          reference_sandbox: Template | None = None) -> GradeResult:
-    """Grade the submission at `path` against the assignment's tests; never raises for bad student input.
+          reference_sandbox: Template | None = None, select: tuple[str, ...] = ()) -> GradeResult:
+    """Grade the submission at `path` against the assignment's tests (those named in `select` alone, when
+    given); never raises for bad student input.
 
     An exam with variants grades it as the paper of `variant` (its owner's: grader.variants.for_submission),
     or of the plain paper where none is given, and the result says which.
@@ -88,7 +89,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         from grader.plugin import GraderPlugin  # imports pytest and numpy: while the sandboxes start
 
         plugin = GraderPlugin(assignment, submission, reference, problem, paper.variant, paper.key)
-        run_pytest(assignment, plugin, public_only, log)
+        run_pytest(assignment, plugin, public_only, log, select=select)
         result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
         paper.record(result, plugin.answers, submission)
         if adjust is not None:
@@ -127,8 +128,9 @@ _UNUSED_PLUGINS = [arg for name in ("unraisableexception", "threadexception", "f
 
 
 def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: io.StringIO | None = None,
-               collect_only: bool = False) -> None:
-    """Run (or only collect) the assignment's tests in this process with `plugin` registered."""
+               collect_only: bool = False, select: tuple[str, ...] = ()) -> None:
+    """Run (or only collect) the assignment's tests in this process with `plugin` registered (only the test
+    functions named in `select`, when given)."""
     import pytest
     from _pytest.assertion.rewrite import AssertionRewritingHook
 
@@ -144,6 +146,8 @@ def run_pytest(assignment: Assignment, plugin, public_only: bool = False, log: i
                 *_UNUSED_PLUGINS]
         if collect_only:
             args.append("--collect-only")
+        if select:
+            args += ["-k", " or ".join(select)]
         output = log if log is not None else io.StringIO()
         saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
                  if k in os.environ}

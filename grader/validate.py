@@ -1,5 +1,5 @@
-"""Lint an assignment: the spec, the files it needs, the tests' markers and points, the mutants, alternatives
-and equivalent mutants the audit reads."""
+"""Lint an assignment: the spec, the files it needs, the tests' markers and points, the handout's requirements
+(each checked by a test), the mutants, alternatives and equivalent mutants the audit reads."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from grader.audit import load_alternatives, load_equivalents, load_mutants
 from grader.notebook import from_percent_script
 from grader.papers import variant_problems
 from grader.plugin import GraderPlugin
+from grader.requirements import coverage
 from grader.runner import GradingError, run_pytest
 from grader.spec import Assignment, SpecError
 
@@ -59,6 +60,7 @@ def validate(assignment: Assignment) -> list[str]:
         if test.points <= 0:
             problems.append(f"{where}: no positive points marker (@pytest.mark.points(n))")
         totals[test.question] += test.points
+    problems += coverage(assignment, plugin.items).problems()
     for i, question in enumerate(assignment.questions):
         if question.manual:
             given = sum(item.points for item in question.rubric if item.points > 0)

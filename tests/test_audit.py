@@ -114,7 +114,7 @@ def test_a_sample_grades_its_mutants_under_the_specs_seed_and_a_full_audit_under
     assignment = tiny(seed=10, audit={"seeds": 2, "sample": {"seeds": 1, "mutants": 3, "alternatives": 0}})
     assert plan(assignment) == Plan(seeds=(10, 11), mutants=3, alternatives=0, mutant_seeds=(10,))
     assert plan(assignment, full=True) == Plan(seeds=(10, 11, 12), mutants=None, alternatives=None,
-                                               mutant_seeds=(10, 11, 12))
+                                               mutant_seeds=(10, 11, 12), speed_repeats=5)
     assert plan(assignment, seeds=0, mutants=None).mutants is None
     graded = {v.name: seeds for v, seeds in variants(assignment)}
     assert graded["reference"] == (10, 11) and graded["reference_notebook"] == (10,)
@@ -201,3 +201,17 @@ def test_an_audit_without_the_reference_is_a_one_line_error(tiny, capsys):
     assignment.solution.unlink()
     assert main(["audit", str(assignment.root)]) == 2
     assert "tiny.py: no reference solution, and the audit grades its variants" in capsys.readouterr().err
+
+
+def test_operators_choose_the_automatic_mutants_graded_and_rates_are_reported_per_operator(tiny, capsys):
+    assignment = tiny()
+    run = plan(assignment, mutants=None, operators=frozenset({"constant"}))
+    autos = [v for v, _ in variants(assignment, run) if v.expect == "auto"]
+    assert autos and all(v.name.startswith("auto_constant_") for v in autos)
+    every = [v for v, _ in variants(assignment, plan(assignment, mutants=None)) if v.expect == "auto"]
+    fates = {v.name.removeprefix("auto_").replace("_", ":", 3): {0: set() if v in autos else {"q"}} for v in every}
+    per_operator = judge(assignment, fates).per_operator()
+    assert per_operator["constant"] == (0, len(autos)) and per_operator["arith"][1] == 0
+    with pytest.raises(SystemExit) as exit_:
+        main(["audit", str(assignment.root), "--operators", "nonsense"])
+    assert exit_.value.code == 2 and "unknown operator nonsense" in capsys.readouterr().err

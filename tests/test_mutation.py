@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from grader.mutation import OPERATORS, generate, sample
+from grader.mutation import OPERATORS, SEMANTIC, generate, sample
 
 
 def changes(source: str, operator: str | None = None) -> set[tuple[str, str]]:
@@ -94,3 +94,45 @@ def test_nested_expressions_that_start_at_the_same_place_get_distinct_ids():
     mutants = generate("y = a * b * c\n")
     assert [(m.id, m.after) for m in mutants if m.operator == "arith"] == [
         ("arith:1:4:0", "a * b / c"), ("arith:1:4:1", "a / b")]
+
+
+TORCH_MODULE = """
+import numpy as np
+import torch
+
+def f(a, seed):
+    rng = np.random.default_rng(seed)
+    g = torch.Generator().manual_seed(seed)
+    h = a * 2
+    return h + rng.integers(3), torch.randn(2, generator=g)
+
+@torch.no_grad()
+def g(a):
+    return a * 2
+"""
+
+
+@pytest.mark.parametrize(("source", "operator", "expected"), [
+    ("y = x.sum(axis=-1) + np.max(z, axis=0) + t.softmax(1)", "dim",
+     {("x.sum(axis=-1)", "x.sum(axis=0)"), ("np.max(z, axis=0)", "np.max(z, axis=-1)"), ("t.softmax(1)", "t.softmax(0)")}),
+    (TORCH_MODULE, "detach", {("h = a * 2", "h = (a * 2).detach()"),
+                              ("return h + rng.integers(3), torch.randn(2, generator=g)",
+                               "return ((h + rng.integers(3)).detach(), torch.randn(2, generator=g))"),
+                              ("return h + rng.integers(3), torch.randn(2, generator=g)",
+                               "return (h + rng.integers(3), torch.randn(2, generator=g).detach())")}),
+    ("def f(a):\n    h = a * 2\n    return h", "detach", set()),  # no torch: nothing to detach
+    (TORCH_MODULE, "generator", {("rng.integers(3)", "np.random.randint(3)"),
+                                 ("torch.Generator().manual_seed(seed)", "torch.manual_seed(seed)"),
+                                 ("torch.randn(2, generator=g)", "torch.randn(2)")}),
+    ("torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)", "clip",
+     {("torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)",
+       "torch.nn.utils.clip_grad_value_(model.parameters(), max_norm)"),
+      ("torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)",
+       "[torch.nn.utils.clip_grad_norm_([_p], max_norm) for _p in model.parameters()]")}),
+    ("total = 0\nfor x in xs:\n    total += x * 2\n    n += 1\ntotal += 3 * y\n", "last", {("total += x * 2", "total = x * 2")}),
+    ("loss = F.cross_entropy(z, y, reduction='mean')", "reduction",
+     {("F.cross_entropy(z, y, reduction='mean')", "F.cross_entropy(z, y, reduction='sum')")}),
+])
+def test_each_semantic_operator_proposes_the_expected_edits(source, operator, expected):
+    assert operator in SEMANTIC
+    assert changes(source, operator) == expected

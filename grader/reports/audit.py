@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.audit import AuditReport, Row
+from grader.mutation import SEMANTIC
 from grader.variant_audit import VariantAudit
 
 _EXPECTED = {"full": "full marks", "starter": "≤ 5%"}
@@ -31,6 +32,10 @@ def render_audit(report: AuditReport, console: Console, papers: VariantAudit | N
         _print_mutants(report, console)
     if report.cap_hidden:
         _print_cap(report, console)
+    if report.requirements is not None:
+        _print_requirements(report, console)
+    if report.speed is not None:
+        _print_speed(report, console)
     if papers is not None:
         _print_papers(papers, console)
     if spread:
@@ -76,6 +81,7 @@ def _print_mutants(report: AuditReport, console: Console) -> None:
                   Text("-" if rate is None else f"{rate:.1%}",
                        style="green" if rate is not None and rate >= report.assignment.audit.kill_rate else "red"))
     console.print(table)
+    console.print(_operators_table(report))
     survivors = [f for f in report.fates if f.status in ("survived", "seed-lucky", "error")]
     if survivors:
         listing = Table(title=Text("automatic mutants not killed under every seed"))
@@ -90,6 +96,25 @@ def _print_mutants(report: AuditReport, console: Console) -> None:
     equivalent = sum(f.status == "equivalent" for f in report.fates)
     if equivalent:
         console.print(Text(f"{equivalent} mutant(s) listed as equivalent, left out of the rate", style="dim"))
+
+
+def _operators_table(report: AuditReport) -> Table:
+    """The kill rate per operator, the operator-level ones first, then the semantic ones and each family's total."""
+    table = Table(title=Text(f"{report.assignment.slug}: automatic mutants, kill rate per operator"))
+    for column in ("operator", "kind", "killed", "not killed", "rate"):
+        table.add_column(column, justify="left" if column in ("operator", "kind") else "right")
+    family = {False: [0, 0], True: [0, 0]}
+    for operator, (killed, alive) in report.per_operator().items():
+        semantic = operator in SEMANTIC
+        family[semantic][0] += killed
+        family[semantic][1] += alive
+        table.add_row(operator, "semantic" if semantic else "operator", str(killed), str(alive),
+                      f"{killed / (killed + alive):.0%}")
+    for semantic, (killed, alive) in family.items():
+        if killed + alive:
+            table.add_row(Text("all", style="bold"), "semantic" if semantic else "operator", str(killed), str(alive),
+                          f"{killed / (killed + alive):.1%}")
+    return table
 
 
 def _print_cap(report: AuditReport, console: Console) -> None:
@@ -125,4 +150,33 @@ def _print_spread(spread: dict, console: Console) -> None:
         low, high = versions[0], versions[-1]
         table.add_row(qid, str(len(versions)), f"{low[2]:.0%} ({low[1]} students)", f"{high[2]:.0%} ({high[1]} students)",
                       f"{high[2] - low[2]:.0%}")
+
+
+def _print_requirements(report: AuditReport, console: Console) -> None:
+    coverage = report.requirements
+    if coverage.share is None:
+        console.print(Text(f"{report.assignment.slug}: the handout tags no requirement ([R1.1])", style="yellow"))
+        return
+    tested = len(coverage.requirements) - len(coverage.untested)
+    console.print(Text(f"requirements of the handout checked by a test: {tested} of {len(coverage.requirements)} "
+                       f"({coverage.share:.0%})", style="green" if not coverage.untested else "red"))
+    for requirement in coverage.untested:
+        console.print(Text(f"  untested {requirement.id} (line {requirement.line}): {requirement.text}"))
+
+
+def _print_speed(report: AuditReport, console: Console) -> None:
+    speed = report.speed
+    if not speed.checks:
+        console.print(Text(f"{report.assignment.slug}: no speed check", style="dim"))
+        return
+    beside = f", {speed.load} CPU-bound processes beside" if speed.load else ""
+    table = Table(title=Text(f"{report.assignment.slug}: speed margins ({speed.repeats} timings each{beside}; "
+                             f"ratios to the reference's time)"))
+    for column in ("check", "solution", "kind", "ratios (min - max)", "budget"):
+        table.add_column(column)
+    for check in speed.checks:
+        for kind, ratios in (("correct", check.correct), ("slow", check.slow)):
+            for name, values in ratios.items():
+                table.add_row(check.test, name, kind, f"{min(values):.2f}x - {max(values):.2f}x",
+                              f"{check.budget:g}x ({check.device})")
     console.print(table)

@@ -16,6 +16,7 @@ def random_input(rng):
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", TORCH)
+@pytest.mark.requirement("R1.2")
 def test_values_match_torch(submission, rng, name):
     a = random_input(rng)
     assert_close(getattr(submission, name)(a), TORCH[name](torch.tensor(a)).numpy(), rtol=1e-10, atol=1e-12, name=name)
@@ -23,6 +24,7 @@ def test_values_match_torch(submission, rng, name):
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", TORCH)
+@pytest.mark.requirement("R0.5")
 def test_derivatives_match_autograd(submission, rng, name):
     a = random_input(rng)
     leaf = torch.tensor(a, requires_grad=True)
@@ -31,6 +33,7 @@ def test_derivatives_match_autograd(submission, rng, name):
 
 
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.5")
 def test_relu_at_zero(submission, rng):
     a = rng.normal(size=(4, 5))
     a[rng.random(size=a.shape) < 0.5] = 0.0
@@ -56,6 +59,7 @@ def true_tanh_grad(a):
 
 
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.1")
 def test_extreme_inputs(submission, rng):
     a = np.concatenate([[-1000.0, -750.0, -283.0, 283.0, 750.0, 1000.0], rng.uniform(-900, 900, size=6)])
     for name, got, want, atol in [
@@ -71,6 +75,7 @@ def test_extreme_inputs(submission, rng):
 
 
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.1", "R1.2")
 def test_shapes_and_dtypes(submission, rng):
     a = random_input(rng)
     for name in [*TORCH, *(f"{n}_grad" for n in TORCH)]:

@@ -76,6 +76,7 @@ def assert_forward_matches_torch(submission, X, y, params, activation, output):
 @pytest.mark.parametrize(
     "activation, output", [("sigmoid", "softmax"), ("tanh", "linear"), ("relu", "softmax"), ("relu", "linear")]
 )
+@pytest.mark.requirement("R0.2", "R0.7", "R3.1", "R3.2")
 def test_forward_matches_torch(submission, rng, activation, output):
     X, y, params = random_problem(rng, int(rng.integers(2, 5)), output)
     assert_forward_matches_torch(submission, X, y, params, activation, output)
@@ -84,6 +85,7 @@ def test_forward_matches_torch(submission, rng, activation, output):
 @pytest.mark.question("forward")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("output", ["softmax", "linear"])
+@pytest.mark.requirement("R0.8")
 def test_forward_one_example(submission, rng, output):
     X, y, params = random_problem(rng, 3, output, batch=1)
     assert_forward_matches_torch(submission, X, y, params, "tanh", output)
@@ -91,6 +93,7 @@ def test_forward_one_example(submission, rng, output):
 
 @pytest.mark.question("forward")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.1")
 def test_forward_without_hidden_layer(submission, rng):
     X, y, params = random_problem(rng, 1, "softmax")
     cache = submission.forward(X, params, "tanh", "softmax")
@@ -102,6 +105,7 @@ def test_forward_without_hidden_layer(submission, rng):
 @pytest.mark.question("backward_softmax")
 @pytest.mark.points(2)
 @pytest.mark.parametrize("activation", TORCH)
+@pytest.mark.requirement("R0.3", "R0.4", "R0.7", "R4.1", "R4.3")
 def test_backward_softmax_matches_autograd(submission, reference, rng, activation):
     X, y, params = random_problem(rng, int(rng.integers(2, 5)), "softmax")
     assert_matches_autograd(submission, reference, X, y, params, activation, "softmax")
@@ -109,6 +113,7 @@ def test_backward_softmax_matches_autograd(submission, reference, rng, activatio
 
 @pytest.mark.question("backward_softmax")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.8")
 def test_backward_softmax_one_example(submission, reference, rng):
     X, y, params = random_problem(rng, 3, "softmax", batch=1)
     assert_matches_autograd(submission, reference, X, y, params, "sigmoid", "softmax")
@@ -116,6 +121,7 @@ def test_backward_softmax_one_example(submission, reference, rng):
 
 @pytest.mark.question("backward_softmax")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R4.1")
 def test_backward_softmax_numerical(submission, reference, rng):
     X, y, params = random_problem(rng, 3, "softmax")
     grads = submission.backward(reference.forward(X, params, "tanh", "softmax"), y, params, "tanh", "softmax")
@@ -136,6 +142,7 @@ def test_backward_softmax_numerical(submission, reference, rng):
 @pytest.mark.question("backward_linear")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("activation", TORCH)
+@pytest.mark.requirement("R4.2", "R4.3")
 def test_backward_linear_matches_autograd(submission, reference, rng, activation):
     X, y, params = random_problem(rng, int(rng.integers(2, 5)), "linear")
     assert_matches_autograd(submission, reference, X, y, params, activation, "linear")
@@ -143,6 +150,7 @@ def test_backward_linear_matches_autograd(submission, reference, rng, activation
 
 @pytest.mark.question("backward_linear")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.8")
 def test_backward_linear_one_example(submission, reference, rng):
     X, y, params = random_problem(rng, 3, "linear", batch=1)
     assert_matches_autograd(submission, reference, X, y, params, "relu", "linear")
@@ -150,6 +158,7 @@ def test_backward_linear_one_example(submission, reference, rng):
 
 @pytest.mark.question("backward_linear")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
 def test_backward_linear_regression(submission, reference, rng):
     X, y, params = random_problem(rng, 1, "linear")
     residual = X @ params["W"][0].T + params["b"][0] - y

@@ -29,6 +29,7 @@ ROWS_FAR_APART = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1003.0], 
 
 @softmax_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.1")
 def test_softmax_matches_torch(submission, rng):
     a = logits(rng)
     p = submission.softmax(a)
@@ -38,6 +39,7 @@ def test_softmax_matches_torch(submission, rng):
 
 @softmax_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.1")
 def test_softmax_vector(submission, rng):
     a = rng.normal(size=int(rng.integers(2, 10)))
     assert_close(submission.softmax(a), torch_softmax(a), rtol=1e-10, name="softmax of a 1-D array")
@@ -45,6 +47,7 @@ def test_softmax_vector(submission, rng):
 
 @softmax_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.2")
 def test_softmax_large_logits(submission, rng):
     a = logits(rng, scale=1000.0)
     a[0, :2] = [1000.0, 999.0]
@@ -55,6 +58,7 @@ def test_softmax_large_logits(submission, rng):
 
 @softmax_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_softmax_rows_far_apart(submission):
     p = submission.softmax(ROWS_FAR_APART)
     assert_finite(p, name="softmax of rows far apart (each row is shifted by its own maximum)")
@@ -63,6 +67,7 @@ def test_softmax_rows_far_apart(submission):
 
 @softmax_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.7", "R0.8")
 def test_softmax_one_row_and_inputs_unchanged(submission, rng):
     a = logits(rng)[:1]
     p = assert_inputs_unchanged(submission.softmax, a)
@@ -72,6 +77,7 @@ def test_softmax_one_row_and_inputs_unchanged(submission, rng):
 
 @softmax_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.2")
 def test_softmax_shift_invariance(submission, rng):
     a = logits(rng)
     shift = rng.uniform(-800, 800, size=(a.shape[0], 1))
@@ -82,6 +88,7 @@ def test_softmax_shift_invariance(submission, rng):
 
 @losses_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.4", "R2.3")
 def test_cross_entropy_matches_torch(submission, rng):
     a = logits(rng)
     y = labels(rng, a)
@@ -91,6 +98,7 @@ def test_cross_entropy_matches_torch(submission, rng):
 
 @losses_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.4")
 def test_cross_entropy_large_logits(submission, rng):
     a = logits(rng, scale=1000.0)
     y = labels(rng, a)
@@ -103,6 +111,7 @@ def test_cross_entropy_large_logits(submission, rng):
 
 @losses_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.6", "R2.4")
 def test_cross_entropy_rows_far_apart(submission):
     y = np.array([2, 0, 1])
     loss = assert_inputs_unchanged(submission.cross_entropy, ROWS_FAR_APART, y)
@@ -113,6 +122,7 @@ def test_cross_entropy_rows_far_apart(submission):
 
 @losses_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.6", "R0.8")
 def test_losses_of_one_example(submission, rng):
     a = logits(rng)[:1]
     y = labels(rng, a)
@@ -126,6 +136,7 @@ def test_losses_of_one_example(submission, rng):
 
 @losses_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.3")
 def test_cross_entropy_uniform_logits(submission, rng):
     a = logits(rng)
     a[:] = rng.uniform(-1000, 1000)
@@ -135,6 +146,7 @@ def test_cross_entropy_uniform_logits(submission, rng):
 
 @losses_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.5")
 def test_squared_error_matches_torch(submission, rng):
     y_hat = logits(rng)
     y = rng.normal(size=y_hat.shape)

@@ -26,6 +26,7 @@ BATCH = 4096
 
 
 @pytest.mark.points(6)
+@pytest.mark.requirement("R8.1")
 def test_forward_is_vectorised(submission, reference, speed, rng):
     params = reference.init_params(LAYER_SIZES, int(rng.integers(2**31)))
     speed(submission.forward, reference.forward,

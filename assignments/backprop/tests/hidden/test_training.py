@@ -49,24 +49,28 @@ def assert_neuron_matches_torch(submission, rng, steps):
 
 @neuron_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R5.1")
 def test_neuron_zero_steps(submission, rng):
     assert_neuron_matches_torch(submission, rng, 0)
 
 
 @neuron_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_neuron_one_step(submission, rng):
     assert_neuron_matches_torch(submission, rng, 1)
 
 
 @neuron_question
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.1")
 def test_neuron_many_steps(submission, rng):
     assert_neuron_matches_torch(submission, rng, int(rng.integers(20, 60)))
 
 
 @training_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.1")
 def test_init_params_shapes(submission, rng):
     sizes = [int(n) for n in rng.integers(1, 10, size=rng.integers(2, 6))]
     params = submission.init_params(sizes, int(rng.integers(2**31)))
@@ -79,6 +83,7 @@ def test_init_params_shapes(submission, rng):
 
 @training_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.1")
 def test_init_params_scale(submission, rng):
     n_in = int(rng.integers(200, 400))
     W = np.asarray(submission.init_params([n_in, 300], int(rng.integers(2**31)))["W"][0])
@@ -89,6 +94,7 @@ def test_init_params_scale(submission, rng):
 
 @training_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.9", "R6.5")
 def test_seeds(submission, rng):
     seed = int(rng.integers(2**31))
     first = submission.train(XOR_X, XOR_Y, [2, 8, 2], "tanh", 1.0, 20, seed)
@@ -101,6 +107,7 @@ def test_seeds(submission, rng):
 
 @training_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.7", "R6.2")
 def test_train_is_gradient_descent(submission, reference, rng):
     """The mechanism, not only the outcome: every parameter (biases too) moves by (26) at each epoch,
     starting from the student's own init_params(layer_sizes, seed)."""
@@ -122,6 +129,7 @@ def accuracy(reference, X, y, params, activation):
 
 @training_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.3")
 def test_xor_any_seed(submission, reference, rng):
     for seed in rng.integers(2**31, size=3):
         params = submission.train(XOR_X, XOR_Y, [2, 8, 2], "tanh", 1.0, 1000, int(seed))
@@ -131,6 +139,7 @@ def test_xor_any_seed(submission, reference, rng):
 
 @training_question
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.4")
 def test_digits_random_split(submission, reference, rng):
     pixels, labels = digits()
     X_train, X_test, y_train, y_test = stratified_split(pixels / 16.0, labels, 0.25, rng)

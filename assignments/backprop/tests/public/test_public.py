@@ -59,6 +59,7 @@ def check_all_gradients(submission, X, y, params, activation, g, output):
 
 @pytest.mark.question("activations")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R1.2")
 def test_activation_values(submission):
     assert_close(submission.sigmoid(A), logistic(A), name="sigmoid")
     assert_close(submission.tanh(A), np.tanh(A), name="tanh")
@@ -67,6 +68,7 @@ def test_activation_values(submission):
 
 @pytest.mark.question("activations")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.5")
 def test_activation_derivatives_match_finite_differences(submission):
     eps = 1e-6
     for name, g in [("sigmoid", logistic), ("tanh", np.tanh), ("relu", lambda a: np.maximum(a, 0))]:
@@ -76,6 +78,7 @@ def test_activation_derivatives_match_finite_differences(submission):
 
 @pytest.mark.question("softmax")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R2.1")
 def test_softmax_small(submission):
     a = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
     p = submission.softmax(a)
@@ -85,6 +88,7 @@ def test_softmax_small(submission):
 
 @pytest.mark.question("losses")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.3")
 def test_cross_entropy_small(submission):
     a = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     y = np.array([0, 2])
@@ -94,6 +98,7 @@ def test_cross_entropy_small(submission):
 
 @pytest.mark.question("losses")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.5")
 def test_squared_error_small(submission):
     y_hat = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, -1.0]])
     y = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
@@ -102,6 +107,7 @@ def test_squared_error_small(submission):
 
 @pytest.mark.question("forward")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R3.1", "R3.2")
 def test_forward_by_hand(submission):
     X = np.array([[1.0, 2.0], [0.0, 1.0]])
     params = {
@@ -119,6 +125,7 @@ def test_forward_by_hand(submission):
 
 @pytest.mark.question("backward_softmax")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R4.1")
 def test_backward_softmax_small(submission):
     X = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5], [-1.5, 0.5, 0.0]])
     check_all_gradients(submission, X, np.array([1, 0, 1]), small_network(0), "tanh", np.tanh, "softmax")
@@ -126,6 +133,7 @@ def test_backward_softmax_small(submission):
 
 @pytest.mark.question("backward_linear")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R4.2")
 def test_backward_linear_small(submission):
     X = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]])
     y = np.array([[1.0, -1.0], [0.5, 2.0]])
@@ -134,6 +142,7 @@ def test_backward_linear_small(submission):
 
 @pytest.mark.question("sigmoid_neuron")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.1")
 def test_sigmoid_neuron_one_step(submission):
     x = np.array([1.0, -1.0, 2.0])
     y = np.array([1.0, 0.0, 1.0])
@@ -147,6 +156,7 @@ def test_sigmoid_neuron_one_step(submission):
 
 @pytest.mark.question("training")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.1")
 def test_init_params_shapes(submission):
     params = submission.init_params([5, 4, 3], 0)
     for k, (n_in, n_out) in enumerate([(5, 4), (4, 3)]):
@@ -163,6 +173,7 @@ def accuracy(X, y, params, g):
 
 @pytest.mark.question("training")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.3")
 def test_xor(submission):
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0, 1, 1, 0])
@@ -172,6 +183,7 @@ def test_xor(submission):
 
 @pytest.mark.question("training")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.4")
 def test_digits(submission):
     """scikit-learn's digits (as load_digits gives them), a quarter of each digit's images held out."""
     pixels, labels = digits()

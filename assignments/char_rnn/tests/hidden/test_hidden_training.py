@@ -26,6 +26,7 @@ def trained(submission, lm):
 
 @pytest.mark.question("training")
 @pytest.mark.points(10)
+@pytest.mark.requirement("R4.5", "R0.3")
 def test_held_out_loss_is_near_the_entropy_rate(trained, rng, lm):
     source = trained.source
     held_out = source.sample(20_000, rng)
@@ -50,7 +51,8 @@ def first_step(submission, lm, rng, **options):
 
 
 @pytest.mark.question("optimizer_step")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
 def test_first_step_is_clipped(submission, rng, lm):
     """With every gradient entry at most max_norm = 1e-9 after clipping, Adam's first step
     moves a weight by lr g / (|g| + eps) <= lr 1e-9 / (1e-9 + 1e-8) = lr / 11."""
@@ -64,6 +66,7 @@ def test_first_step_is_clipped(submission, rng, lm):
 
 @pytest.mark.question("optimizer_step")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.3")
 def test_first_step_unclipped_is_an_adam_step(submission, rng, lm):
     """Adam's first step moves each weight by lr g / (|g| + eps): by almost exactly lr
     wherever the gradient is not tiny."""
@@ -108,7 +111,7 @@ def walk(weights, text, vocab, chunk_length, batch_size, steps, lr, max_norm):
     adam = Adam(list(model.parameters()), lr)
     x = torch.as_tensor(text, dtype=torch.long)
     stream = len(x) // batch_size
-    start, state = 0, None
+    start, state, clipped = 0, None, []
     for _ in range(steps):
         if start + chunk_length > stream:
             start, state = 0, None
@@ -118,26 +121,46 @@ def walk(weights, text, vocab, chunk_length, batch_size, steps, lr, max_norm):
         loss = torch.nn.functional.cross_entropy(model["head"](states).reshape(-1, vocab), x[rows[1:]].reshape(-1))
         model.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        clipped.append(bool(norm > max_norm))
         adam.step()
         start += chunk_length
-    return {name: w.detach().double().numpy() for name, w in model.state_dict().items()}
+    return {name: w.detach().double().numpy() for name, w in model.state_dict().items()}, clipped
 
 
 @pytest.mark.question("optimizer_step")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R4.1", "R4.4")
 def test_four_steps_follow_the_walk_through_the_streams(submission, rng, lm):
     """Four steps on 19 characters in 2 streams of 9, chunks of 4: at offsets 0 and 4 with the state carried,
     then (the streams run out) at 0 and 4 again from a zero state. Each Adam step moves a weight by up to lr,
     so chunks read from the wrong places, a state not carried or not reset move the weights elsewhere."""
+    compare_with_the_walk(submission, rng, lm, WALK, "after four steps (tau = 4, B = 2, a text of 19 characters)")
+
+
+def compare_with_the_walk(submission, rng, lm, options, what, clipping=None):
+    """Train from the weights of train(..., steps=0) with `options` and compare with the walk done here; with
+    `clipping` (True), every step's gradient must be one that the global-norm clipping of (8) rescales."""
     text, seed = lm.markov_source(rng).sample(WALK_TEXT, rng), int(rng.integers(2**31))
     before = submission.train(text, lm.V, seed=seed, steps=0).weights()
     before = {name: as_array(w, name).astype(np.float64) for name, w in before.items()}
-    after = submission.train(text, lm.V, seed=seed, **WALK).weights()
-    expected = walk(before, text, lm.V, **WALK)
+    after = submission.train(text, lm.V, seed=seed, **options).weights()
+    expected, clipped = walk(before, text, lm.V, **options)
+    if clipping is not None:
+        assert all(clipped) == clipping, "the test's own walk: clipping should act at every step"  # the test's check
     for name, w in expected.items():
-        assert_close(as_array(after[name], name), w, rtol=0, atol=0.05 * WALK["lr"],
-                     name=f"{name} after four steps (tau = 4, B = 2, a text of 19 characters)")
+        assert_close(as_array(after[name], name), w, rtol=0, atol=0.05 * options["lr"], name=f"{name} {what}")
+
+
+@pytest.mark.question("optimizer_step")
+@pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
+def test_clipping_rescales_by_the_global_norm(submission, rng, lm):
+    """The walk of four steps with max_norm = 0.02, below the gradient's norm at every step, so that (8) acts:
+    all the weights' gradients are rescaled by one factor. Clipping each weight's gradient by its own norm, or
+    each entry by value (clip_grad_value_), changes the direction of the steps after the first."""
+    compare_with_the_walk(submission, rng, lm, {**WALK, "max_norm": 0.02}, "after four steps clipped to a global "
+                          "norm of 0.02 (tau = 4, B = 2, a text of 19 characters)", clipping=True)
 
 
 def start_of(trained, rng, length=10):
@@ -146,6 +169,7 @@ def start_of(trained, rng, length=10):
 
 @pytest.mark.question("generation")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R3.3", "R4.6")
 def test_samples_follow_the_model_at_each_temperature(trained, rng, lm, attach):
     start, n, texts = start_of(trained, rng), 2000, {}
     for temperature in TEMPERATURES:
@@ -166,6 +190,7 @@ def test_samples_follow_the_model_at_each_temperature(trained, rng, lm, attach):
 
 @pytest.mark.question("generation")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.3", "R4.6")
 def test_temperature_zero_is_greedy(trained, rng):
     start = start_of(trained, rng)
     sample = np.asarray(trained.model.sample(200, 0.0, int(rng.integers(2**31)), start=start)).reshape(-1)
@@ -175,7 +200,23 @@ def test_temperature_zero_is_greedy(trained, rng):
 
 
 @pytest.mark.question("generation")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
+@pytest.mark.requirement("R3.8")
+def test_sample_leaves_the_global_random_state_alone(submission, trained, rng, lm):
+    """model.sample draws with a generator of its own: two models built each after a sample with the same seed
+    differ (a sample that reseeds torch's global state, where their weights come from, makes them equal)."""
+    start, seed, built = start_of(trained, rng), int(rng.integers(2**31)), []
+    for _ in range(2):
+        trained.model.sample(20, 1.0, seed, start=start)
+        built.append({name: as_array(w, name) for name, w in submission.CharRNN(lm.V, 4).weights().items()})
+    assert any(not np.array_equal(built[0][name], built[1][name]) for name in built[0]), (
+        "two models built each after model.sample(n, temperature, seed, start) with the same seed have the same "
+        "weights: sample resets torch's global random state; draw with a torch.Generator of its own")
+
+
+@pytest.mark.question("generation")
+@pytest.mark.points(1)
+@pytest.mark.requirement("R3.3", "R4.6")
 def test_sampling_is_reproducible(trained, rng):
     start, seed = start_of(trained, rng), int(rng.integers(2**31))
     first = np.asarray(trained.model.sample(100, 1.0, seed, start=start))

@@ -10,6 +10,7 @@ from grader.checks import assert_close, assert_shape
 
 @pytest.mark.question("encoding")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.1", "R0.1")
 def test_one_hot_matches_torch(submission, rng, lm):
     indices = rng.integers(0, lm.V, (5, 3))
     codes = submission.one_hot(indices, lm.V)
@@ -20,6 +21,7 @@ def test_one_hot_matches_torch(submission, rng, lm):
 
 @pytest.mark.question("encoding")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.2")
 def test_cross_entropy_matches_torch(submission, rng, lm):
     logits = torch.as_tensor(rng.normal(0.0, 2.0, (20, lm.V)))
     targets = torch.as_tensor(rng.integers(0, lm.V, 20))
@@ -30,6 +32,7 @@ def test_cross_entropy_matches_torch(submission, rng, lm):
 
 @pytest.mark.question("sampling")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_sampling_at_temperature_zero_takes_the_argmax(submission, rng, lm):
     logits = torch.as_tensor(rng.normal(0.0, 1.0, (50, lm.V)))
     choices = submission.sample_from_logits(logits, 0.0, 0)
@@ -39,6 +42,7 @@ def test_sampling_at_temperature_zero_takes_the_argmax(submission, rng, lm):
 
 @pytest.mark.question("sampling")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R2.1")
 def test_sampling_at_temperature_one_follows_the_softmax(submission, rng, lm):
     row = rng.normal(0.0, 1.5, lm.V)
     logits = torch.as_tensor(np.tile(row, (4000, 1)))
@@ -50,6 +54,7 @@ def test_sampling_at_temperature_one_follows_the_softmax(submission, rng, lm):
 
 @pytest.mark.question("model")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R3.5", "R0.2")
 def test_forward_logits_matches_torch_lstm(submission, rng, lm):
     weights = lm.random_weights(rng, hidden=16)
     x = rng.integers(0, lm.V, (12, 3))
@@ -60,6 +65,7 @@ def test_forward_logits_matches_torch_lstm(submission, rng, lm):
 
 @pytest.mark.question("model")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.4")
 def test_model_weights_and_logits(submission, rng, lm):
     model = submission.CharRNN(lm.V, 16)
     weights = model.weights()

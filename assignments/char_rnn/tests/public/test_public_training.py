@@ -10,6 +10,7 @@ MARGIN = 0.08  # nats per character above the entropy rate (handout, Part 4)
 
 @pytest.mark.question("training")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R4.5")
 def test_trained_model_approaches_the_entropy_rate(submission, rng, lm):
     source = lm.markov_source(rng)
     text = source.sample(200_000, rng)

@@ -71,6 +71,7 @@ def check_nce(submission, args, name, rtol=1e-9, atol=1e-12):
 
 @pytest.mark.question("nce")
 @pytest.mark.points(5)
+@pytest.mark.requirement("R0.2", "R5.2", "R5.3")
 def test_nce_matches_autograd(submission, rng):
     for i in range(5):
         args = nce_problem(rng)
@@ -79,6 +80,7 @@ def test_nce_matches_autograd(submission, rng):
 
 @pytest.mark.question("nce")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.3")
 def test_nce_grad_central_differences(submission, rng):
     e_data, e_noise, lq_data, lq_noise, log_z = nce_problem(rng)
     d_data, d_noise, d_log_z = triple(submission.nce_grad(e_data, e_noise, lq_data, lq_noise, log_z), "nce_grad")
@@ -90,6 +92,7 @@ def test_nce_grad_central_differences(submission, rng):
 
 @pytest.mark.question("nce")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_nce_at_extreme_logits(submission):
     """Logits near +-1000: exp overflows, and log(1 - sigmoid) computed naively is log(0)."""
     args = (np.array([-1000.0, 1000.0, 0.0]), np.array([1000.0, -1000.0]), np.zeros(3), np.zeros(2), 0.0)
@@ -99,6 +102,7 @@ def test_nce_at_extreme_logits(submission):
 
 @pytest.mark.question("nce")
 @pytest.mark.points(5)
+@pytest.mark.requirement("R5.4")
 def test_nce_estimates_the_log_partition_function(submission, rng):
     """Fit E(y) = theta . (y, y^2) and log_z on 21 grid points by minimising the submission's NCE loss
     (its gradient chained through the energy here), from 5000 data samples and 10000 uniform noise samples.
@@ -137,6 +141,7 @@ def test_nce_estimates_the_log_partition_function(submission, rng):
 
 @pytest.mark.question("infonce")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.4", "R6.1")
 def test_cosine_similarity_matches_torch(submission, rng):
     for i in range(3):
         n, d = int(rng.integers(2, 9)), int(rng.integers(1, 7))
@@ -158,6 +163,7 @@ def check_info_nce(submission, S, tau, name, rtol=1e-9, atol=1e-12):
 
 @pytest.mark.question("infonce")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R6.3")
 def test_info_nce_matches_autograd(submission, rng):
     for i in range(5):
         n, tau = int(rng.integers(2, 12)), log_uniform(rng, 0.05, 5)
@@ -167,6 +173,7 @@ def test_info_nce_matches_autograd(submission, rng):
 
 @pytest.mark.question("infonce")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.2")
 def test_info_nce_at_small_temperature(submission):
     """tau = 1e-3: logits up to 1000. One row's positive is the best match, one a tie, one the worst."""
     S = np.array([[1.0, 0.2, -1.0], [0.9, 0.9, 0.0], [1.0, 0.5, -1.0]])
@@ -195,6 +202,7 @@ def kmeans_problem(rng):
 
 @pytest.mark.question("kmeans")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.4", "R7.1", "R7.2", "R7.3")
 def test_kmeans_energy_inference_and_free_energy(submission, rng):
     for i in range(3):
         Y, W = kmeans_problem(rng)
@@ -212,6 +220,7 @@ def test_kmeans_energy_inference_and_free_energy(submission, rng):
 
 @pytest.mark.question("kmeans")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R7.4")
 def test_kmeans_step_matches_sklearn(submission, rng):
     for i in range(3):
         Y, W = kmeans_problem(rng)
@@ -226,6 +235,7 @@ def test_kmeans_step_matches_sklearn(submission, rng):
 
 @pytest.mark.question("kmeans")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R7.5", "R7.6")
 def test_kmeans_step_with_empty_clusters_and_ties(submission, rng):
     """Integer data, so that every distance is exact: points halfway between two prototypes go to the
     first, and a far prototype that gets no point stays where it is."""
@@ -251,6 +261,7 @@ def energy(y, W, z, lam):
 
 @pytest.mark.question("sparse_coding")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.4", "R8.1", "R8.2", "R8.3")
 def test_energy_lipschitz_and_soft_threshold(submission, rng):
     W = rng.normal(size=(int(rng.integers(2, 9)), int(rng.integers(2, 9))))
     assert_close(submission.sparse_coding_energy(np.array([1.0, 2.0]), np.eye(2), np.array([0.0, -1.0]), 0.5), 10.5,
@@ -277,6 +288,7 @@ def sparse_problem(rng):
 
 @pytest.mark.question("sparse_coding")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R8.4")
 def test_ista_decreases_the_energy_at_every_step(submission, rng):
     for i in range(3):
         y, W, lam = sparse_problem(rng)
@@ -295,6 +307,7 @@ def test_ista_decreases_the_energy_at_every_step(submission, rng):
 
 @pytest.mark.question("sparse_coding")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R8.5")
 def test_ista_matches_lasso(submission, rng):
     """(25): ||y - Wz||^2 + lam ||z||_1 = 2d [ ||y - Wz||^2 / (2d) + (lam / 2d) ||z||_1 ], sklearn's Lasso with alpha = lam / (2d)."""
     for i in range(2):

@@ -15,6 +15,7 @@ from grader.checks import assert_close, assert_distribution, assert_shape, check
 
 @pytest.mark.question("gibbs")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R1.1")
 def test_gibbs_by_hand(submission):
     """Energies 0 and log 3 at beta = 1: weights 1 and 1/3, so probabilities 3/4 and 1/4."""
     p = submission.gibbs(np.array([[0.0, math.log(3.0)]]), 1.0)
@@ -25,6 +26,7 @@ def test_gibbs_by_hand(submission):
 
 @pytest.mark.question("free_energy")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.1")
 def test_free_energy_by_hand(submission):
     """Two equal energies e: F = e - log(2) / beta."""
     F = submission.free_energy(np.array([[1.0, 1.0], [2.0, 2.0]]), 2.0)
@@ -38,6 +40,7 @@ def nll(F, y, beta):
 
 @pytest.mark.question("nll")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.2")
 def test_nll_grad_central_differences(submission, rng):
     F, y, beta = rng.normal(size=(4, 3)), np.array([0, 2, 1, 2]), 0.7
     assert_close(submission.nll_loss(F, y, beta), nll(F, y, beta), name="nll_loss")
@@ -46,6 +49,7 @@ def test_nll_grad_central_differences(submission, rng):
 
 @pytest.mark.question("nll_params")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.1")
 def test_linear_grad_central_differences(submission, rng):
     X, y, W, b, beta = rng.normal(size=(5, 3)), np.array([0, 1, 3, 3, 2]), rng.normal(size=(3, 4)), rng.normal(size=4), 1.5
     dW, db = submission.nll_linear_grad(X, y, W, b, beta)
@@ -55,6 +59,7 @@ def test_linear_grad_central_differences(submission, rng):
 
 @pytest.mark.question("nce")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R5.2")
 def test_nce_by_hand(submission):
     """One data point and one noise point, both with logit G = 0: the loss is 2 log 2."""
     args = (np.array([0.0]), np.array([0.0]), np.array([0.0]), np.array([0.0]), 0.0)
@@ -67,6 +72,7 @@ def test_nce_by_hand(submission):
 
 @pytest.mark.question("infonce")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.3")
 def test_info_nce_by_hand(submission):
     """Orthogonal pairs: S = I, so each row's loss is log(e^(1/tau) + (N - 1)) - 1/tau."""
     U = np.eye(3) * np.array([[2.0], [1.0], [5.0]])  # the lengths must not matter
@@ -78,6 +84,7 @@ def test_info_nce_by_hand(submission):
 
 @pytest.mark.question("kmeans")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R7.1", "R7.2", "R7.3")
 def test_kmeans_by_hand(submission):
     """Four points on a line, prototypes at 0 and 10: the points 1, 2 go to the first, 8, 12 to the second."""
     Y, W = np.array([[1.0], [2.0], [8.0], [12.0]]), np.array([[0.0, 10.0]])
@@ -89,6 +96,7 @@ def test_kmeans_by_hand(submission):
 
 @pytest.mark.question("sparse_coding")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R8.4")
 def test_ista_with_an_orthonormal_dictionary(submission):
     """With W = I the smooth part's gradient has L = 2, and the minimiser of (21) is
     soft_threshold(y, lam / 2), which ISTA reaches in a single step from z = 0."""

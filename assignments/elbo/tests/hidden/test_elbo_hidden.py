@@ -60,12 +60,14 @@ def assert_reasoning(which, submission, reference, tools, rng):
 
 @pytest.mark.question("derivation_bound")
 @pytest.mark.points(6)
+@pytest.mark.requirement("R1.1")
 def test_bound_reasoning_on_fresh_models(submission, reference, elbo_tools, rng):
     assert_reasoning("bound", submission, reference, elbo_tools, rng)
 
 
 @pytest.mark.question("derivation_identity")
 @pytest.mark.points(6)
+@pytest.mark.requirement("R1.1")
 def test_identity_reasoning_on_fresh_models(submission, reference, elbo_tools, rng):
     assert_reasoning("identity", submission, reference, elbo_tools, rng)
 
@@ -86,6 +88,7 @@ def logsumexp(a):
 
 @pytest.mark.question("discrete")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.1", "R0.2", "R2.1", "R2.2", "R2.4")
 def test_evidence_and_posterior_random_and_extreme(submission, rng):
     cases = [random_discrete(rng) for _ in range(4)]
     K = int(rng.integers(3, 8))
@@ -93,12 +96,19 @@ def test_evidence_and_posterior_random_and_extreme(submission, rng):
     cases.append((np.log(rng.dirichlet(np.ones(K))), rng.uniform(700, 720, size=K)))  # exp overflows
     for i, (log_prior, log_lik) in enumerate(cases):
         joint = log_prior + log_lik
-        value = assert_inputs_unchanged(submission.log_evidence_discrete, log_prior, log_lik)
+        value = assert_float(assert_inputs_unchanged(submission.log_evidence_discrete, log_prior, log_lik),
+                             "log_evidence_discrete")
         assert_close(value, logsumexp(joint), rtol=1e-10, atol=1e-10, name=f"log_evidence_discrete, case {i}")
         posterior = assert_inputs_unchanged(submission.posterior_discrete, log_prior, log_lik)
         assert_shape(posterior, (len(joint),), name=f"posterior_discrete, case {i}")
         assert_close(posterior, np.exp(joint - logsumexp(joint)), rtol=1e-9, atol=1e-12,
                      name=f"posterior_discrete, case {i}")
+
+
+def assert_float(value, name):
+    """The conventions: a scalar comes back as a float (a numpy float64 is one), not an array."""
+    assert isinstance(value, float), f"{name} should return a float, got {type(value).__name__}"
+    return value
 
 
 def exact_elbo(log_prior, log_lik, q):
@@ -108,11 +118,12 @@ def exact_elbo(log_prior, log_lik, q):
 
 @pytest.mark.question("discrete")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.1", "R0.2", "R2.3", "R2.4")
 def test_elbo_random_q(submission, rng):
     for i in range(4):
         log_prior, log_lik = random_discrete(rng)
         q = rng.dirichlet(np.full(len(log_prior), 0.7))
-        value = assert_inputs_unchanged(submission.elbo_discrete, log_prior, log_lik, q)
+        value = assert_float(assert_inputs_unchanged(submission.elbo_discrete, log_prior, log_lik, q), "elbo_discrete")
         assert_close(value, exact_elbo(log_prior, log_lik, q), rtol=1e-10, atol=1e-10, name=f"elbo_discrete, case {i}")
     log_prior, log_lik = np.log(np.full(4, 0.25)), np.array([-1000.0, -1001.0, -999.5, -1003.0])
     q = np.array([0.1, 0.2, 0.3, 0.4])
@@ -122,6 +133,7 @@ def test_elbo_random_q(submission, rng):
 
 @pytest.mark.question("discrete")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.3")
 def test_elbo_q_with_zeros(submission, rng):
     log_prior, log_lik = random_discrete(rng, K=6)
     for q in (np.array([0.0, 0.5, 0.0, 0.25, 0.25, 0.0]), np.eye(6)[int(rng.integers(6))]):
@@ -131,6 +143,7 @@ def test_elbo_q_with_zeros(submission, rng):
 
 @pytest.mark.question("discrete")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.3")
 def test_elbo_is_tight_only_at_the_posterior(submission, rng):
     log_prior, log_lik = random_discrete(rng)
     log_px = logsumexp(log_prior + log_lik)
@@ -160,6 +173,7 @@ def log_uniform(rng, low, high, size):
 
 @pytest.mark.question("kl_gaussian")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.2", "R3.1")
 def test_kl_batches_against_torch(submission, rng):
     n, d = int(rng.integers(2, 7)), int(rng.integers(1, 9))
     mu1, mu2 = rng.normal(size=(n, d)), rng.normal(size=(n, d))
@@ -167,12 +181,13 @@ def test_kl_batches_against_torch(submission, rng):
     value = assert_inputs_unchanged(submission.kl_diag_gaussians, mu1, var1, mu2, var2)
     assert_shape(value, (n,), name=f"kl_diag_gaussians on a batch of {n} pairs in {d} dimensions")
     assert_close(value, torch_kl(mu1, var1, mu2, var2), rtol=1e-10, atol=1e-12, name="kl_diag_gaussians (batch)")
-    single = submission.kl_diag_gaussians(mu1[0], var1[0], mu2[0], var2[0])
+    single = assert_float(submission.kl_diag_gaussians(mu1[0], var1[0], mu2[0], var2[0]), "kl_diag_gaussians of one pair")
     assert_close(single, torch_kl(mu1[0], var1[0], mu2[0], var2[0]), rtol=1e-10, name="kl_diag_gaussians (one pair)")
 
 
 @pytest.mark.question("kl_gaussian")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.1")
 def test_kl_extreme_variances(submission, rng):
     d = 5
     cases = {
@@ -189,6 +204,7 @@ def test_kl_extreme_variances(submission, rng):
 
 @pytest.mark.question("kl_gaussian")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.1")
 def test_kl_is_not_symmetric(submission, rng):
     mu1, mu2, var1, var2 = rng.normal(size=3), rng.normal(size=3), log_uniform(rng, 0.01, 0.1, 3), log_uniform(rng, 1, 10, 3)
     assert_close(submission.kl_diag_gaussians(mu1, var1, mu2, var2), torch_kl(mu1, var1, mu2, var2), rtol=1e-10,
@@ -226,17 +242,19 @@ def random_q(rng, k, samples=None):
 
 @pytest.mark.question("reparam")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R0.1", "R4.1")
 def test_elbo_mc_against_torch(submission, elbo_tools, rng):
     for i in range(3):
         model = elbo_tools.ppca_model(rng)
         m, log_s, eps = random_q(rng, model.W.shape[1])
-        value = assert_inputs_unchanged(submission.elbo_mc, *model.args, m, log_s, eps)
+        value = assert_float(assert_inputs_unchanged(submission.elbo_mc, *model.args, m, log_s, eps), "elbo_mc")
         assert_close(value, oracle(model, m, log_s, eps)[0], rtol=1e-10, atol=1e-10,
                      name=f"elbo_mc, case {i} (D = {len(model.x)}, k = {len(m)}, {len(eps)} samples)")
 
 
 @pytest.mark.question("reparam")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R0.2", "R4.2")
 def test_gradient_against_torch_autograd(submission, elbo_tools, rng):
     for i in range(3):
         model = elbo_tools.ppca_model(rng)
@@ -251,6 +269,7 @@ def test_gradient_against_torch_autograd(submission, elbo_tools, rng):
 
 @pytest.mark.question("reparam")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.2")
 def test_gradient_against_central_differences(submission, elbo_tools, rng):
     model = elbo_tools.ppca_model(rng)
     k = model.W.shape[1]
@@ -293,17 +312,19 @@ def random_covariance(rng, k, scale=1.0):
 
 @pytest.mark.question("ppca")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.1", "R5.1")
 def test_log_likelihood_against_cholesky(submission, elbo_tools, rng):
     models = [elbo_tools.ppca_model(rng) for _ in range(3)]
     models += [elbo_tools.ppca_model(rng, sigma2=1e-4), elbo_tools.ppca_model(rng, sigma2=50.0)]
     for i, model in enumerate(models):
-        value = assert_inputs_unchanged(submission.ppca_log_likelihood, *model.args)
+        value = assert_float(assert_inputs_unchanged(submission.ppca_log_likelihood, *model.args), "ppca_log_likelihood")
         assert_close(value, exact_log_likelihood(model), rtol=1e-9, atol=1e-9,
                      name=f"ppca_log_likelihood, case {i} (D = {len(model.x)}, k = {model.W.shape[1]}, sigma2 = {model.sigma2:.3g})")
 
 
 @pytest.mark.question("ppca")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.2", "R5.2")
 def test_posterior_against_conditioning(submission, elbo_tools, rng):
     for i in range(3):
         model = elbo_tools.ppca_model(rng)
@@ -320,18 +341,20 @@ def test_posterior_against_conditioning(submission, elbo_tools, rng):
 
 @pytest.mark.question("ppca")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.1", "R5.3")
 def test_elbo_gaussian_random_q(submission, reference, elbo_tools, rng):
     for i in range(3):
         model = elbo_tools.ppca_model(rng)
         k = model.W.shape[1]
         m, S = rng.normal(size=k), random_covariance(rng, k)
-        value = assert_inputs_unchanged(submission.elbo_gaussian, *model.args, m, S)
+        value = assert_float(assert_inputs_unchanged(submission.elbo_gaussian, *model.args, m, S), "elbo_gaussian")
         assert_close(value, reference.elbo_gaussian(*model.args, m, S), rtol=1e-10, atol=1e-10,
                      name=f"elbo_gaussian, case {i}")
 
 
 @pytest.mark.question("ppca")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R5.3")
 def test_bound_tight_at_the_posterior_and_strict_elsewhere(submission, elbo_tools, rng):
     for i in range(3):
         model = elbo_tools.ppca_model(rng)

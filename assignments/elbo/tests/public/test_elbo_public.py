@@ -17,12 +17,14 @@ from grader.checks import assert_close, assert_shape, check_gradient
 
 @pytest.mark.question("derivation_bound")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.1")
 def test_bound_reasoning(submission, elbo_tools):
     elbo_tools.earn(elbo_tools.grade_derivation(submission.elbo_derivation(), elbo_tools.BOUND), "elbo_derivation()")
 
 
 @pytest.mark.question("derivation_identity")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.1")
 def test_identity_reasoning(submission, elbo_tools):
     elbo_tools.earn(elbo_tools.grade_derivation(submission.identity_derivation(), elbo_tools.IDENTITY),
                     "identity_derivation()")
@@ -36,6 +38,7 @@ LOG_PRIOR, LOG_LIK = np.log([0.5, 0.5]), np.log([0.2, 0.6])
 
 @pytest.mark.question("discrete")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.1", "R2.2")
 def test_discrete_evidence_and_posterior_by_hand(submission):
     assert_close(submission.log_evidence_discrete(LOG_PRIOR, LOG_LIK), math.log(0.4), name="log_evidence_discrete")
     assert_close(submission.posterior_discrete(LOG_PRIOR, LOG_LIK), [0.25, 0.75], name="posterior_discrete")
@@ -43,6 +46,7 @@ def test_discrete_evidence_and_posterior_by_hand(submission):
 
 @pytest.mark.question("discrete")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.3")
 def test_discrete_elbo_by_hand(submission):
     # q = (1, 0): ELBO = log p(z=0) + log p(x|z=0) - log 1 = log 0.1 (the value z = 1 adds 0 log 0 = 0)
     assert_close(submission.elbo_discrete(LOG_PRIOR, LOG_LIK, np.array([1.0, 0.0])), math.log(0.1),
@@ -59,6 +63,7 @@ def test_discrete_elbo_by_hand(submission):
 
 @pytest.mark.question("kl_gaussian")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.1")
 def test_kl_by_hand(submission):
     # KL(N(0, 1) || N(1, 4)) = 1/2 (log 4 + (1 + 1) / 4 - 1)
     assert_close(submission.kl_diag_gaussians(np.array([0.0]), np.array([1.0]), np.array([1.0]), np.array([4.0])),
@@ -78,6 +83,7 @@ def log_normal(v, mean, var):
 
 @pytest.mark.question("reparam")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.1")
 def test_one_sample_at_the_mean(submission, elbo_tools, rng):
     """With eps = 0 the single sample is z = m, and log q(m|x) = -sum(log_s) - k/2 log(2 pi)."""
     model = elbo_tools.ppca_model(rng, D=4, k=2)
@@ -89,6 +95,7 @@ def test_one_sample_at_the_mean(submission, elbo_tools, rng):
 
 @pytest.mark.question("reparam")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.2")
 def test_gradient_matches_finite_differences_of_your_elbo(submission, elbo_tools, rng):
     model = elbo_tools.ppca_model(rng, D=3, k=2)
     m, log_s, eps = rng.normal(size=2), 0.3 * rng.normal(size=2), rng.normal(size=(5, 2))
@@ -104,6 +111,7 @@ def test_gradient_matches_finite_differences_of_your_elbo(submission, elbo_tools
 
 @pytest.mark.question("ppca")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_ppca_log_likelihood_with_one_latent(submission):
     """D = 2, k = 1: C = w w' + sigma2 I = [[2, 1], [1, 2]], det C = 3, C^-1 = [[2, -1], [-1, 2]] / 3,
     and x - mu = (1, 0), so (x - mu)' C^-1 (x - mu) = 2/3."""
@@ -114,6 +122,7 @@ def test_ppca_log_likelihood_with_one_latent(submission):
 
 @pytest.mark.question("ppca")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.3")
 def test_elbo_at_the_posterior_is_the_log_likelihood(submission, elbo_tools, rng):
     model = elbo_tools.ppca_model(rng, D=5, k=2)
     mean, cov = submission.ppca_posterior(*model.args)

@@ -22,6 +22,7 @@ def assert_lstm_grads_close(grads, expected, label):
 
 @pytest.mark.question("lstm_forward")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R0.3", "R0.5", "R3.1")
 def test_lstm_forward_matches_torch_lstm_with_both_biases(submission, rng, cases, oracle):
     x, h0, c0, params, dh = lstm_case(rng, cases, T=(1, 12), B=(1, 5), d=(1, 7))
     bias_share = rng.normal(0.0, 0.5, 4 * h0.shape[1])
@@ -33,6 +34,7 @@ def test_lstm_forward_matches_torch_lstm_with_both_biases(submission, rng, cases
 
 @pytest.mark.question("lstm_forward")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R3.1")
 def test_lstm_forward_matches_reference(submission, reference, rng, cases):
     for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (8, 16), "B": (3, 7), "n": (5, 9)}):
         x, h0, c0, params, _ = lstm_case(rng, cases, biases={"f": 1.0}, **bounds)
@@ -45,6 +47,7 @@ def test_lstm_forward_matches_reference(submission, reference, rng, cases):
 
 @pytest.mark.question("lstm_backward")
 @pytest.mark.points(8)
+@pytest.mark.requirement("R0.5", "R4.1")
 def test_lstm_backward_matches_torch_lstm(submission, rng, cases, oracle):
     for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (1, 9), "B": (1, 5)}):  # the boundary, then random
         x, h0, c0, params, dh = lstm_case(rng, cases, **bounds)
@@ -55,6 +58,7 @@ def test_lstm_backward_matches_torch_lstm(submission, rng, cases, oracle):
 
 @pytest.mark.question("lstm_backward")
 @pytest.mark.points(5)
+@pytest.mark.requirement("R4.1")
 def test_lstm_backward_from_the_last_step_only(submission, rng, cases, oracle):
     """A many-to-one loss: only h_T is scored, so every gradient has to flow back in time."""
     x, h0, c0, params, dh = lstm_case(rng, cases, biases={"f": 2.0}, T=(15, 26), B=(1, 3))
@@ -65,6 +69,7 @@ def test_lstm_backward_from_the_last_step_only(submission, rng, cases, oracle):
 
 @pytest.mark.question("gru_forward")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.5", "R5.1")
 def test_gru_forward_matches_reference(submission, reference, rng, cases):
     for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (1, 12), "B": (1, 5)}):  # the boundary, then random
         size = cases.sizes(rng, **bounds)
@@ -77,6 +82,7 @@ def test_gru_forward_matches_reference(submission, reference, rng, cases):
 
 @pytest.mark.question("gru_forward")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_gru_with_a_closed_update_gate_keeps_its_state(submission, rng, cases):
     size = cases.sizes(rng)
     x, h0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])

@@ -23,6 +23,7 @@ def assert_grads_close(grads, expected, names, label):
 
 @pytest.mark.question("rnn_forward")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.5", "R1.2", "R1.3")
 def test_rnn_forward_and_loss_match_reference(submission, reference, rng, cases):
     for bounds in ({"T": (1, 2), "B": (1, 2)}, {"T": (6, 13), "B": (3, 7), "k": (5, 11)}):
         x, s0, targets, params = rnn_case(rng, cases, **bounds)
@@ -38,6 +39,7 @@ def test_rnn_forward_and_loss_match_reference(submission, reference, rng, cases)
 
 @pytest.mark.question("rnn_forward")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.1")
 def test_rnn_forward_is_stable_for_large_logits(submission, rng, cases, oracle):
     """Logits around a thousand: exp overflows unless the maximum is subtracted first. Then examples whose
     logits lie 1200 apart: a shift by the batch's maximum rather than each row's own underflows to 0/0."""
@@ -62,6 +64,7 @@ def test_rnn_forward_is_stable_for_large_logits(submission, rng, cases, oracle):
 
 @pytest.mark.question("rnn_bptt")
 @pytest.mark.points(5)
+@pytest.mark.requirement("R0.4", "R0.5", "R2.1")
 def test_rnn_bptt_matches_torch(submission, rng, cases, oracle):
     for bounds in (ONE_STEP_ONE_SEQUENCE, {"T": (1, 9), "B": (1, 5)}):  # the boundary, then a random size
         x, s0, targets, params = rnn_case(rng, cases, **bounds)
@@ -72,6 +75,7 @@ def test_rnn_bptt_matches_torch(submission, rng, cases, oracle):
 
 @pytest.mark.question("rnn_bptt")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R2.1")
 def test_rnn_bptt_matches_torch_on_a_long_sequence(submission, rng, cases, oracle):
     x, s0, targets, params = rnn_case(rng, cases, T=(25, 41), B=(1, 3), d=(4, 8))
     params["W"] = params["W"] * 2.0  # a strong recurrence, so that far steps still matter
@@ -81,6 +85,7 @@ def test_rnn_bptt_matches_torch_on_a_long_sequence(submission, rng, cases, oracl
 
 @pytest.mark.question("rnn_truncated")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R2.2")
 def test_rnn_truncated_bptt_matches_torch_with_detached_windows(submission, rng, cases, oracle):
     x, s0, targets, params = rnn_case(rng, cases, T=(5, 13))
     params["W"] = params["W"] * 2.0
@@ -92,6 +97,7 @@ def test_rnn_truncated_bptt_matches_torch_with_detached_windows(submission, rng,
 
 @pytest.mark.question("rnn_truncated")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.2")
 def test_rnn_truncation_at_least_T_is_full_bptt(submission, reference, rng, cases):
     x, s0, targets, params = rnn_case(rng, cases)
     for tau in (len(x), len(x) + int(rng.integers(1, 3))):  # exactly T, and beyond
@@ -101,6 +107,7 @@ def test_rnn_truncation_at_least_T_is_full_bptt(submission, reference, rng, case
 
 @pytest.mark.question("rnn_truncated")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_rnn_truncation_leaves_the_output_layer_alone(submission, reference, rng, cases):
     """V and c reach the loss at each step directly, so truncation cannot change their gradients."""
     x, s0, targets, params = rnn_case(rng, cases, T=(4, 9))

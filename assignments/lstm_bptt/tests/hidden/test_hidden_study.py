@@ -15,6 +15,7 @@ def spectral_radius_matrix(rng, d, rho):
 
 @pytest.mark.question("rnn_jacobian")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.5", "R6.1")
 def test_rnn_jacobian_norms_match_reference(submission, reference, rng, cases):
     for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (2, 15), "B": (1, 5)}):  # the boundary, then random
         size = cases.sizes(rng, **bounds)
@@ -28,6 +29,7 @@ def test_rnn_jacobian_norms_match_reference(submission, reference, rng, cases):
 
 @pytest.mark.question("rnn_jacobian")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.1")
 def test_rnn_jacobian_norms_match_autograd(submission, rng, cases, oracle):
     size = cases.sizes(rng, T=(2, 6), B=(1, 3))
     x, s0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
@@ -38,6 +40,7 @@ def test_rnn_jacobian_norms_match_autograd(submission, rng, cases, oracle):
 
 @pytest.mark.question("rnn_jacobian")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.1")
 def test_rnn_jacobian_norms_vanish_below_and_explode_above_radius_one(submission, reference, rng, cases):
     T, B, n, d = 24, 2, 3, 6
     params = cases.rnn_params(rng, n, d, 2)
@@ -55,6 +58,7 @@ def test_rnn_jacobian_norms_vanish_below_and_explode_above_radius_one(submission
 
 @pytest.mark.question("lstm_jacobian")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.2")
 def test_lstm_jacobian_norms_match_reference(submission, reference, rng, cases):
     for bounds in ({"T": (1, 2), "B": (1, 2), "d": (1, 2)}, {"T": (4, 16), "B": (1, 5), "d": (1, 7)}):
         size = cases.sizes(rng, **bounds)  # the boundary (one step, one sequence, one unit), then random
@@ -70,6 +74,7 @@ def test_lstm_jacobian_norms_match_reference(submission, reference, rng, cases):
 
 @pytest.mark.question("lstm_jacobian")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.2")
 def test_lstm_forget_bias_decides_how_long_the_cell_remembers(submission, reference, rng, cases):
     """Weak recurrent weights, so that little flows from h back into c: then f_t alone
     decides whether dc_T/dc_k keeps its size (f_t near 1) or vanishes (f_t near 0)."""
@@ -108,6 +113,7 @@ def gradient_dict(rng):
 
 @pytest.mark.question("clipping")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.5", "R7.1")
 def test_clip_grad_norm_matches_torch(submission, rng):
     for factor in (0.3, 3.0):
         grads = gradient_dict(rng)
@@ -124,6 +130,7 @@ def test_clip_grad_norm_matches_torch(submission, rng):
 
 @pytest.mark.question("clipping")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.5", "R7.2")
 def test_clip_grad_value_matches_torch(submission, rng):
     grads = gradient_dict(rng)
     clip_value = float(rng.uniform(0.2, 2.0))

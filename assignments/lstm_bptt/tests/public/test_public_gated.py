@@ -17,6 +17,7 @@ def lstm_case(rng, cases):
 
 @pytest.mark.question("lstm_forward")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R0.1", "R3.1")
 def test_lstm_forward_matches_torch_lstm(submission, rng, cases, oracle):
     """torch.nn.LSTM stacks its gate blocks in the order i, f, g, o (handout, Part 3)."""
     size, x, h0, c0, params, dh = lstm_case(rng, cases)
@@ -30,6 +31,7 @@ def test_lstm_forward_matches_torch_lstm(submission, rng, cases, oracle):
 
 @pytest.mark.question("lstm_backward")
 @pytest.mark.points(5)
+@pytest.mark.requirement("R4.1")
 def test_lstm_backward_matches_finite_differences(submission, rng, cases, oracle):
     _, x, h0, c0, params, dh = lstm_case(rng, cases)
     grads = submission.lstm_backward(x, h0, c0, params, dh)
@@ -43,6 +45,7 @@ def test_lstm_backward_matches_finite_differences(submission, rng, cases, oracle
 
 @pytest.mark.question("gru_forward")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.1")
 def test_gru_forward_matches_torch_gru_with_the_reset_gate_open(submission, rng, cases):
     """With r_t = 1 the two GRU forms differ only in z_t versus 1 - z_t (handout, Part 5):
     torch.nn.GRU with the update gate's weights negated is our GRU."""

@@ -14,6 +14,7 @@ def rnn_case(rng, cases):
 
 @pytest.mark.question("rnn_forward")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.2", "R1.2")
 def test_rnn_forward_shapes_and_distributions(submission, rng, cases):
     size, x, s0, _, params = rnn_case(rng, cases)
     s, y = submission.rnn_forward(x, s0, params)
@@ -24,6 +25,7 @@ def test_rnn_forward_shapes_and_distributions(submission, rng, cases):
 
 @pytest.mark.question("rnn_forward")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R1.2", "R1.3")
 def test_rnn_forward_and_loss_match_torch(submission, rng, cases, oracle):
     _, x, s0, targets, params = rnn_case(rng, cases)
     expected = oracle.rnn(x, s0, targets, params)
@@ -35,6 +37,7 @@ def test_rnn_forward_and_loss_match_torch(submission, rng, cases, oracle):
 
 @pytest.mark.question("rnn_bptt")
 @pytest.mark.points(5)
+@pytest.mark.requirement("R2.1")
 def test_rnn_bptt_matches_finite_differences(submission, rng, cases, oracle):
     _, x, s0, targets, params = rnn_case(rng, cases)
     grads = submission.rnn_bptt(x, s0, targets, params)
@@ -45,6 +48,7 @@ def test_rnn_bptt_matches_finite_differences(submission, rng, cases, oracle):
 
 @pytest.mark.question("rnn_truncated")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R2.2")
 def test_rnn_truncated_bptt_matches_torch_with_detached_windows(submission, rng, cases, oracle):
     _, x, s0, targets, params = rnn_case(rng, cases)
     grads = submission.rnn_bptt(x, s0, targets, params, truncate=2)

@@ -14,6 +14,7 @@ def scaled_orthogonal(rng, d, rho):
 
 @pytest.mark.question("rnn_jacobian")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.1")
 def test_rnn_jacobian_norms_at_rest_are_powers_of_rho(submission, rng, cases):
     """At s = 0 with no input, tanh' = 1, so ds_T/ds_k = W^(T-k) and its norm is rho^(T-k)."""
     T, B, n, d = 9, 2, 3, 4
@@ -28,6 +29,7 @@ def test_rnn_jacobian_norms_at_rest_are_powers_of_rho(submission, rng, cases):
 
 @pytest.mark.question("lstm_jacobian")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.2")
 def test_lstm_jacobian_norms_match_autograd(submission, rng, cases, oracle):
     size = cases.sizes(rng, T=(2, 6), B=(1, 3))
     x, h0 = cases.sequence(rng, size["T"], size["B"], size["n"], size["d"])
@@ -46,6 +48,7 @@ def gradient_dict(rng, scale):
 
 @pytest.mark.question("clipping")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R7.1")
 def test_clip_grad_norm_uses_the_global_norm(submission, rng):
     grads = gradient_dict(rng, 1.0)
     total = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
@@ -61,6 +64,7 @@ def test_clip_grad_norm_uses_the_global_norm(submission, rng):
 
 @pytest.mark.question("clipping")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R7.2")
 def test_clip_grad_value_clips_each_entry(submission, rng):
     grads = gradient_dict(rng, 2.0)
     clipped = submission.clip_grad_value(grads, 1.5)

@@ -52,6 +52,7 @@ def assert_jacobian(submission, case, name):
 
 @pytest.mark.question("lstm_cell_jacobian")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R1.1")
 def test_jacobian_direct_path(submission, rng):
     """W_f = W_i = W_g = 0: only the path through f_t * c_{t-1} is left, diag(f_t)."""
     for i in range(3):
@@ -60,6 +61,7 @@ def test_jacobian_direct_path(submission, rng):
 
 @pytest.mark.question("lstm_cell_jacobian")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R1.1")
 def test_jacobian_paths_through_f_and_i(submission, rng):
     """W_g = 0: the direct path and the paths through f_t and i_t (via h_{t-1} = o_{t-1} tanh(c_{t-1}))."""
     for i in range(4):
@@ -68,6 +70,7 @@ def test_jacobian_paths_through_f_and_i(submission, rng):
 
 @pytest.mark.question("lstm_cell_jacobian")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R1.1")
 def test_jacobian_all_paths_match_autograd(submission, rng):
     for i in range(6):
         case = lstm_case(rng, scale=float(rng.uniform(0.3, 2.0)))
@@ -76,6 +79,7 @@ def test_jacobian_all_paths_match_autograd(submission, rng):
 
 @pytest.mark.question("lstm_cell_jacobian")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R1.2")
 def test_jacobian_leaves_inputs_unchanged(submission, rng):
     x_t, c_prev, o_prev, params = lstm_case(rng, d=4, n=3)
     assert_inputs_unchanged(submission.cell_jacobian, x_t, c_prev, o_prev, params)
@@ -101,6 +105,7 @@ def torch_gd_step(theta, X, y, lr):
 
 @pytest.mark.question("gd_sgd")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.1", "R2.1")
 def test_gd_step_matches_autograd(submission, rng):
     for i in range(4):
         X, y, theta = regression(rng)
@@ -111,6 +116,7 @@ def test_gd_step_matches_autograd(submission, rng):
 
 @pytest.mark.question("gd_sgd")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_sgd_epoch_batches_in_the_order_of_perm(submission, rng):
     """Batch sizes that divide N and that do not (a smaller last batch), each batch a mean (8)."""
     for i, batch_size in enumerate([1, 3, 4, 7]):
@@ -126,6 +132,7 @@ def test_sgd_epoch_batches_in_the_order_of_perm(submission, rng):
 
 @pytest.mark.question("gd_sgd")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.2")
 def test_sgd_with_one_batch_is_gd(submission, rng):
     X, y, theta = regression(rng)
     perm = rng.permutation(len(y))
@@ -135,6 +142,7 @@ def test_sgd_with_one_batch_is_gd(submission, rng):
 
 @pytest.mark.question("gd_sgd")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.6")
 def test_gd_sgd_leave_inputs_unchanged(submission, rng):
     X, y, theta = regression(rng)
     assert_inputs_unchanged(submission.gd_step, theta, X, y, 0.1)
@@ -151,6 +159,7 @@ def quadratic(rng, p):
 
 @pytest.mark.question("heavy_ball_step")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.3")
 def test_heavy_ball_single_steps(submission, rng):
     for i in range(4):
         w, w_prev, g = rng.normal(size=(3, 5))
@@ -161,6 +170,7 @@ def test_heavy_ball_single_steps(submission, rng):
 
 @pytest.mark.question("heavy_ball_step")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.3")
 def test_heavy_ball_run_is_torch_momentum(submission, rng, variant):
     """Started with w_{-1} = w_0, (9) follows torch's SGD with momentum beta and lr gamma (dampening 0); the step
     gamma is the one of question 2.6 on the student's paper."""
@@ -197,6 +207,7 @@ def torch_run(optimizer_class, A, b, w0, steps, **options):
 
 @pytest.mark.question("rmsprop_step")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.2", "R2.4")
 def test_rmsprop_single_steps(submission, rng):
     for i in range(4):
         w, g = rng.normal(size=(2, 6))
@@ -209,6 +220,7 @@ def test_rmsprop_single_steps(submission, rng):
 
 @pytest.mark.question("rmsprop_step")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.4")
 def test_rmsprop_run_matches_torch(submission, rng):
     A, b = quadratic(rng, 5)
     w, v = rng.normal(size=5), np.zeros(5)
@@ -221,6 +233,7 @@ def test_rmsprop_run_matches_torch(submission, rng):
 
 @pytest.mark.question("adam_step")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.5")
 def test_adam_moments(submission, rng):
     """The returned m and v are the moving averages (12), before bias correction."""
     for i in range(4):
@@ -233,6 +246,7 @@ def test_adam_moments(submission, rng):
 
 @pytest.mark.question("adam_step")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.3")
 def test_adam_first_step_is_bias_corrected(submission, rng):
     """From m = v = 0 at t = 1 with eps = 0, the corrected moments are g and g^2: every coordinate moves by lr."""
     w, g = rng.normal(size=(2, 6))
@@ -242,6 +256,7 @@ def test_adam_first_step_is_bias_corrected(submission, rng):
 
 @pytest.mark.question("adam_step")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.2", "R2.5")
 def test_adam_run_matches_torch(submission, rng):
     A, b = quadratic(rng, 5)
     w, m, v = rng.normal(size=5), np.zeros(5), np.zeros(5)

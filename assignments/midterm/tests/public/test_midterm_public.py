@@ -13,6 +13,7 @@ from grader.checks import assert_close, assert_shape
 
 @pytest.mark.question("lstm_cell_jacobian")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R1.1")
 def test_jacobian_by_hand(submission):
     """Every weight and bias zero: f_t = i_t = 1/2 and g_t = 0 whatever c_{t-1}, so dc_t/dc_{t-1} = I / 2."""
     d, n = 3, 2
@@ -25,6 +26,7 @@ def test_jacobian_by_hand(submission):
 
 @pytest.mark.question("gd_sgd")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.1")
 def test_gd_step_by_hand(submission):
     """X = I (2 examples, 2 parameters), y = (1, 3), theta = 0: the gradient (6) is -(1, 3) / 2."""
     theta = submission.gd_step(np.zeros(2), np.eye(2), np.array([1.0, 3.0]), 0.5)
@@ -33,6 +35,7 @@ def test_gd_step_by_hand(submission):
 
 @pytest.mark.question("info_nce")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.6")
 def test_cosine_similarities_by_hand(submission):
     """Orthogonal, parallel and opposite vectors, of any length: cosines 0, 1 and -1."""
     S = submission.cosine_similarities(np.array([[2.0, 0.0], [0.0, 3.0]]), np.array([[5.0, 0.0], [0.0, -1.0]]))

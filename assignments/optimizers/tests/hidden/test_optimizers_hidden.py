@@ -163,6 +163,7 @@ def assert_same_steps(submission, reference, rng, method, hyper, n=12):
 
 @pytest.mark.question("gd_momentum")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R1.1")
 def test_gd_trajectory_matches_torch(submission, rng):
     d, lr = int(rng.integers(3, 13)), rng.uniform(0.05, 0.4)
     grad, W = random_quadratic(rng, d), [rng.normal(size=d)]
@@ -174,6 +175,7 @@ def test_gd_trajectory_matches_torch(submission, rng):
 
 @pytest.mark.question("gd_momentum")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.1", "R1.2")
 def test_init_state_of_any_shape(submission, rng):
     """init_state: every array zero and shaped like w (a matrix, a single entry), and t the int 0."""
     for shape in [(1,), (2, 3), (int(rng.integers(2, 9)),)]:
@@ -192,12 +194,14 @@ def test_init_state_of_any_shape(submission, rng):
 
 @pytest.mark.question("gd_momentum")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.1", "R0.2", "R0.3", "R0.4", "R1.3")
 def test_momentum_single_steps(submission, reference, rng):
     assert_same_steps(submission, reference, rng, "momentum", lambda r: (r.uniform(0.01, 0.5), r.uniform(0, 0.99)))
 
 
 @pytest.mark.question("gd_momentum")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.3", "R1.3")
 def test_momentum_matches_torch_on_quadratics(submission, rng):
     for _ in range(2):
         d, lr, beta = int(rng.integers(3, 13)), rng.uniform(0.02, 0.2), rng.uniform(0.5, 0.95)
@@ -209,6 +213,7 @@ def test_momentum_matches_torch_on_quadratics(submission, rng):
 
 @pytest.mark.question("gd_momentum")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.3")
 def test_momentum_on_rosenbrock(submission, reference, rng):
     w0, lr, beta = rosenbrock_start(rng), rng.uniform(1e-4, 4e-4), rng.uniform(0.8, 0.95)
     assert_same_run(trajectory(submission, "momentum", "momentum_step", w0, rosenbrock_grad, 200, lr, beta),
@@ -221,12 +226,14 @@ def test_momentum_on_rosenbrock(submission, reference, rng):
 
 @pytest.mark.question("nesterov")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.3", "R2.2")
 def test_nesterov_single_steps(submission, reference, rng):
     assert_same_steps(submission, reference, rng, "nesterov", lambda r: (r.uniform(0.01, 0.5), r.uniform(0, 0.99)))
 
 
 @pytest.mark.question("nesterov")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_nesterov_matches_torch_on_quadratics(submission, rng):
     for _ in range(2):
         d, lr, beta = int(rng.integers(3, 13)), rng.uniform(0.02, 0.2), rng.uniform(0.5, 0.95)
@@ -239,6 +246,7 @@ def test_nesterov_matches_torch_on_quadratics(submission, rng):
 
 @pytest.mark.question("nesterov")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.1")
 def test_lookahead_points_follow_the_reformulated_form(submission, reference, rng):
     """Form (5), stepped by the reference's momentum_step at the submission's look-ahead points:
     the look-ahead points must be torch's Nesterov iterates (6)."""
@@ -255,6 +263,7 @@ def test_lookahead_points_follow_the_reformulated_form(submission, reference, rn
 
 @pytest.mark.question("nesterov")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_nesterov_on_rosenbrock(submission, reference, rng):
     w0, lr, beta = rosenbrock_start(rng), rng.uniform(1e-4, 3e-4), rng.uniform(0.8, 0.95)
     assert_same_run(trajectory(submission, "nesterov", "nesterov_step", w0, rosenbrock_grad, 200, lr, beta),
@@ -275,6 +284,7 @@ def random_schedules(rng, n):
 
 @pytest.mark.question("heavy_ball")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.2")
 def test_conversion_of_random_schedules(submission, reference, rng):
     for _ in range(3):
         lrs, betas = random_schedules(rng, int(rng.integers(2, 60)))
@@ -288,6 +298,7 @@ def test_conversion_of_random_schedules(submission, reference, rng):
 
 @pytest.mark.question("heavy_ball")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.1")
 def test_heavy_ball_single_steps(submission, reference, rng):
     for _ in range(5):
         d = int(rng.integers(1, 8))
@@ -298,6 +309,7 @@ def test_heavy_ball_single_steps(submission, reference, rng):
 
 @pytest.mark.question("heavy_ball")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R3.2")
 def test_heavy_ball_reproduces_momentum_under_schedules(submission, rng):
     n, d = 120, int(rng.integers(3, 13))
     w0, grad = rng.normal(size=d), random_quadratic(rng, d)
@@ -349,6 +361,7 @@ def torch_epoch(model, w0, X, y, lr, batch_size, perm):
 @pytest.mark.question("minibatch")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("model", ["linear", "logistic"])
+@pytest.mark.requirement("R4.1")
 def test_gradients_match_autograd_and_finite_differences(submission, rng, model):
     n, d = int(rng.integers(5, 40)), int(rng.integers(2, 8))
     X, y = regression_data(rng, model, n, d)
@@ -363,6 +376,7 @@ def test_gradients_match_autograd_and_finite_differences(submission, rng, model)
 @pytest.mark.question("minibatch")
 @pytest.mark.points(2)
 @pytest.mark.parametrize("model", ["linear", "logistic"])
+@pytest.mark.requirement("R4.2")
 def test_epochs_match_torch(submission, rng, model):
     for case in range(2):
         n, d = int(rng.integers(20, 60)), int(rng.integers(2, 8))
@@ -381,6 +395,7 @@ def test_epochs_match_torch(submission, rng, model):
 @pytest.mark.question("minibatch")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("model", ["linear", "logistic"])
+@pytest.mark.requirement("R4.2")
 def test_sgd_visits_points_in_the_order_of_perm(submission, rng, model):
     n, d = int(rng.integers(10, 40)), int(rng.integers(2, 8))
     X, y = regression_data(rng, model, n, d)
@@ -395,6 +410,7 @@ def test_sgd_visits_points_in_the_order_of_perm(submission, rng, model):
 
 @pytest.mark.question("minibatch")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.2")
 def test_full_batch_and_oversized_batches(submission, rng):
     n, d = int(rng.integers(10, 40)), int(rng.integers(2, 8))
     X, y = regression_data(rng, "linear", n, d)
@@ -417,6 +433,7 @@ RMSPROP = (torch.optim.RMSprop, {"v": "square_avg"})
 
 @pytest.mark.question("adagrad_rmsprop")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.1")
 def test_adagrad_matches_torch(submission, rng):
     for _ in range(2):
         d, eps = int(rng.integers(3, 13)), log_uniform(rng, 0.02, 0.2)
@@ -429,6 +446,7 @@ def test_adagrad_matches_torch(submission, rng):
 
 @pytest.mark.question("adagrad_rmsprop")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.1")
 def test_rmsprop_matches_torch(submission, rng):
     for _ in range(2):
         d, beta, eps = int(rng.integers(3, 13)), rng.uniform(0.8, 0.99), log_uniform(rng, 0.02, 0.2)
@@ -441,6 +459,7 @@ def test_rmsprop_matches_torch(submission, rng):
 
 @pytest.mark.question("adagrad_rmsprop")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_adagrad_and_rmsprop_on_rosenbrock(submission, reference, rng):
     w0, lr, beta, eps = rosenbrock_start(rng), rng.uniform(1e-4, 1e-3), rng.uniform(0.8, 0.99), log_uniform(rng, 1e-3, 1)
     for method, hyper in (("adagrad", (100 * lr, eps)), ("rmsprop", (lr, beta, eps))):
@@ -452,6 +471,7 @@ def test_adagrad_and_rmsprop_on_rosenbrock(submission, reference, rng):
 
 @pytest.mark.question("adagrad_rmsprop")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.2", "R0.4", "R5.1")
 def test_adagrad_and_rmsprop_single_steps(submission, reference, rng):
     assert_same_steps(submission, reference, rng, "adagrad", lambda r: (r.uniform(0.01, 1), log_uniform(r, 1e-3, 1)))
     assert_same_steps(submission, reference, rng, "rmsprop",
@@ -463,6 +483,7 @@ def test_adagrad_and_rmsprop_single_steps(submission, reference, rng):
 
 @pytest.mark.question("adadelta")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R5.1")
 def test_adadelta_matches_torch(submission, rng):
     for _ in range(2):
         d, beta, eps = int(rng.integers(3, 13)), rng.uniform(0.8, 0.95), log_uniform(rng, 1e-4, 1e-2)
@@ -475,6 +496,7 @@ def test_adadelta_matches_torch(submission, rng):
 
 @pytest.mark.question("adadelta")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.4", "R5.1")
 def test_adadelta_single_steps(submission, reference, rng):
     assert_same_steps(submission, reference, rng, "adadelta", lambda r: (r.uniform(0.5, 0.99), log_uniform(r, 1e-4, 1)))
 
@@ -491,6 +513,7 @@ def adam_hyper(rng, eps_low, eps_high, lr_low=1e-3, lr_high=1e-2):
 
 @pytest.mark.question("adam_family")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.1")
 def test_adam_matches_torch(submission, rng):
     for _ in range(2):
         d, (lr, beta1, beta2, eps) = int(rng.integers(3, 13)), adam_hyper(rng, 1e-2, 0.2)
@@ -502,6 +525,7 @@ def test_adam_matches_torch(submission, rng):
 
 @pytest.mark.question("adam_family")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.1")
 def test_adamax_matches_torch_at_eps_zero(submission, rng):
     """torch adds eps inside the max, the handout outside it: with eps = 0 the two agree. Without eps
     the steps must stay far from the minimum, where v decays to 0, hence a small lr and a distant start."""
@@ -515,6 +539,7 @@ def test_adamax_matches_torch_at_eps_zero(submission, rng):
 
 @pytest.mark.question("adam_family")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.1")
 def test_nadam_matches_torch_with_constant_momentum(submission, rng):
     """torch's NAdam with a huge momentum_decay keeps mu_t = beta1, the handout's convention."""
     for _ in range(2):
@@ -529,6 +554,7 @@ def test_nadam_matches_torch_with_constant_momentum(submission, rng):
 @pytest.mark.question("adam_family")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("method", ["adam", "adamax", "nadam"])
+@pytest.mark.requirement("R6.1")
 def test_on_rosenbrock(submission, reference, rng, method):
     w0, hyper = rosenbrock_start(rng), adam_hyper(rng, 1e-3, 1.0)
     step = f"{method}_step"
@@ -540,6 +566,7 @@ def test_on_rosenbrock(submission, reference, rng, method):
 @pytest.mark.question("adam_family")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("method", ["adam", "adamax", "nadam"])
+@pytest.mark.requirement("R0.2", "R0.4", "R6.1")
 def test_single_steps(submission, reference, rng, method):
     assert_same_steps(submission, reference, rng, method, lambda r: adam_hyper(r, 1e-3, 1.0, 0.01, 1.0))
 
@@ -563,6 +590,7 @@ def submission_lrs(submission, name, n, *args):
 
 @pytest.mark.question("schedules")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R7.1")
 def test_decays_match_torch(submission, rng):
     lr0, k, drop, every, n = rng.uniform(0.01, 1), rng.uniform(0.005, 0.1), rng.uniform(0.1, 0.9), int(rng.integers(2, 12)), 80
     cases = [
@@ -578,6 +606,7 @@ def test_decays_match_torch(submission, rng):
 @pytest.mark.question("schedules")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("mult", [1, 2, 3])
+@pytest.mark.requirement("R7.1")
 def test_cosine_restarts_match_torch(submission, rng, mult):
     period, lr_min = int(rng.integers(2, 9)), rng.uniform(0, 0.01)
     lr_max = lr_min + rng.uniform(0.05, 1)
@@ -589,6 +618,7 @@ def test_cosine_restarts_match_torch(submission, rng, mult):
 
 @pytest.mark.question("schedules")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R7.1")
 def test_sutskever_momentum(submission, rng):
     ts = np.concatenate([[0, 249, 250, 499, 500, 749, 750, 999, 1000], rng.integers(0, 20000, size=30)])
     for mu_max in (0.999, 0.995, 0.99, 0.9, 0.0, rng.uniform(0.5, 1)):

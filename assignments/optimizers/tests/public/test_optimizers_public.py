@@ -29,12 +29,14 @@ def assert_state(state, expected, name):
 
 @pytest.mark.question("gd_momentum")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R1.1")
 def test_gd_step(submission):
     assert_close(submission.gd_step(np.array([1.0, -2.0]), np.array([0.5, 4.0]), 0.1), [0.95, -2.4], name="gd_step")
 
 
 @pytest.mark.question("gd_momentum")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.3")
 def test_momentum_under_a_constant_gradient(submission):
     """With g constant, u after k steps is (1 - beta^k) / (1 - beta) g: the geometric series (3)."""
     w, g, lr, beta = np.array([1.0, 2.0, 3.0]), np.array([1.0, -2.0, 0.5]), 0.1, 0.9
@@ -53,6 +55,7 @@ def test_momentum_under_a_constant_gradient(submission):
 
 @pytest.mark.question("nesterov")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R2.1")
 def test_lookahead_point(submission):
     state = {"u": np.array([1.0, -1.0]), "t": 3}
     assert_close(submission.nesterov_lookahead(np.zeros(2), state, 0.1, 0.9), [-0.09, 0.09], name="nesterov_lookahead")
@@ -60,6 +63,7 @@ def test_lookahead_point(submission):
 
 @pytest.mark.question("nesterov")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_nesterov_on_a_parabola(submission):
     """f(w) = w^2 from w = 1 with lr = 0.1, beta = 0.5, by hand with (6):
     g = 2, u = 2, w = 1 - 0.1 (2 + 1) = 0.7; then g = 1.4, u = 2.4, w = 0.7 - 0.1 (1.4 + 1.2) = 0.44."""
@@ -76,6 +80,7 @@ def test_nesterov_on_a_parabola(submission):
 
 @pytest.mark.question("heavy_ball")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R3.1")
 def test_heavy_ball_step(submission):
     w_new = submission.heavy_ball_step(np.array([1.0, 2.0]), np.array([0.5, 2.5]), np.array([1.0, -1.0]), 0.1, 0.9)
     assert_close(w_new, [1.35, 1.65], name="heavy_ball_step")
@@ -83,6 +88,7 @@ def test_heavy_ball_step(submission):
 
 @pytest.mark.question("heavy_ball")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.2")
 def test_conversion_of_a_small_schedule(submission):
     gammas, hb_betas = submission.momentum_to_heavy_ball(np.array([0.1, 0.05, 0.05, 0.1]), np.array([0.9, 0.9, 0.8, 0.5]))
     assert_close(gammas, [0.1, 0.05, 0.05, 0.1], name="momentum_to_heavy_ball: gammas")
@@ -102,6 +108,7 @@ def mean_loss(model, w, X, y):
 @pytest.mark.question("minibatch")
 @pytest.mark.points(2)
 @pytest.mark.parametrize("model", ["linear", "logistic"])
+@pytest.mark.requirement("R4.1")
 def test_gradient_matches_finite_differences(submission, rng, model):
     X, w = rng.normal(size=(12, 3)), rng.normal(size=3)
     y = rng.normal(size=12) if model == "linear" else (rng.random(12) < 0.5).astype(float)
@@ -111,6 +118,7 @@ def test_gradient_matches_finite_differences(submission, rng, model):
 
 @pytest.mark.question("minibatch")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R4.2")
 def test_steps_per_epoch(submission, rng):
     X, y, w = rng.normal(size=(10, 3)), rng.normal(size=10), rng.normal(size=3)
     for batch_size, steps in [(1, 10), (3, 4), (10, 1)]:
@@ -124,6 +132,7 @@ def test_steps_per_epoch(submission, rng):
 
 @pytest.mark.question("adagrad_rmsprop")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_adagrad_two_steps(submission):
     w, lr, eps = np.array([1.0, -1.0]), 0.5, 0.1
     g1, g2 = np.array([3.0, 4.0]), np.array([4.0, 3.0])
@@ -137,6 +146,7 @@ def test_adagrad_two_steps(submission):
 
 @pytest.mark.question("adagrad_rmsprop")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_rmsprop_first_step(submission):
     w, g, lr, beta, eps = np.array([0.5, 0.0, -2.0]), np.array([2.0, -1.0, 0.0]), 0.01, 0.75, 0.1
     w1, state = submission.rmsprop_step(w, g, submission.init_state("rmsprop", w), lr, beta, eps)
@@ -149,6 +159,7 @@ def test_rmsprop_first_step(submission):
 
 @pytest.mark.question("adadelta")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.1")
 def test_adadelta_two_steps(submission):
     """With u = 0 at the start the first step is -sqrt(eps) / sqrt(v + eps) g, (21)."""
     w, g, beta, eps = np.array([1.0, -1.0]), np.array([2.0, -0.5]), 0.9, 1e-2
@@ -172,6 +183,7 @@ W0, G0 = np.array([1.0, -2.0, 0.5]), np.array([0.3, -4.0, 1e-3])
 
 @pytest.mark.question("adam_family")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.1")
 def test_adam_first_step(submission):
     """Bias correction makes the first step lr * g / (|g| + eps): about lr in every coordinate."""
     lr, beta1, beta2, eps = 0.1, 0.9, 0.999, 1e-3
@@ -182,6 +194,7 @@ def test_adam_first_step(submission):
 
 @pytest.mark.question("adam_family")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.1")
 def test_adamax_first_step(submission):
     lr, beta1, beta2, eps = 0.1, 0.9, 0.999, 1e-3
     w1, state = submission.adamax_step(W0, G0, submission.init_state("adamax", W0), lr, beta1, beta2, eps)
@@ -191,6 +204,7 @@ def test_adamax_first_step(submission):
 
 @pytest.mark.question("adam_family")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.1")
 def test_nadam_first_step(submission):
     """(30) at t = 1: beta1 (1 - beta1) g / (1 - beta1^2) + g = (1 + beta1 / (1 + beta1)) g."""
     lr, beta1, beta2, eps = 0.1, 0.9, 0.999, 1e-3
@@ -201,6 +215,7 @@ def test_nadam_first_step(submission):
 
 @pytest.mark.question("adam_family")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.1")
 def test_adam_matches_torch(submission):
     """30 steps on f(w) = 1/2 w'Aw - b'w against torch.optim.Adam, whose conventions are the handout's."""
     A, b = np.array([[3.0, 1.0], [1.0, 2.0]]), np.array([1.0, -1.0])
@@ -222,6 +237,7 @@ def test_adam_matches_torch(submission):
 
 @pytest.mark.question("schedules")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R7.1")
 def test_decays_at_a_few_steps(submission):
     assert_close([submission.step_decay(t, 0.1, 0.5, 5) for t in range(12)], [0.1] * 5 + [0.05] * 5 + [0.025] * 2,
                  name="step_decay(t, 0.1, 0.5, 5) for t = 0..11")
@@ -233,6 +249,7 @@ def test_decays_at_a_few_steps(submission):
 
 @pytest.mark.question("schedules")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R7.1")
 def test_cosine_restarts_cycle_points(submission):
     """period 4, mult 2: cycles [0, 4), [4, 12), [12, 28); each starts at lr_max and is at the midpoint halfway."""
     ts = [0, 2, 3, 4, 8, 11, 12, 20]
@@ -243,6 +260,7 @@ def test_cosine_restarts_cycle_points(submission):
 
 @pytest.mark.question("schedules")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R7.1")
 def test_sutskever_stages(submission):
     ts = [0, 249, 250, 499, 500, 750, 1000]
     assert_close([submission.sutskever_momentum(t, 0.99) for t in ts], [0.5, 0.5, 0.75, 0.75, 5 / 6, 0.875, 0.9],

@@ -141,6 +141,7 @@ def proof_cases(rng, reference):
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R0.5", "R3.4")
 def test_perceptron_follows_the_given_order(rng, submission, reference):
     for case in range(4):
         (X, y, w0, order), expected = tie_free(lambda: given_order_case(rng, reference))
@@ -162,6 +163,7 @@ def given_order_case(rng, reference):
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.3")
 def test_perceptron_converges_on_the_last_allowed_step(rng, submission, reference):
     """A run that needs exactly max_steps steps converges on its last one; one step fewer does not."""
     expected = {"steps": 0}
@@ -182,6 +184,7 @@ def test_perceptron_converges_on_the_last_allowed_step(rng, submission, referenc
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.1")
 def test_perceptron_tie_rule(rng, submission, reference):
     # integer points and weights put w . x~ exactly on 0 over and over
     for n in (2, 3, 4):
@@ -203,6 +206,7 @@ def test_perceptron_tie_rule(rng, submission, reference):
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.3", "R3.1")
 def test_perceptron_random_picks(rng, submission, reference):
     for case in range(3):
         m, n = int(rng.integers(20, 100)), int(rng.integers(1, 6))
@@ -225,6 +229,7 @@ def test_perceptron_random_picks(rng, submission, reference):
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.2")
 def test_perceptron_stops(rng, submission, reference):
     X, y, w_star = separable_data(rng, 30, 3, gap=0.05)
     run = submission.perceptron(X, y, w_star, 1000, seed=1)
@@ -253,6 +258,7 @@ def test_perceptron_stops(rng, submission, reference):
 
 @pytest.mark.question("modified")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.1")
 def test_signed_points(rng, submission, reference):
     for normalise in (True, False):
         m, n = int(rng.integers(5, 50)), int(rng.integers(1, 8))
@@ -265,6 +271,7 @@ def test_signed_points(rng, submission, reference):
 
 @pytest.mark.question("modified")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.5", "R4.2")
 def test_modified_follows_adversarial_order(rng, submission, reference):
     for case in range(3):
         n = int(rng.integers(2, 6))
@@ -285,6 +292,7 @@ def test_modified_follows_adversarial_order(rng, submission, reference):
 
 @pytest.mark.question("modified")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R4.2")
 def test_modified_random_picks_obey_the_proof(rng, submission, reference):
     for case, (gap, normalise) in enumerate([(0.003, True), (0.01, False), (0.03, True)]):
         n = int(rng.integers(2, 6))
@@ -315,6 +323,7 @@ def test_modified_random_picks_obey_the_proof(rng, submission, reference):
 
 @pytest.mark.question("modified")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.2", "R4.2")
 def test_modified_strict_rule_and_budget(rng, submission, reference):
     n = int(rng.integers(2, 5))
     X, y, _ = separable_data(rng, 40, n, gap=0.05)
@@ -344,6 +353,7 @@ def test_modified_strict_rule_and_budget(rng, submission, reference):
 
 @pytest.mark.question("proof_steps")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_margin(rng, submission, reference):
     for _ in range(4):
         m, n = int(rng.integers(5, 60)), int(rng.integers(1, 7))
@@ -356,6 +366,7 @@ def test_margin(rng, submission, reference):
 
 @pytest.mark.question("proof_steps")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.2")
 def test_alignment_bound_along_runs(rng, submission, reference):
     for i, case in enumerate(proof_cases(rng, reference)):
         trace, w_star, w0, delta = case["trace"], case["w_star"], case["w0"], case["delta"]
@@ -371,6 +382,7 @@ def test_alignment_bound_along_runs(rng, submission, reference):
 
 @pytest.mark.question("proof_steps")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.2")
 def test_norm_sq_bound_along_runs(rng, submission, reference):
     for i, case in enumerate(proof_cases(rng, reference)):
         trace, w0, R = case["trace"], case["w0"], case["R"]
@@ -386,6 +398,7 @@ def test_norm_sq_bound_along_runs(rng, submission, reference):
 
 @pytest.mark.question("proof_steps")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.2")
 def test_bounds_far_beyond_a_run(rng, submission, reference):
     """The bounds are functions of k, tight everywhere: also past k_max (where (12) exceeds 1) and
     where u . w_0 + k delta is still negative (w_0 opposed to w*)."""
@@ -406,6 +419,7 @@ def test_bounds_far_beyond_a_run(rng, submission, reference):
 
 @pytest.mark.question("proof_steps")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.2")
 def test_cos_beta_bound_along_runs(rng, submission, reference):
     for i, case in enumerate(proof_cases(rng, reference)):
         trace, w_star, w0, delta, R = case["trace"], case["w_star"], case["w0"], case["delta"], case["R"]
@@ -425,6 +439,7 @@ def test_cos_beta_bound_along_runs(rng, submission, reference):
 
 @pytest.mark.question("correction_bound")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R6.1")
 def test_correction_bound_formula(rng, submission, reference):
     for _ in range(12):
         n = int(rng.integers(1, 8))
@@ -440,6 +455,7 @@ def test_correction_bound_formula(rng, submission, reference):
 
 @pytest.mark.question("correction_bound")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R6.1")
 def test_correction_bound_holds_on_runs(rng, submission, reference):
     for i, case in enumerate(proof_cases(rng, reference)):
         k_max = submission.correction_bound(case["w_star"], case["w0"], case["delta"], case["R"])

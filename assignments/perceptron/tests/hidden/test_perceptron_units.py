@@ -23,6 +23,7 @@ def random_threshold_table(rng, inputs):
 
 @pytest.mark.question("mp_neuron")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R1.1")
 def test_mp_neuron_counts_excitatory_inputs(rng, submission):
     for n in rng.permutation(np.arange(1, 9))[:5]:
         X = rng.integers(0, 2, size=(rng.integers(20, 60), n))
@@ -35,6 +36,7 @@ def test_mp_neuron_counts_excitatory_inputs(rng, submission):
 
 @pytest.mark.question("mp_neuron")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.4", "R0.5", "R1.1")
 def test_mp_neuron_integer_outputs_and_one_row(rng, submission):
     """0/1 outputs are integer arrays (the conventions), also for a single row."""
     n = int(rng.integers(2, 7))
@@ -52,6 +54,7 @@ def test_mp_neuron_integer_outputs_and_one_row(rng, submission):
 
 @pytest.mark.question("mp_neuron")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R1.1")
 def test_mp_neuron_inhibition_vetoes(rng, submission, reference):
     for n in rng.permutation(np.arange(2, 9))[:5]:
         X = reference.boolean_inputs(int(n))
@@ -71,6 +74,7 @@ def test_mp_neuron_inhibition_vetoes(rng, submission, reference):
 
 @pytest.mark.question("separability")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.2", "R2.1")
 def test_boolean_inputs(rng, submission, reference):
     for n in rng.permutation([1, 3, 4, 5, 6, 7]):
         out = submission.boolean_inputs(int(n))
@@ -91,6 +95,7 @@ def check_threshold_unit(submission, table, inputs, separable):
 
 @pytest.mark.question("separability")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R2.2")
 def test_threshold_unit_three_inputs(rng, submission, reference):
     inputs = reference.boolean_inputs(3)
     for code in rng.choice(256, size=40, replace=False):
@@ -100,6 +105,7 @@ def test_threshold_unit_three_inputs(rng, submission, reference):
 
 @pytest.mark.question("separability")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R2.2")
 def test_threshold_unit_finds_weights(rng, submission, reference):
     for n in (4, 4, 5, 5, 5):
         inputs = reference.boolean_inputs(n)
@@ -108,6 +114,7 @@ def test_threshold_unit_finds_weights(rng, submission, reference):
 
 @pytest.mark.question("separability")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.2")
 def test_threshold_unit_rejects_non_separable(rng, submission, reference):
     # One flipped row of a threshold function: sometimes still separable, usually not.
     for n in (3, 4, 4, 5, 5, 5):
@@ -122,6 +129,7 @@ def test_threshold_unit_rejects_non_separable(rng, submission, reference):
 
 @pytest.mark.question("network")
 @pytest.mark.points(6)
+@pytest.mark.requirement("R8.1")
 def test_boolean_network_any_table(rng, submission, reference):
     for n in rng.permutation(np.arange(1, 7)):
         n = int(n)
@@ -139,6 +147,7 @@ def test_boolean_network_any_table(rng, submission, reference):
 
 @pytest.mark.question("network")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.4", "R8.2")
 def test_network_forward_integer_outputs_and_one_row(rng, submission, reference):
     """0/1 outputs are integer arrays (the conventions), also for a single row."""
     n = int(rng.integers(2, 6))
@@ -155,6 +164,7 @@ def test_network_forward_integer_outputs_and_one_row(rng, submission, reference)
 
 @pytest.mark.question("network")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R8.2")
 def test_network_forward(rng, submission, reference):
     for _ in range(4):
         n, hidden, m = int(rng.integers(1, 7)), int(rng.integers(1, 20)), int(rng.integers(5, 40))

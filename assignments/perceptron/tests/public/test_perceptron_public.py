@@ -28,6 +28,7 @@ MP_CASES = [  # inhibitory, theta, expected outputs on TWO_INPUTS
 
 @pytest.mark.question("mp_neuron")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R1.1")
 def test_mp_neuron_two_inputs(submission):
     for inhibitory, theta, expected in MP_CASES:
         out = submission.mp_neuron(TWO_INPUTS, np.array(inhibitory), theta)
@@ -39,12 +40,14 @@ def test_mp_neuron_two_inputs(submission):
 
 @pytest.mark.question("separability")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.2", "R2.1")
 def test_boolean_inputs_two(submission):
     assert_close(submission.boolean_inputs(2), TWO_INPUTS, name="boolean_inputs(2)")
 
 
 @pytest.mark.question("separability")
 @pytest.mark.points(4)
+@pytest.mark.requirement("R2.2")
 def test_sixteen_functions_of_two_inputs(submission):
     for code in range(16):
         table = (code >> np.arange(4)) & 1
@@ -62,6 +65,7 @@ def test_sixteen_functions_of_two_inputs(submission):
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.1")
 def test_perceptron_ties_fire(submission):
     w0 = np.array([-2.0, 1.0, 1.0])  # w0 . (1, 1, 1) = 0: on the boundary
     run = submission.perceptron(np.array([[1.0, 1.0]]), np.array([1]), w0, 10, order=[0])
@@ -74,6 +78,7 @@ def test_perceptron_ties_fire(submission):
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.4")
 def test_perceptron_learns_and_in_order(submission):
     run = submission.perceptron(TWO_INPUTS, AND, np.zeros(3), 100, order=[0, 1, 2, 3])
     assert run["converged"], "AND is separable: the run must converge"
@@ -86,6 +91,7 @@ def test_perceptron_learns_and_in_order(submission):
 
 @pytest.mark.question("perceptron")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R3.1")
 def test_perceptron_random_picks(submission, rng):
     X = rng.uniform(-1, 1, size=(30, 2))
     y = (X[:, 0] + 2 * X[:, 1] > 0.3).astype(int)
@@ -102,6 +108,7 @@ def test_perceptron_random_picks(submission, rng):
 
 @pytest.mark.question("modified")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.1")
 def test_signed_points_and(submission):
     expected = np.array([[-1, 0, 0], [-1, -1, 0], [-1, 0, -1], [1, 1, 1]], dtype=float)
     assert_close(submission.signed_points(TWO_INPUTS, AND, normalise=False), expected, name="P' unnormalised")
@@ -111,6 +118,7 @@ def test_signed_points_and(submission):
 
 @pytest.mark.question("modified")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R4.2")
 def test_modified_perceptron_and(submission):
     P = np.array([[-1, 0, 0], [-1, -1, 0], [-1, 0, -1], [1, 1, 1]], dtype=float)
     P /= np.linalg.norm(P, axis=1, keepdims=True)
@@ -135,6 +143,7 @@ K = np.array([0, 1, 2, 5])
 
 @pytest.mark.question("proof_steps")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R5.1")
 def test_margin_small(submission):
     P = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, -0.5]])
     assert_close(submission.margin(P, W_STAR), 0.2, name="delta")  # min(0.6, 0.8, 0.6 - 0.4)
@@ -142,6 +151,7 @@ def test_margin_small(submission):
 
 @pytest.mark.question("proof_steps")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.2")
 def test_bounds_small(submission):
     assert_close(submission.alignment_bound(W_STAR, W0, K, 0.1), [1.4, 1.5, 1.6, 1.9], name="(10)")
     assert_close(submission.norm_sq_bound(W0, K, 2.0), [3.0, 7.0, 11.0, 23.0], name="(11)")
@@ -154,12 +164,14 @@ def test_bounds_small(submission):
 
 @pytest.mark.question("correction_bound")
 @pytest.mark.points(1)
+@pytest.mark.requirement("R6.1")
 def test_correction_bound_from_zero(submission):
     assert_close(submission.correction_bound(W_STAR, np.zeros(3), 0.1, 2.0), 400.0, name="(R / delta)^2")
 
 
 @pytest.mark.question("correction_bound")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R6.1")
 def test_correction_bound_is_where_cos_reaches_one(submission):
     delta, radius = 0.1, 2.0
     k_max = submission.correction_bound(W_STAR, W0, delta, radius)
@@ -173,6 +185,7 @@ def test_correction_bound_is_where_cos_reaches_one(submission):
 
 @pytest.mark.question("network")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R8.1")
 def test_xor_network(submission):
     net = submission.boolean_network(np.array([0, 1, 1, 0]))
     Z = 2 * TWO_INPUTS - 1
@@ -184,6 +197,7 @@ def test_xor_network(submission):
 
 @pytest.mark.question("network")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R8.2")
 def test_network_forward_small(submission):
     net = {"W1": np.array([[1.0, 1.0], [-1.0, 0.5]]), "b1": np.array([-1.5, 0.0]),
            "w2": np.array([1.0, 1.0]), "b2": -1.0}

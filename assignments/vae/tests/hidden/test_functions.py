@@ -44,19 +44,29 @@ def batch(rng, n=None, d=None, scale=3.0):
     return torch.tensor(x), torch.tensor(rng.normal(0.0, scale, (n, 64))), mu, logvar
 
 
+def in_float64(value, name):
+    """The conventions: functions return torch tensors computed in the type they are given (float64 here)."""
+    assert isinstance(value, torch.Tensor), f"{name} should return a torch tensor, got {type(value).__name__}"
+    assert value.dtype == torch.float64, f"{name} was given float64 tensors but returned {value.dtype}"
+    return value
+
+
 # ---------------------------------------------------------------------------------------- KL
 
 @kl_question
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.1", "R0.4", "R2.3")
 def test_kl_matches_torch_distributions(submission, vae, rng):
     mu, logvar = gaussian(rng)
-    got = vae.as_array(submission.kl_diag_gaussian(mu, logvar), "kl_diag_gaussian(mu, logvar)")
+    got = vae.as_array(in_float64(submission.kl_diag_gaussian(mu, logvar), "kl_diag_gaussian(mu, logvar)"),
+                       "kl_diag_gaussian(mu, logvar)")
     assert got.shape == (len(mu),), f"one KL value per row: expected shape ({len(mu)},), got {got.shape}"
     assert_close(got, torch_kl(mu, logvar), rtol=1e-7, atol=1e-9, name="kl_diag_gaussian(mu, logvar)")
 
 
 @kl_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.4", "R2.3")
 def test_kl_matches_formula_in_float32(submission, vae, rng):
     mu, logvar = gaussian(rng, n=int(rng.integers(50, 200)), d=int(rng.integers(2, 20)))
     got = vae.as_array(submission.kl_diag_gaussian(mu.float(), logvar.float()), "kl_diag_gaussian in float32")
@@ -66,6 +76,7 @@ def test_kl_matches_formula_in_float32(submission, vae, rng):
 
 @kl_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.3")
 def test_kl_is_zero_only_at_the_prior(submission, vae, rng):
     n, d = int(rng.integers(2, 10)), int(rng.integers(1, 8))
     zero = vae.as_array(submission.kl_diag_gaussian(torch.zeros(n, d), torch.zeros(n, d)), "KL of N(0, I) to itself")
@@ -77,6 +88,7 @@ def test_kl_is_zero_only_at_the_prior(submission, vae, rng):
 
 @kl_question
 @pytest.mark.points(1)
+@pytest.mark.requirement("R0.6")
 def test_kl_leaves_its_inputs_alone(submission, rng):
     mu, logvar = gaussian(rng)
     assert_inputs_unchanged(submission.kl_diag_gaussian, mu, logvar)
@@ -86,16 +98,19 @@ def test_kl_leaves_its_inputs_alone(submission, rng):
 
 @reparameterize_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.4", "R2.1")
 def test_reparameterize_values(submission, vae, rng):
     mu, logvar = gaussian(rng)
     eps = torch.tensor(rng.standard_normal(mu.shape))
-    got = vae.as_array(submission.reparameterize(mu, logvar, eps), "reparameterize(mu, logvar, eps)")
+    got = vae.as_array(in_float64(submission.reparameterize(mu, logvar, eps), "reparameterize(mu, logvar, eps)"),
+                       "reparameterize(mu, logvar, eps)")
     expected = (mu + torch.exp(0.5 * logvar) * eps).numpy()
     assert_close(got, expected, rtol=1e-7, atol=1e-9, name="reparameterize(mu, logvar, eps)")
 
 
 @reparameterize_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.1")
 def test_reparameterized_samples_have_the_posterior_moments(submission, vae, rng):
     d = int(rng.integers(2, 6))
     mu = rng.normal(0.0, 2.0, d)
@@ -114,6 +129,7 @@ def test_reparameterized_samples_have_the_posterior_moments(submission, vae, rng
 
 @reparameterize_question
 @pytest.mark.points(4)
+@pytest.mark.requirement("R2.2")
 def test_gradients_can_reach_mu_and_logvar(submission, vae, rng):
     # The graph cannot cross the sandbox, but a tensor's requires_grad flag does: a result that
     # does not require grad when mu (or logvar) does was cut off from it, so no gradient reaches the encoder.
@@ -130,6 +146,7 @@ def test_gradients_can_reach_mu_and_logvar(submission, vae, rng):
 
 @reparameterize_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.6")
 def test_reparameterize_leaves_its_inputs_alone(submission, rng):
     mu, logvar = gaussian(rng)
     assert_inputs_unchanged(submission.reparameterize, mu, logvar, torch.tensor(rng.standard_normal(mu.shape)))
@@ -139,14 +156,18 @@ def test_reparameterize_leaves_its_inputs_alone(submission, rng):
 
 @elbo_question
 @pytest.mark.points(4)
+@pytest.mark.requirement("R0.3", "R0.4", "R2.5")
 def test_negative_elbo_matches_torch(submission, vae, rng):
     x, logits, mu, logvar = batch(rng)
-    got = vae.as_float(submission.negative_elbo(x, logits, mu, logvar), "negative_elbo(x, logits, mu, logvar)")
+    value = in_float64(submission.negative_elbo(x, logits, mu, logvar), "negative_elbo(x, logits, mu, logvar)")
+    assert value.dim() == 0, f"negative_elbo should return a 0-d tensor (L.backward() needs one), got shape {tuple(value.shape)}"
+    got = vae.as_float(value, "negative_elbo(x, logits, mu, logvar)")
     assert_close(got, torch_negative_elbo(x, logits, mu, logvar), rtol=1e-7, name="negative_elbo(x, logits, mu, logvar)")
 
 
 @elbo_question
 @pytest.mark.points(3)
+@pytest.mark.requirement("R2.4")
 def test_negative_elbo_with_large_logits(submission, vae, rng):
     x, logits, mu, logvar = batch(rng, scale=200.0)  # float32 sigmoids of these round to 0 or 1
     x, logits, mu, logvar = x.float(), logits.float(), mu.float(), logvar.float()
@@ -158,6 +179,7 @@ def test_negative_elbo_with_large_logits(submission, vae, rng):
 
 @elbo_question
 @pytest.mark.points(3)
+@pytest.mark.requirement("R0.3", "R2.6")
 def test_negative_elbo_is_a_mean_over_the_batch(submission, vae, rng):
     x, logits, mu, logvar = batch(rng)
     one = vae.as_float(submission.negative_elbo(x, logits, mu, logvar), "negative_elbo of a batch")
@@ -171,5 +193,6 @@ def test_negative_elbo_is_a_mean_over_the_batch(submission, vae, rng):
 
 @elbo_question
 @pytest.mark.points(2)
+@pytest.mark.requirement("R0.6")
 def test_negative_elbo_leaves_its_inputs_alone(submission, rng):
     assert_inputs_unchanged(submission.negative_elbo, *batch(rng))

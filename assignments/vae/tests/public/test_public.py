@@ -21,6 +21,7 @@ def short_run(submission, vae):
 
 @pytest.mark.question("kl")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.3")
 def test_kl_by_hand(submission, vae):
     mu = torch.tensor([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]])
     logvar = torch.tensor([[0.0, 0.0], [0.0, 0.0], [math.log(2.0), 0.0]])
@@ -33,6 +34,7 @@ def test_kl_by_hand(submission, vae):
 
 @pytest.mark.question("reparameterize")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.1")
 def test_reparameterize_by_hand(submission, vae):
     mu = torch.tensor([[1.0, -1.0]])
     logvar = torch.tensor([[0.0, math.log(4.0)]])  # sigma = 1 and 2
@@ -43,6 +45,7 @@ def test_reparameterize_by_hand(submission, vae):
 
 @pytest.mark.question("negative_elbo")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R2.5")
 def test_negative_elbo_at_zero_logits(submission, vae):
     # Logits 0 mean p = 1/2 for every pixel: each image costs 64 log 2 whatever x is, and the
     # KL term is 0 for q = N(0, I).
@@ -54,6 +57,7 @@ def test_negative_elbo_at_zero_logits(submission, vae):
 
 @pytest.mark.question("model")
 @pytest.mark.points(2)
+@pytest.mark.requirement("R4.1")
 def test_model_shapes(submission, vae, short_run):
     model, _ = short_run
     _, x_test = vae.digits()
@@ -66,6 +70,7 @@ def test_model_shapes(submission, vae, short_run):
 
 @pytest.mark.question("training")
 @pytest.mark.points(3)
+@pytest.mark.requirement("R5.1")
 def test_short_training_run(vae, short_run):
     bounds = vae.bounds_of(short_run[1], EPOCHS)
     assert all(b < 0 for b in bounds), "the ELBO of these images is negative: return the bound, not the loss"
