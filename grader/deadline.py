@@ -64,6 +64,11 @@ def expire_if_due() -> None:
         _expire()
 
 
-def _expire(*_signal) -> None:
+def _expire(*signal_frame) -> None:
     _, what, seconds = _deadlines()[-1]
+    if signal_frame:  # the signal may land where Python swallows exceptions (a weakref callback, a __del__):
+        signal.setitimer(signal.ITIMER_REAL, AGAIN)  # then it comes again until the work stops
     raise TookTooLong(f"{what} took too long (over {seconds:g} s): stopped")
+
+
+AGAIN = 0.05  # seconds before an expired deadline's signal comes again

@@ -72,3 +72,19 @@ def test_off_the_main_thread_work_that_checks_the_deadline_stops():
     thread.start()
     thread.join(5)
     assert outcome == ["comparing submissions took too long (over 0.2 s): stopped"]
+
+
+def test_a_deadline_whose_first_signal_is_swallowed_still_stops_the_work():
+    """Python ignores an exception raised in a weakref callback or a __del__: the signal comes again."""
+    swallowed, started = 0, time.monotonic()
+    with pytest.raises(TookTooLong):
+        with deadline(0.1, "the work"):
+            while time.monotonic() - started < 5:
+                try:
+                    time.sleep(0.01)
+                except TookTooLong:
+                    swallowed += 1
+                    if swallowed > 1:
+                        raise
+    assert swallowed == 2 and time.monotonic() - started < 1
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
