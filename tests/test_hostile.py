@@ -1061,22 +1061,18 @@ def _decorated(source: str) -> str:
 def _padded(source: str) -> str:
     """A `pass` and a stray string after every statement."""
     import ast
-
-    class Pad(ast.NodeTransformer):
-        def generic_visit(self, node):
-            super().generic_visit(node)
-            for name in ("body", "orelse"):
-                block = getattr(node, name, None)
-                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                    setattr(node, name, [s for statement in block for s in (statement, ast.Pass(),
-                                                                             ast.Expr(ast.Constant("checked")))])
-            return node
-
-    return ast.unparse(ast.fix_missing_locations(Pad().visit(ast.parse(source))))
+    return _after_each_statement(source, lambda: [ast.Pass(), ast.Expr(ast.Constant("checked"))])
 
 
 def _dead_branches(source: str) -> str:
     """After every statement, a branch never taken and a name assigned to itself (found attacking the above)."""
+    import ast
+    dead = "if 0:\n    print('unreachable')\nnp = np"
+    return "import numpy as np\n" + _after_each_statement(source, lambda: ast.parse(dead).body)
+
+
+def _after_each_statement(source: str, extra) -> str:
+    """The source with the statements `extra()` gives inserted after each of its statements."""
     import ast
 
     class Pad(ast.NodeTransformer):
@@ -1085,11 +1081,10 @@ def _dead_branches(source: str) -> str:
             for name in ("body", "orelse"):
                 block = getattr(node, name, None)
                 if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                    dead = ast.parse("if 0:\n    print('unreachable')\nnp = np").body
-                    setattr(node, name, [s for statement in block for s in (statement, *dead)])
+                    setattr(node, name, [s for statement in block for s in (statement, *extra())])
             return node
 
-    return "import numpy as np\n" + ast.unparse(ast.fix_missing_locations(Pad().visit(ast.parse(source))))
+    return ast.unparse(ast.fix_missing_locations(Pad().visit(ast.parse(source))))
 
 
 # A copy disguised by each rewrite, against its original (similarity 1.0 for a verbatim copy); the figures
