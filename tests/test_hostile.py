@@ -544,10 +544,14 @@ import os, time
 if os.fork() == 0:
     os.setsid()
     while True:
+        open({str(marker)!r}, "w").close()
         for i in range(100):
             os.makedirs(f"litter/{{i}}", exist_ok=True)
-        open({str(marker)!r}, "w").close()
         time.sleep(0.01)
+for _ in range(1000):  # the loading waits until the background process runs (however loaded the machine)
+    if os.path.exists({str(marker)!r}):
+        break
+    time.sleep(0.01)
 """ + TINY_SOLUTION
     try:
         result = tiny(tmp_path, source)
