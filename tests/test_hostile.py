@@ -1175,7 +1175,8 @@ def test_work(submission, reference):
 @pytest.fixture
 def gradescope_root():
     """An /autograder laid out as Gradescope unpacks the zip (source/, submission/, results/), which every user
-    may pass through."""
+    may pass through. Tests using it share one xdist group: one machine holds one /autograder, and a second one
+    beside it, still readable by all before its run_autograder closes it, is what these attacks look for."""
     folder = Path(tempfile.mkdtemp(prefix="gradescope-", dir="/tmp"))
     folder.chmod(0o755)
     root = folder / "autograder"
@@ -1212,6 +1213,7 @@ def autograde(root: Path, **env) -> tuple[subprocess.CompletedProcess, dict]:
     return done, json.loads((root / "results" / "results.json").read_text())
 
 
+@pytest.mark.xdist_group("gradescope-root")
 @pytest.mark.skipif(os.getuid() != 0, reason="Gradescope runs the autograder as root")
 @pytest.mark.parametrize("case", sorted(REACHING))
 def test_the_autograder_keeps_the_reference_out_of_reach_without_bubblewrap(gradescope_root, case):
@@ -1227,6 +1229,7 @@ def test_the_autograder_keeps_the_reference_out_of_reach_without_bubblewrap(grad
     assert document["score"] == 2, (done.stderr, document)
 
 
+@pytest.mark.xdist_group("gradescope-root")
 @pytest.mark.skipif(os.getuid() != 0, reason="Gradescope runs the autograder as root")
 def test_the_autograder_refuses_to_grade_below_what_the_assignment_asks(gradescope_root):
     """An assignment that asks for bubblewrap, in a container where it does not work: a clear failure."""
@@ -1238,6 +1241,7 @@ def test_the_autograder_refuses_to_grade_below_what_the_assignment_asks(gradesco
     assert document["score"] == 0 and "autograder itself failed" in document["output"]
 
 
+@pytest.mark.xdist_group("gradescope-root")
 def test_the_autograder_refuses_where_student_code_would_run_as_its_own_user(gradescope_root, monkeypatch, capsys):
     from grader import autograder
     from grader.sandbox.launch import Isolation
