@@ -23,7 +23,7 @@ from grader.atomic import write_atomic
 from grader.notebook import Cell
 from grader.results import GradeResult, QuestionResult
 from grader.isolation_cache import cached_detect
-from grader.sandbox.launch import Isolation, Template
+from grader.sandbox.launch import Isolation, Template, Zygote
 from grader.sandbox.space import remove_tree
 from grader.spec import Assignment
 from grader.submission import Prepared, prepare
@@ -44,7 +44,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
           deliver: Callable[[GradeResult], None] | None = None,
           adjust: Callable[[GradeResult], None] | None = None,
           reference_cache: ReferenceCache | None = None, variant: Variant | None = None,
-          reference_sandbox: Template | None = None, select: tuple[str, ...] = ()) -> GradeResult:
+          reference_sandbox: Template | None = None, select: tuple[str, ...] = (),
+          zygote: Zygote | None = None) -> GradeResult:
     """Grade the submission at `path` against the assignment's tests (those named in `select` alone, when
     given); never raises for bad student input.
 
@@ -53,7 +54,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
 
     With a `reference_cache` (a batch's), repeated plain calls of the reference are answered from it. With a
     `reference_sandbox` (a batch job's warm one, see `reference_template`), the reference's workers are forked
-    from it, and it is left running.
+    from it, and it is left running. The sandboxes are forked from `zygote` (a batch job's), else from one of
+    this call's own where the machine allows it (`Zygote.available`), else each started afresh.
     The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which
     writes it wherever it goes) and written as the feedback report (HTML) at `feedback`, before anything is
     cleaned up; clean-up never raises.
@@ -69,13 +71,16 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     refdir = Path(tempfile.mkdtemp(prefix="grader-reference-"))
     sides: list[Side] = []
     early: Template | None = None
+    own_zygote = zygote_for(assignment, isolation) if zygote is None else None
+    zygote = zygote or own_zygote
     try:
-        reference = _reference_side(assignment, refdir, isolation, reference_cache, public_only, paper.prelude)
+        reference = _reference_side(assignment, refdir, isolation, reference_cache, public_only, paper.prelude,
+                                    zygote)
         if reference is not None:
             sides.append(reference)
             if reference_sandbox is not None and reference_sandbox.alive():
                 reference.template = reference.borrowed = reference_sandbox
-        early = Template(workdir, None, _sandbox_config(assignment), isolation)  # preloads while the submission is read
+        early = Template(workdir, None, _sandbox_config(assignment), isolation, zygote)  # preloads meanwhile
         prepared = prepare(Path(path), assignment.submission, workdir, assignment.forbidden,
                            assignment.forbidden_advisory, answers=tuple(q.id for q in assignment.questions if q.manual),
                            starters=assignment.starters)
@@ -84,7 +89,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         if prepared.runnable:
             submission = _side("submission", assignment, workdir, prepared.cells, isolation,
                                as_main=prepared.kind == "notebook", budget=assignment.limits.total_timeout,
-                               started=early, prelude=paper.prelude)
+                               started=early, prelude=paper.prelude, zygote=zygote)
             sides.append(submission)
         from grader.plugin import GraderPlugin  # imports pytest and numpy: while the sandboxes start
 
@@ -107,6 +112,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
         if early is not None and not any(side.template is early for side in sides):
             closers.append(early.close)  # the submission could not run, or its side replaced this sandbox
         _close_all(closers)
+        if own_zygote is not None:
+            own_zygote.close()
         remove_tree(workdir)
         remove_tree(refdir)
 
@@ -243,7 +250,8 @@ def _sandbox_config(assignment: Assignment, forbidden: bool = True) -> dict:
 
 def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], isolation: Isolation,
           as_main: bool, budget: float | None, forbidden: bool = True, start: bool = True,
-          started: Template | None = None, prelude: Cell | None = None, **extra) -> Side:
+          started: Template | None = None, prelude: Cell | None = None, zygote: Zygote | None = None,
+          **extra) -> Side:
     """A side whose sandbox starts now, while pytest loads and collects, where `start` says so (the
     reference's when the tests ask for it), else when a test first calls it; or that takes over the
     sandbox `started` before its code was known (the submission's). A `prelude` cell runs before the code."""
@@ -251,13 +259,13 @@ def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], i
     payload = [{"label": c.label, "source": c.source} for c in ([prelude] if prelude else []) + list(cells)]
     if started is not None:
         started.load(payload)
-    template = started or (Template(workdir, payload, config, isolation) if start else None)
+    template = started or (Template(workdir, payload, config, isolation, zygote) if start else None)
     from grader.proxy import Side  # imports numpy: once the sandbox has started
     from grader.refcache import CachedSide
 
     slack = 1 if budget else 3  # the reference has no budget and three times the limits
     kind = CachedSide if extra.get("cache") is not None else Side
-    side = kind(name, lambda: Template(workdir, payload, config, isolation), {"as_main": as_main},
+    side = kind(name, lambda: Template(workdir, payload, config, isolation, zygote), {"as_main": as_main},
                 call_timeout=slack * assignment.limits.call_timeout, budget=budget,
                 call_timeouts={n: slack * t for n, t in assignment.limits.call_timeouts}, **extra)
     side.template = template
@@ -266,7 +274,7 @@ def _side(name: str, assignment: Assignment, workdir: Path, cells: list[Cell], i
 
 def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation,
                     cache: ReferenceCache | None = None, public_only: bool = False,
-                    prelude: Cell | None = None) -> Side | None:
+                    prelude: Cell | None = None, zygote: Zygote | None = None) -> Side | None:
     """The reference solution in a sandbox of its own; None where it is not available (a student's copy).
 
     Its sandbox starts at once where the tests ask for it, except in a batch (with a `cache`), where most of
@@ -277,10 +285,16 @@ def _reference_side(assignment: Assignment, refdir: Path, isolation: Isolation,
     extra = {"cache": cache} if cache is not None else {}
     start = cache is None and _asks_for_reference(assignment, public_only)
     return _side("reference", assignment, refdir, cells, isolation, as_main=False, budget=None, forbidden=False,
-                 start=start, prelude=prelude, **extra)
+                 start=start, prelude=prelude, zygote=zygote, **extra)
 
 
-def reference_template(assignment: Assignment, folder: Path, public_only: bool = False) -> Template | None:
+def zygote_for(assignment: Assignment, isolation: Isolation) -> Zygote | None:
+    """A zygote for the assignment's sandboxes, where the machine allows one (see Zygote.available)."""
+    return Zygote(_sandbox_config(assignment)) if Zygote.available(isolation) else None
+
+
+def reference_template(assignment: Assignment, folder: Path, public_only: bool = False,
+                       zygote: Zygote | None = None) -> Template | None:
     """A sandbox of the reference, up and with its imports done, for a batch job to lend to its gradings one at a
     time (each forks its reference's workers from it; no student code ever runs in it); None where the tests do
     not ask for the reference or it is not available. `folder`: an empty folder that outlives it."""
@@ -288,7 +302,7 @@ def reference_template(assignment: Assignment, folder: Path, public_only: bool =
                                                                                                    public_only):
         return None
     cells = [{"label": assignment.solution.name, "source": assignment.solution.read_text()}]
-    template = Template(folder, cells, _sandbox_config(assignment, forbidden=False), cached_detect())
+    template = Template(folder, cells, _sandbox_config(assignment, forbidden=False), cached_detect(), zygote)
     template.ready()
     return template
 

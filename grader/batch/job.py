@@ -57,6 +57,7 @@ class Job:
     def __init__(self, config: dict):
         from grader import spec
         from grader.isolation_cache import cached_detect
+        from grader.runner import zygote_for
         from grader.sandbox.groups import cgroup_version
         from grader.sandbox.space import can_mount
 
@@ -74,7 +75,10 @@ class Job:
         self.children: dict[int, _Child] = {}  # by the read end of each child's pipe
         self.cache = ReferenceCache()  # the reference's results, learnt by the children, kept here
         self.references: dict[int, object] = {}  # slot -> the reference's sandbox lent to the child in that slot
+        self.zygote = zygote_for(self.assignment, cached_detect())  # every sandbox of the batch is forked from it
         self._warm_up()
+        if self.zygote is not None:
+            self.zygote.ready()
         gc.collect()
         gc.freeze()  # what the children inherit is never scanned by their collections: it stays shared, not copied
 
@@ -90,7 +94,8 @@ class Job:
             empty = Path(folder) / modules[0]
             empty.write_text("")
             try:
-                grade(self.assignment, empty, public_only=self.config["public_only"], feedback=Path(folder) / "page.html")
+                grade(self.assignment, empty, public_only=self.config["public_only"], feedback=Path(folder) / "page.html",
+                      zygote=self.zygote)
             except Exception:
                 pass  # a broken assignment is reported by each grading, with its reason
 
@@ -120,7 +125,7 @@ class Job:
             template.close()
         try:
             self.references[slot] = reference_template(self.assignment, Path(tempfile.mkdtemp(prefix="grader-ref-")),
-                                                        self.config["public_only"])
+                                                        self.config["public_only"], self.zygote)
         except (OSError, TemplateError):
             self.references[slot] = None  # each grading starts its own, as a single call does
         return self.references[slot]
@@ -171,9 +176,11 @@ class Job:
             template.close()
 
     def close(self) -> None:
-        """Stop the reference's sandboxes (the children have ended)."""
+        """Stop the reference's sandboxes (the children have ended), then the zygote."""
         for slot in list(self.references):
             self._retire(slot)
+        if self.zygote is not None:
+            self.zygote.close()
 
     def _child(self, write_end: int, student: str, path: str, reference) -> None:
         die_with_parent()
@@ -187,7 +194,7 @@ class Job:
             os.close(pipe)
         self.cache.learn_afresh()  # it sends back only what it learns, not what it inherited
         try:
-            outcome = grade_into(self.config, student, path, self.cache, reference)
+            outcome = grade_into(self.config, student, path, self.cache, reference, self.zygote)
         except BaseException:
             last = traceback.format_exc().strip().splitlines()[-1]
             outcome = Outcome("failed", f"the grader failed: {last}")

@@ -51,11 +51,12 @@ def stop_on(*signals: signal.Signals) -> None:
         signal.signal(signum, handler)
 
 
-def grade_into(config: dict, student: str, path: str, reference_cache=None, reference_sandbox=None) -> Outcome:
+def grade_into(config: dict, student: str, path: str, reference_cache=None, reference_sandbox=None,
+               zygote=None) -> Outcome:
     """Grade the submission at `path` as the batch's `config` says (assignment, public_only, seed, and the file
     of an exam's papers); say how it ended, with the result as graded (the batch applies the late policy and the
-    TAs' points when it renders). `reference_cache` and `reference_sandbox`: a batch job's, lent to this grading
-    (see grader.runner.grade)."""
+    TAs' points when it renders). `reference_cache`, `reference_sandbox` and `zygote`: a batch job's, lent to
+    this grading (see grader.runner.grade)."""
     from grader import spec
     from grader.course.tables import CourseError
     from grader.runner import GradingError, grade
@@ -63,7 +64,7 @@ def grade_into(config: dict, student: str, path: str, reference_cache=None, refe
     try:
         assignment = dataclasses.replace(spec.load(config["assignment"]), seed=config["seed"])
         result = grade(assignment, Path(path), public_only=config["public_only"], reference_cache=reference_cache,
-                       variant=_paper(config, student), reference_sandbox=reference_sandbox)
+                       variant=_paper(config, student), reference_sandbox=reference_sandbox, zygote=zygote)
     except KeyboardInterrupt:  # Interrupted, or pytest's report of it (the grading never finished)
         return interrupted()
     except (spec.SpecError, GradingError, CourseError) as error:

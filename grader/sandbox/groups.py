@@ -94,6 +94,10 @@ class Group:
     def attach(self, root_pid: int) -> None:
         """Tell the group the host pid of the sandbox's first process."""
 
+    def adopt(self, pid: int) -> None:
+        """Put a running process that has started nothing yet in the group, as the sandbox's first process."""
+        self.attach(pid)
+
     def freeze(self) -> None:
         raise NotImplementedError
 
@@ -140,10 +144,12 @@ class ControlGroup(Group):
         self._procs = [f / "cgroup.procs" for f in dict.fromkeys(self.dirs.values())]
 
     def enter(self) -> None:
-        pid = str(os.getpid())
+        self.adopt(os.getpid())
+
+    def adopt(self, pid: int) -> None:
         for procs in self._procs:
             with open(procs, "w") as handle:
-                handle.write(pid)
+                handle.write(str(pid))
 
     def freeze(self) -> None:
         self._set_frozen(True)

@@ -26,9 +26,11 @@ import shutil
 import signal
 import site
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,12 +180,17 @@ def _python_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
-def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, limits: dict,
-                  masked: tuple[str, ...] = ()) -> list[str]:
-    """The bubblewrap command line of a sandbox; without a bounded `space`, size-limited tmpfs mounts of its own."""
+def _bwrap_prefix(files: Path | None, meta: Path, space: Space | None, own_user: bool, limits: dict,
+                  masked: tuple[str, ...] = (), capabilities: tuple[str, ...] = ()) -> list[str]:
+    """The bubblewrap command line of a sandbox; without a bounded `space`, size-limited tmpfs mounts of its own;
+    without `files`, none under /grader/files (a zygote's sandboxes bring their own)."""
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv"]
-    args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if own_user else ["--unshare-user"]
+    if own_user:
+        for capability in ("CAP_SETUID", "CAP_SETGID", *capabilities):
+            args += ["--cap-add", capability]
+    else:
+        args += ["--unshare-user"]
     if not own_user and refuses_nested_userns():
         args += ["--disable-userns"]  # no user namespace of its own inside: no unprivileged way to new mounts
     size = str(int(limits["disk_mb"]) * 2**20)
@@ -213,7 +220,8 @@ def _bwrap_prefix(files: Path, meta: Path, space: Space | None, own_user: bool, 
         args += ["--ro-bind", "/sys", "/sys"]
     args += ["--perms", "0755", "--dir", "/home"]
     args += ["--bind", str(space.work), SANDBOX_WORKDIR] if space else ["--size", size, "--tmpfs", SANDBOX_WORKDIR]
-    args += ["--ro-bind", str(meta), SANDBOX_META, "--ro-bind", str(files), SANDBOX_FILES, "--chdir", SANDBOX_WORKDIR]
+    args += ["--ro-bind", str(meta), SANDBOX_META, "--chdir", SANDBOX_WORKDIR]
+    args += ["--ro-bind", str(files), SANDBOX_FILES] if files is not None else []
     for key, value in _ENV.items():
         args += ["--setenv", key, value]
     return args
@@ -276,50 +284,68 @@ class Template:
     `files` is a folder holding the code tree's files; the template copies them into its own
     writable work folder before its first worker runs, so the sandbox never writes on the host's disk
     outside its bounded space. Without `cells`, the template starts (and preloads) before its code is
-    known: `load` gives it the cells, and the files, complete by then, before the first spawn.
+    known: `load` gives it the cells, and the files, complete by then, before the first spawn. With a
+    `zygote` that preloads what it needs, the template is forked from it instead of started afresh.
     """
 
-    def __init__(self, files: Path, cells: list[dict] | None, config: dict, isolation: Isolation):
+    def __init__(self, files: Path, cells: list[dict] | None, config: dict, isolation: Isolation,
+                 zygote: "Zygote | None" = None):
         self.isolation, self.closed, self.files, self.loaded = isolation, False, files, False
         limits = config["limits"]
         self.processes = int(limits["processes"])
         self.uid = fresh_uid() if isolation.own_users else None
         inside = isolation.level == "bubblewrap"
-        self.meta = Path(tempfile.mkdtemp(prefix="grader-meta-"))
+        self.zygote = zygote if zygote is not None and zygote.serves(config) else None
+        self.meta = Path(tempfile.mkdtemp(prefix="grader-meta-", dir=self.zygote.spool if self.zygote else None))
         (self.meta / "files").mkdir()
         (self.meta / "empty").mkdir()
         _hand_over(self.meta, self.uid)
         _hand_over(files, self.uid)
-        self.space = Space(limits["disk_mb"], limits["files"], self.uid) if not inside or can_mount() else None
+        own_space = not inside or (can_mount() and not self.zygote)  # a zygote's sandboxes mount their own tmpfs
+        self.space = Space(limits["disk_mb"], limits["files"], self.uid) if own_space else None
         self.group = groups.for_sandbox(self.uid)
         if inside:
             paths = {"files": SANDBOX_FILES, "workdir": SANDBOX_WORKDIR, "cells": f"{SANDBOX_META}/cells.json"}
         else:
             paths = {"files": str(files), "workdir": str(self.space.work), "cells": str(self.meta / "cells.json")}
         self.paths = paths
-        self.control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        template_config = {**config, **paths, "uid": self.uid, "control_fd": child_end.fileno()}
-        command = _python(f"{_BOOTSTRAP_IMPORT}; import json; template_main(json.loads(sys.argv[1]))",
-                          json.dumps(template_config))
+        masked = ()
         if inside:
             from grader.isolation_cache import cached_masked_paths  # it imports this module
 
             masked = cached_masked_paths(tuple(sorted({m.split(".")[0] for m in config.get("forbidden", [])})))
-            command = _bwrap_prefix(files, self.meta, self.space, self.uid is not None, limits, masked) + command
-        environment = None if inside else {**_ENV, "HOME": paths["workdir"], "TMPDIR": str(self.space.tmp)}
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            env=environment, cwd="/", start_new_session=True, preexec_fn=self.group.enter)
-        child_end.close()
-        self.group.attach(self.process.pid)
+        if self.zygote:
+            self.control, self.process = self.zygote.fork(self.meta, {**config, **paths, "uid": self.uid,
+                                                                      "masked": list(masked)}, self.group, self.log)
+        else:
+            self.control, self.process = self._start(config, paths, masked, inside)
         self.first_spawn, self.starter = True, os.getpid()
         if cells is not None:
             self.load(cells)
 
+    def _start(self, config: dict, paths: dict, masked: tuple[str, ...], inside: bool):
+        """Start the template in a sandbox of its own: its control socket and process."""
+        control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        template_config = {**config, **paths, "uid": self.uid, "control_fd": child_end.fileno()}
+        command = _python(f"{_BOOTSTRAP_IMPORT}; import json; template_main(json.loads(sys.argv[1]))",
+                          json.dumps(template_config))
+        if inside:
+            command = _bwrap_prefix(self.files, self.meta, self.space, self.uid is not None, config["limits"],
+                                    masked) + command
+        environment = None if inside else {**_ENV, "HOME": paths["workdir"], "TMPDIR": str(self.space.tmp)}
+        process = subprocess.Popen(
+            command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            env=environment, cwd="/", start_new_session=True, preexec_fn=self.group.enter)
+        child_end.close()
+        self.group.attach(process.pid)
+        return control, process
+
     def load(self, cells: list[dict]) -> None:
         """Give the template the cells its workers run; the code tree in `files` must be complete."""
         (self.meta / "cells.json").write_text(json.dumps(cells))
+        if self.zygote:  # its sandbox sees only its own folder: the files go in it
+            shutil.copytree(self.files, self.meta / "files", dirs_exist_ok=True)
         _hand_over(self.meta, self.uid)
         _hand_over(self.files, self.uid)
         self.loaded = True
@@ -399,11 +425,113 @@ class Template:
         remove_tree(self.meta)
 
     def _log_tail(self) -> str:
-        self.log.seek(0, os.SEEK_END)
-        size = self.log.tell()
-        self.log.seek(max(0, size - 2000))
-        tail = self.log.read().decode(errors="replace").strip()
-        return f": {tail}" if tail else ""
+        return _log_tail(self.log)
+
+
+class Zygote:
+    """A warm sandboxed process that preloads the assignment's modules once and forks each sandbox's template
+    into namespaces, a user and a control group of its own (grader.sandbox.zygote); no student code ever runs
+    in it. Only where the grader is root under bubblewrap (`available`): it needs capabilities to build
+    namespaces that an unprivileged sandbox does not have."""
+
+    CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_DAC_OVERRIDE")  # mounts; each sandbox's folders
+
+    @staticmethod
+    def available(isolation: Isolation) -> bool:
+        return isolation.level == "bubblewrap" and isolation.own_users and os.environ.get("GRADER_ZYGOTE") != "0"
+
+    def __init__(self, config: dict):
+        self.preload = list(config["preload"])
+        self.spool = Path(tempfile.mkdtemp(prefix="grader-zygote-"))  # the sandboxes' own folders, at /grader inside
+        self.log = tempfile.TemporaryFile()
+        self.control, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = _bwrap_prefix(None, self.spool, None, True, config["limits"], capabilities=self.CAPABILITIES)
+        command += _python(f"{_BOOTSTRAP_IMPORT}; import json; from grader.sandbox.zygote import zygote_main; "
+                           "zygote_main(json.loads(sys.argv[1]))",
+                           json.dumps({"preload": self.preload, "control_fd": child_end.fileno()}))
+        self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL,
+                                        stdout=self.log, stderr=self.log, cwd="/", start_new_session=True)
+        child_end.close()
+        self.starter, self.up = os.getpid(), False
+
+    def ready(self) -> None:
+        """Wait until the zygote has preloaded (once, in the process that started it, before it lends it)."""
+        if not self.up:
+            self.control.settimeout(120)
+            try:
+                answer = self.control.recv(64)
+            except OSError as error:
+                answer = str(error).encode()
+            if answer != b'{"ready": true}':
+                raise TemplateError("the zygote did not start" + _log_tail(self.log))
+            self.up = True
+
+    def serves(self, config: dict) -> bool:
+        """Whether a sandbox of this configuration can be forked from here (it preloads the same modules)."""
+        return list(config["preload"]) == self.preload and _running(self.process.pid)
+
+    def fork(self, meta: Path, config: dict, group: groups.Group, log) -> tuple[socket.socket, "_Forked"]:
+        """Fork a template whose own folder is `meta` (under the spool), put it in `group` before it runs
+        anything, and return its control socket and process."""
+        self.ready()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the kernel tells us who says hello
+        request = {**config, "meta_inside": f"{SANDBOX_META}/{meta.name}", "meta_at": SANDBOX_META,
+                   "tmp": SANDBOX_TMP}
+        try:
+            socket.send_fds(self.control, [json.dumps(request).encode()], [theirs.fileno(), log.fileno()])
+            theirs.close()
+            mine.settimeout(30)
+            _, ancillary, _, _ = mine.recvmsg(64, socket.CMSG_SPACE(struct.calcsize("3i")))
+        except OSError as error:
+            raise TemplateError(f"the zygote did not fork a sandbox ({error}){_log_tail(self.log)}") from None
+        pids = [struct.unpack("3i", data[:struct.calcsize("3i")])[0] for level, kind, data in ancillary
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
+        if not pids:
+            raise TemplateError("the zygote's child did not say hello" + _log_tail(self.log))
+        group.adopt(pids[0])
+        mine.send(b'{"go": true}')
+        return mine, _Forked(pids[0])
+
+    def close(self) -> None:
+        """Stop the zygote (its sandboxes are their groups' to stop) and drop its spool; never raises."""
+        if os.getpid() != self.starter:
+            return  # lent to a forked child: the process that started it stops it
+        self.control.close()
+        _killpg(self.process.pid)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        self.log.close()
+        remove_tree(self.spool)
+
+
+class _Forked:
+    """A template forked by the zygote, seen from the trusted side (the zygote, not us, is its parent)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None if _running(self.pid) else 0
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("template", timeout)
+            time.sleep(0.005)
+        return 0
+
+
+def _log_tail(log) -> str:
+    """The end of a sandbox's log, for an error message."""
+    log.seek(0, os.SEEK_END)
+    size = log.tell()
+    log.seek(max(0, size - 2000))
+    tail = log.read().decode(errors="replace").strip()
+    return f": {tail}" if tail else ""
 
 
 def _hand_over(folder: Path, uid: int | None) -> None:

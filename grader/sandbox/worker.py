@@ -29,17 +29,30 @@ def template_main(config: dict) -> None:
 
     The grader may still be writing the code tree while the template preloads: its files are copied into
     the work folder at the first spawn, when they are complete."""
-    if os.getuid() == 0 and config.get("uid") is not None:
+    become(config.get("uid"))
+    preload(config.get("preload", []))
+    serve(socket.socket(fileno=config["control_fd"]), config)
+
+
+def become(uid: int | None) -> None:
+    """Take on the sandbox's own user (where the grader is root): every capability is dropped with root."""
+    if os.getuid() == 0 and uid is not None:
         os.setgroups([])
-        os.setgid(config["uid"])
-        os.setuid(config["uid"])
-    for name in config.get("preload", []):
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def preload(names: list[str]) -> None:
+    for name in names:
         try:
             __import__(name)
         except ImportError:
             pass
     gc.freeze()  # the preloaded modules stay shared with the workers: their collections never touch them
-    control = socket.socket(fileno=config["control_fd"])
+
+
+def serve(control: socket.socket, config: dict) -> None:
+    """Say the template is ready, then fork a worker for each `spawn` request and kill one for each `kill`."""
     control.send(b'{"ready": true}')
     exits: dict[int, int] = {}
     signal.signal(signal.SIGCHLD, lambda *_: _reap(exits))
