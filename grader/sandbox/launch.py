@@ -11,6 +11,10 @@ carries a warning that hidden files may be readable.
 Each sandbox's processes form a group the trusted side controls from outside
 (grader.sandbox.groups): frozen while the other side is timed, bounded in number, and all
 killed when grading ends. Its writable space is grader.sandbox.space.
+
+Where the grader is root under bubblewrap, the templates are forked from a `Zygote` (one per
+grading, or per batch job) instead of started afresh: the same view, built by the zygote's
+child in namespaces of its own (grader.sandbox.zygote), without paying the imports again.
 """
 
 from __future__ import annotations
@@ -180,6 +184,11 @@ def _python_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
+def _code_paths() -> list[str]:
+    """What a sandbox reads its code from: the Python install, its site-packages, the grader package."""
+    return [*_python_paths(), str(Path(grader.__file__).resolve().parent)]
+
+
 def _bwrap_prefix(files: Path | None, meta: Path, space: Space | None, own_user: bool, limits: dict,
                   masked: tuple[str, ...] = (), capabilities: tuple[str, ...] = ()) -> list[str]:
     """The bubblewrap command line of a sandbox; without a bounded `space`, size-limited tmpfs mounts of its own;
@@ -205,7 +214,7 @@ def _bwrap_prefix(files: Path | None, meta: Path, space: Space | None, own_user:
         if os.path.exists(f"/etc/{name}"):
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     made = set()
-    for path in [*_python_paths(), str(Path(grader.__file__).resolve().parent)]:
+    for path in _code_paths():
         for ancestor in reversed(Path(path).parents):
             if str(ancestor) != "/" and str(ancestor) not in made and not str(ancestor).startswith("/usr"):
                 made.add(str(ancestor))
@@ -448,7 +457,8 @@ class Zygote:
         command = _bwrap_prefix(None, self.spool, None, True, config["limits"], capabilities=self.CAPABILITIES)
         command += _python(f"{_BOOTSTRAP_IMPORT}; import json; from grader.sandbox.zygote import zygote_main; "
                            "zygote_main(json.loads(sys.argv[1]))",
-                           json.dumps({"preload": self.preload, "control_fd": child_end.fileno()}))
+                           json.dumps({"preload": self.preload, "control_fd": child_end.fileno(),
+                                       "keep": _code_paths()}))
         self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL,
                                         stdout=self.log, stderr=self.log, cwd="/", start_new_session=True)
         child_end.close()

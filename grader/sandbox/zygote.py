@@ -90,8 +90,11 @@ def _first_child(sock_fd: int, log_fd: int, config: dict) -> None:
 
 
 def _build(config: dict) -> None:
-    """The template's view: its /proc, its own folder over /grader, fresh tmpfs, the masked packages."""
+    """The template's view: its /proc, its own folder over /grader, fresh tmpfs, the masked packages. The code
+    the zygote sees under /home or /tmp (a virtual environment there) is bound again over the fresh tmpfs."""
     meta, uid = config["meta_inside"], config["uid"]
+    held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in config["keep"]
+            if path.startswith(("/home/", f"{config['tmp']}/")) and os.path.isdir(path)}
     _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     _mount(meta, config["meta_at"], None, _MS_BIND | _MS_REC)
     _read_only(config["meta_at"])
@@ -103,6 +106,11 @@ def _build(config: dict) -> None:
     _mount("/home/.tmp", config["tmp"], None, _MS_BIND)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, f"{size},mode=1777")
+    for path, fd in held.items():  # each from the folder opened before the tmpfs hid it
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+        _read_only(path)
+        os.close(fd)
     empty = os.path.join(config["meta_at"], "empty")
     for path in config.get("masked", []):  # forbidden packages: an empty folder or file where they lie
         _mount(empty if os.path.isdir(path) else "/dev/null", path, None, _MS_BIND)
