@@ -159,7 +159,8 @@ def test_a_grading_forks_both_sides_from_one_zygote(tmp_path, monkeypatch):
         return original(self, meta, config, *rest)
 
     monkeypatch.setattr(Zygote, "fork", counting)
-    tests = TINY_TESTS.replace("def test_work(submission):", "def test_work(submission, reference):")
+    tests = TINY_TESTS.replace("def test_work(submission):\n", "def test_work(submission, reference):\n"
+                               "    assert reference.work() is True\n")
     assignment = make_assignment(tmp_path / "course", tests, TINY_SOLUTION, forbidden=["torch"])
     (tmp_path / "tiny.py").write_text(TINY_SOLUTION)
     result = grade(assignment, tmp_path / "tiny.py")

@@ -324,10 +324,9 @@ class Template:
 
             masked = cached_masked_paths(tuple(sorted({m.split(".")[0] for m in config.get("forbidden", [])})))
         self.log = tempfile.TemporaryFile()
-        if self.zygote:
-            self.control, self.process = self.zygote.fork(self.meta, {**config, **paths, "uid": self.uid,
-                                                                      "masked": list(masked)}, self.group, self.log)
-        else:
+        self.control, self.process = None, None  # a zygote's template is forked when first needed (`ready`)
+        self.forked_config = {**config, **paths, "uid": self.uid, "masked": list(masked)}
+        if not self.zygote:
             self.control, self.process = self._start(config, paths, masked, inside)
         self.first_spawn, self.starter = True, os.getpid()
         if cells is not None:
@@ -375,6 +374,8 @@ class Template:
     def ready(self) -> None:
         """Wait until the template is up (once): then what runs in the sandbox is the template's."""
         if self.first_spawn:
+            if self.process is None:  # the zygote preloaded meanwhile: forking from it takes milliseconds
+                self.control, self.process = self.zygote.fork(self.meta, self.forked_config, self.group, self.log)
             self._reply(timeout=120)
             self.first_spawn = False
 
@@ -412,6 +413,8 @@ class Template:
         return reply
 
     def alive(self) -> bool:
+        if self.process is None:
+            return not self.closed
         if os.getpid() == self.starter:
             return self.process.poll() is None
         return _running(self.process.pid)  # lent to a child of the process that started it: not ours to wait for
@@ -421,11 +424,13 @@ class Template:
         if self.closed:
             return
         self.closed = True
-        self.control.close()
-        _killpg(self.process.pid)
+        if self.process is not None:
+            self.control.close()
+            _killpg(self.process.pid)
         self.group.close()
         try:
-            self.process.wait(timeout=30)
+            if self.process is not None:
+                self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
         self.log.close()
