@@ -166,3 +166,17 @@ def test_a_grading_forks_both_sides_from_one_zygote(tmp_path, monkeypatch):
     result = grade(assignment, tmp_path / "tiny.py")
     assert result.score == result.max_score == 2, [t.message for t in result.tests]
     assert sorted(forked) == [[], ["torch"]]  # the reference's sandbox, then the submission's (torch masked)
+
+
+def test_a_dead_zygote_leaves_sandboxes_to_start_afresh(zygote):
+    """A zygote that died (killed, out of memory) serves no more sandboxes: each starts cold, and works."""
+    zygote.process.kill()
+    zygote.process.wait()
+    files = Path(tempfile.mkdtemp(prefix="zygote-test-"))
+    template = Template(files, [{"label": "student.py", "source": STUDENT}], CONFIG, detect(), zygote)
+    side = Side("submission", lambda: template, {"as_main": False}, call_timeout=60)
+    side.template = template
+    try:
+        assert template.zygote is None and side.call("imports_torch") is False
+    finally:
+        side.close()

@@ -495,17 +495,19 @@ class Zygote:
                    "tmp": SANDBOX_TMP}
         try:
             socket.send_fds(self.control, [json.dumps(request).encode()], [theirs.fileno(), log.fileno()])
-            theirs.close()
             mine.settimeout(30)
             _, ancillary, _, _ = mine.recvmsg(64, socket.CMSG_SPACE(struct.calcsize("3i")))
-        except OSError as error:
-            raise TemplateError(f"the zygote did not fork a sandbox ({error}){_log_tail(self.log)}") from None
-        pids = [struct.unpack("3i", data[:struct.calcsize("3i")])[0] for level, kind, data in ancillary
-                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
-        if not pids:
-            raise TemplateError("the zygote's child did not say hello" + _log_tail(self.log))
-        group.adopt(pids[0])
-        mine.send(b'{"go": true}')
+            pids = [struct.unpack("3i", data[:struct.calcsize("3i")])[0] for level, kind, data in ancillary
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
+            if not pids:
+                raise TemplateError("the zygote's child did not say hello" + _log_tail(self.log))
+            group.adopt(pids[0])
+            mine.send(b'{"go": true}')
+        except (OSError, TemplateError) as error:
+            mine.close()  # a child told nothing ends by itself
+            raise TemplateError(f"the zygote could not fork a sandbox: {error}") from None
+        finally:
+            theirs.close()
         return mine, _Forked(pids[0])
 
     def close(self) -> None:
