@@ -10,6 +10,9 @@ Everything here runs in the trusted process and holds nothing secret.
   torch.nn.LSTM in float64 on the weights the handout names.
 - `goodness_of_fit(probs, choices)` is a chi-square test that each choice was drawn from
   its row of `probs` (rows may differ from draw to draw).
+- `trained`: the submission's model, trained once per grading; the public and hidden training
+  tests judge the same one. Its source is drawn from the hidden tests' seed where they run,
+  which this file does not hold.
 """
 
 import bisect
@@ -198,6 +201,23 @@ def text_figure(lines: dict, title: str):
         fig.text(0.01, y, label, va="center", ha="left", fontsize=10)
         fig.text(0.16, y, text, va="center", ha="left", fontsize=10, family="monospace")
     return fig
+
+
+# ------------------------------------------------------------------------------ training
+
+PUBLIC_TRAINING_SEED = 20240607
+
+
+@pytest.fixture(scope="session")
+def trained(request, submission):
+    """The model trained once per grading, with the submission's defaults, on 200,000 characters of a source
+    drawn from the hidden tests' seed where they run in this grading (a source the submission cannot know),
+    else from a public one; it stays in the sandbox behind a handle."""
+    hidden = {item.module.TRAINING_SEED for item in request.session.items if hasattr(item.module, "TRAINING_SEED")}
+    rng = np.random.default_rng(hidden.pop() if hidden else PUBLIC_TRAINING_SEED)
+    source = markov_source(rng)
+    text = source.sample(200_000, rng)
+    return SimpleNamespace(source=source, model=submission.train(text, V, seed=int(rng.integers(2**31))))
 
 
 @pytest.fixture(scope="session")
