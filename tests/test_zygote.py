@@ -5,6 +5,7 @@ same proxy the tests of an assignment use."""
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -183,5 +184,21 @@ def test_a_dead_zygote_leaves_sandboxes_to_start_afresh(zygote):
     side.template = template
     try:
         assert template.zygote is None and side.call("imports_torch") is False
+    finally:
+        side.close()
+
+
+def test_a_zygote_that_cannot_build_namespaces_leaves_its_sandboxes_to_start_cold(zygote):
+    """A zygote says whether it can build a sandbox's namespaces (a container may allow bubblewrap and refuse
+    namespaces nested in it): a template meant to be forked from one that cannot starts cold, and works."""
+    files = Path(tempfile.mkdtemp(prefix="zygote-test-"))
+    template = Template(files, [{"label": "student.py", "source": STUDENT}], CONFIG, detect(), zygote)
+    assert template.zygote is zygote and zygote.ready() is True  # this machine can
+    zygote.usable = False  # as the zygote's own check answers where it cannot
+    side = Side("submission", lambda: template, {"as_main": False}, call_timeout=60)
+    side.template = template
+    try:
+        assert side.call("imports_torch") is False and side.call("try_to_escape") == {}
+        assert isinstance(template.process, subprocess.Popen)  # bubblewrap started it, not the zygote
     finally:
         side.close()

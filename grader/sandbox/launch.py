@@ -374,8 +374,13 @@ class Template:
     def ready(self) -> None:
         """Wait until the template is up (once): then what runs in the sandbox is the template's."""
         if self.first_spawn:
-            if self.process is None:  # the zygote preloaded meanwhile: forking from it takes milliseconds
+            if self.process is None and self.zygote.ready():  # it preloaded meanwhile: a fork takes milliseconds
                 self.control, self.process = self.zygote.fork(self.meta, self.forked_config, self.group, self.log)
+            elif self.process is None:  # the zygote cannot fork sandboxes here: one of its own, started cold
+                limits = self.forked_config["limits"]
+                self.space = Space(limits["disk_mb"], limits["files"], self.uid) if can_mount() else None
+                masked = tuple(self.forked_config["masked"])
+                self.control, self.process = self._start(self.forked_config, self.paths, masked, inside=True)
             self._reply(timeout=120)
             self.first_spawn = False
 
@@ -467,28 +472,28 @@ class Zygote:
         self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL,
                                         stdout=self.log, stderr=self.log, cwd="/", start_new_session=True)
         child_end.close()
-        self.starter, self.up = os.getpid(), False
+        self.starter, self.usable = os.getpid(), None
 
-    def ready(self) -> None:
-        """Wait until the zygote has preloaded (once, in the process that started it, before it lends it)."""
-        if not self.up:
+    def ready(self) -> bool:
+        """Wait until the zygote has preloaded (once, in the process that started it, before it lends it); say
+        whether it can fork sandboxes (False where it did not start, or cannot build namespaces here)."""
+        if self.usable is None:
             self.control.settimeout(120)
             try:
-                answer = self.control.recv(64)
-            except OSError as error:
-                answer = str(error).encode()
-            if answer != b'{"ready": true}':
-                raise TemplateError("the zygote did not start" + _log_tail(self.log))
-            self.up = True
+                self.usable = self.control.recv(64) == b'{"ready": true}'
+            except OSError:
+                self.usable = False
+        return self.usable
 
     def serves(self, config: dict) -> bool:
-        """Whether a sandbox of this configuration can be forked from here (it preloads the same modules)."""
-        return list(config["preload"]) == self.preload and _running(self.process.pid)
+        """Whether a sandbox of this configuration may be forked from here (it preloads the same modules)."""
+        return list(config["preload"]) == self.preload and self.usable is not False and _running(self.process.pid)
 
     def fork(self, meta: Path, config: dict, group: groups.Group, log) -> tuple[socket.socket, "_Forked"]:
         """Fork a template whose own folder is `meta` (under the spool), put it in `group` before it runs
         anything, and return its control socket and process."""
-        self.ready()
+        if not self.ready():
+            raise TemplateError("the zygote cannot fork sandboxes here" + _log_tail(self.log))
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the kernel tells us who says hello
         request = {**config, "meta_inside": f"{SANDBOX_META}/{meta.name}", "meta_at": SANDBOX_META,

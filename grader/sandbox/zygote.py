@@ -34,7 +34,7 @@ def zygote_main(config: dict) -> None:
     """Preload, say so, then fork a sandbox's template for each request (its socket and log come with it)."""
     preload(config.get("preload", []))
     control = socket.socket(fileno=config["control_fd"])
-    control.send(b'{"ready": true}')
+    control.send(json.dumps({"ready": _nests()}).encode())
     signal.signal(signal.SIGCHLD, _reap)
     while True:
         data, fds, _, _ = socket.recv_fds(control, 65536, 2)
@@ -53,6 +53,22 @@ def zygote_main(config: dict) -> None:
                 os._exit(1)
         for fd in fds:
             os.close(fd)
+
+
+def _nests() -> bool:
+    """Whether a sandbox's namespaces and mounts can be built here (a child tries, then ends): a container
+    may allow bubblewrap and still refuse namespaces nested in it."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _check(_libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWNET | _CLONE_NEWUTS),
+                   "unshare")
+            _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+            _mount("tmpfs", "/home", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=65536")
+        except OSError:
+            os._exit(1)
+        os._exit(0)
+    return os.waitpid(pid, 0)[1] == 0
 
 
 def _reap(*_) -> None:
