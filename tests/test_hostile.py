@@ -1264,17 +1264,21 @@ def attempt():
 
 
 @requires_bubblewrap
+@pytest.mark.parametrize("own_users", [False, True], ids=["userns", "own_user"])
 @pytest.mark.parametrize("case", sorted(NESTED_USERNS))
-def test_a_submission_cannot_make_a_user_namespace_in_its_sandbox(tmp_path, case):
-    """A sandbox with a user namespace of its own (a grader that is not root), started as grading starts it.
-    Before: unshare(CLONE_NEWUSER) returned 0; after: -1."""
+def test_a_submission_cannot_make_a_user_namespace_in_its_sandbox(tmp_path, case, own_users):
+    """A sandbox with a user namespace of its own (a grader that is not root: bubblewrap's --disable-userns), and
+    one with a user of its own (root: a seccomp filter), each started afresh as grading starts it (the zygote's
+    sandboxes: tests/test_zygote.py). Before: unshare(CLONE_NEWUSER) returned 0 in both; after: -1."""
     from grader.proxy import Proxy, Side
     from grader.sandbox.launch import Isolation, Template, refuses_nested_userns
     from conftest import SIDE_LIMITS
-    if not refuses_nested_userns():
+    if not own_users and not refuses_nested_userns():
         pytest.skip("this bubblewrap has no --disable-userns")
+    if own_users and os.getuid() != 0:
+        pytest.skip("a user of its own needs a grader running as root")
     config = {"preload": [], "limits": SIDE_LIMITS, "forbidden": []}
-    isolation = Isolation("bubblewrap", own_users=False)
+    isolation = Isolation("bubblewrap", own_users=own_users)
     side = Side("submission", lambda: Template(tmp_path, [{"label": "m.py", "source": NESTED_USERNS[case]}], config,
                                                isolation), {}, call_timeout=30)
     try:

@@ -87,6 +87,45 @@ def try_to_escape():
         held["NoNewPrivs"] = status["NoNewPrivs"].strip()
     return {**{what: result for what, result in outcomes.items() if result == 0}, **held}
 
+def hold_terminal():
+    """A pseudo-terminal kept open (any process may open one)."""
+    global _terminal
+    _terminal = os.openpty()
+    return os.ttyname(_terminal[1])
+
+def terminals():
+    return sorted(name for name in os.listdir("/dev/pts") if name != "ptmx")
+
+def mount_past_limits():
+    """A user namespace of its own, where the sandbox's user is root, and a tmpfs far over `disk_mb` in it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid = os.getuid()
+    libc.prctl(4, 1)  # PR_SET_DUMPABLE: else /proc/self/uid_map stays root's
+    if libc.unshare(0x10000000 | 0x00020000) != 0:  # CLONE_NEWUSER | CLONE_NEWNS
+        return "no user namespace"
+    with open("/proc/self/setgroups", "w") as setgroups:
+        setgroups.write("deny")
+    with open("/proc/self/uid_map", "w") as uid_map:
+        uid_map.write(f"0 {uid} 1")
+    if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"size=4g") != 0:
+        return "no mount"
+    return os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize
+
+def torch_from_memory():
+    """The forbidden package's modules found among the live objects, put back, and used."""
+    import gc, sys
+    gc.unfreeze()
+    for found in gc.get_objects():
+        if type(found) is type(sys) and found.__name__.split(".")[0] == "torch":
+            sys.modules.setdefault(found.__name__, found)
+    sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "_ForbiddenFinder"]
+    try:
+        import torch
+    except ImportError:
+        return None
+    return float(torch.tensor([1.0, 2.0]).sum()) if hasattr(torch, "tensor") else None  # else the masked, empty one
+
 def imports_torch():
     try:
         import torch  # noqa: F401
@@ -202,3 +241,51 @@ def test_a_zygote_that_cannot_build_namespaces_leaves_its_sandboxes_to_start_col
         assert isinstance(template.process, subprocess.Popen)  # bubblewrap started it, not the zygote
     finally:
         side.close()
+
+
+def test_two_sandboxes_at_once_share_no_terminals(zygote):
+    """Each sandbox forked from a zygote mounts a devpts of its own: a pseudo-terminal one sandbox opens does not
+    show in another's /dev/pts (before, they shared the zygote's: a channel between sandboxes, and one pool of
+    terminals for all of them)."""
+    isolation = detect()
+    first, second = sandbox(zygote, isolation), sandbox(zygote, isolation)
+    try:
+        assert first.call("hold_terminal").startswith("/dev/pts/")
+        assert second.call("terminals") == [], "one sandbox's terminal showed in another's /dev/pts"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_sandbox_cannot_mount_a_file_system_past_its_limits(zygote):
+    """No user namespace for the sandbox's user (a seccomp filter, set where the grader is root and bubblewrap's
+    --disable-userns does not apply). Before: it made one, was root in it, and mounted a tmpfs of any size, its
+    files held in memory past the `disk_mb` and `files` limits, where one submission could take the machine's
+    memory from the others of a batch."""
+    side = sandbox(zygote, detect())
+    try:
+        assert side.call("mount_past_limits") == "no user namespace"
+    finally:
+        side.close()
+
+
+def test_a_forbidden_package_a_preloaded_module_imports_is_not_in_the_sandbox():
+    """A preload entry of a forbidden package (`torch.nn` where torch is forbidden) is not preloaded, and a zygote
+    whose preloads brought a forbidden package in says it cannot serve: the package is never in a sandbox's
+    memory, where a submission could find it among the live objects and use it although `import torch` is
+    refused. (Before: the zygote preloaded torch.nn, and the sandbox put torch back and used it.)"""
+    config = {**CONFIG, "preload": ["numpy", "torch.nn"]}
+    zygote = Zygote(config)
+    try:
+        template = Template(Path(tempfile.mkdtemp(prefix="zygote-test-")), [{"label": "student.py", "source": STUDENT}],
+                            config, detect(), zygote)
+        assert template.zygote is zygote
+        side = Side("submission", lambda: template, {"as_main": False}, call_timeout=60)
+        side.template = template
+        try:
+            assert side.call("imports_torch") is False
+            assert side.call("torch_from_memory") is None, "the forbidden package was usable from the zygote's memory"
+        finally:
+            side.close()
+    finally:
+        zygote.close()

@@ -420,7 +420,7 @@ class Template:
     def alive(self) -> bool:
         if self.process is None:
             return not self.closed
-        if os.getpid() == self.starter:
+        if os.getpid() == self.starter or isinstance(self.process, _Forked):
             return self.process.poll() is None
         return _running(self.process.pid)  # lent to a child of the process that started it: not ours to wait for
 
@@ -431,13 +431,15 @@ class Template:
         self.closed = True
         if self.process is not None:
             self.control.close()
-            _killpg(self.process.pid)
+            self.process.kill() if isinstance(self.process, _Forked) else _killpg(self.process.pid)
         self.group.close()
         try:
             if self.process is not None:
                 self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
+        if isinstance(self.process, _Forked):
+            self.process.close()
         self.log.close()
         if self.space is not None:
             self.space.close()
@@ -467,8 +469,8 @@ class Zygote:
         command = _bwrap_prefix(None, self.spool, None, True, config["limits"], capabilities=self.CAPABILITIES)
         command += _python(f"{_BOOTSTRAP_IMPORT}; import json; from grader.sandbox.zygote import zygote_main; "
                            "zygote_main(json.loads(sys.argv[1]))",
-                           json.dumps({"preload": self.preload, "control_fd": child_end.fileno(),
-                                       "keep": _code_paths()}))
+                           json.dumps({"preload": self.preload, "forbidden": list(config["forbidden"]),
+                                       "control_fd": child_end.fileno(), "keep": _code_paths()}))
         self.process = subprocess.Popen(command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL,
                                         stdout=self.log, stderr=self.log, cwd="/", start_new_session=True)
         child_end.close()
@@ -506,6 +508,7 @@ class Zygote:
                     if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
             if not pids:
                 raise TemplateError("the zygote's child did not say hello" + _log_tail(self.log))
+            forked = _Forked(pids[0])  # before it may end: the pidfd names this process, whatever reuses its pid
             group.adopt(pids[0])
             mine.send(b'{"go": true}')
         except (OSError, TemplateError) as error:
@@ -513,7 +516,7 @@ class Zygote:
             raise TemplateError(f"the zygote could not fork a sandbox: {error}") from None
         finally:
             theirs.close()
-        return mine, _Forked(pids[0])
+        return mine, forked
 
     def close(self) -> None:
         """Stop the zygote (its sandboxes are their groups' to stop) and drop its spool; never raises."""
@@ -530,21 +533,31 @@ class Zygote:
 
 
 class _Forked:
-    """A template forked by the zygote, seen from the trusted side (the zygote, not us, is its parent)."""
+    """A template forked by the zygote, seen from the trusted side (the zygote, not us, is its parent): followed
+    through a pidfd, which names this process and never another that later takes its pid."""
 
     def __init__(self, pid: int):
-        self.pid = pid
+        self.pid, self.pidfd = pid, os.pidfd_open(pid)
 
     def poll(self) -> int | None:
-        return None if _running(self.pid) else 0
+        ended, _, _ = select.select([self.pidfd], [], [], 0)
+        return 0 if ended else None
 
     def wait(self, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while self.poll() is None:
-            if time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("template", timeout)
-            time.sleep(0.005)
+        ended, _, _ = select.select([self.pidfd], [], [], timeout)
+        if not ended:
+            raise subprocess.TimeoutExpired("template", timeout)
         return 0
+
+    def kill(self) -> None:
+        """Kill the template's first process (what runs in its namespaces goes with its group)."""
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        os.close(self.pidfd)
 
 
 def _log_tail(log) -> str:

@@ -30,20 +30,61 @@ def template_main(config: dict) -> None:
     The grader may still be writing the code tree while the template preloads: its files are copied into
     the work folder at the first spawn, when they are complete."""
     become(config.get("uid"))
-    preload(config.get("preload", []))
+    preload(config.get("preload", []), config.get("forbidden", []))
     serve(socket.socket(fileno=config["control_fd"]), config)
 
 
 def become(uid: int | None) -> None:
-    """Take on the sandbox's own user (where the grader is root): every capability is dropped with root."""
+    """Take on the sandbox's own user (where the grader is root): every capability is dropped with root, and
+    no user namespace can be made from then on (in one, the sandbox's user would be root again: free to mount
+    file systems of any size, past its limits)."""
     if os.getuid() == 0 and uid is not None:
+        _refuse_user_namespaces()  # first: the new user may not read the modules it imports
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
 
 
-def preload(names: list[str]) -> None:
+# A seccomp filter (classic BPF over struct seccomp_data: nr at 0, arch at 4, args[0]'s low word at 16) that
+# fails unshare and clone with CLONE_NEWUSER (EPERM) and clone3, whose flags it cannot read (ENOSYS: the C
+# library then falls back to clone); every other system call of this architecture is allowed, none of another
+# (a 32-bit or x32 entry would dodge the numbers).
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 272, 56), "aarch64": (0xC00000B7, 97, 220)}  # arch, unshare, clone
+_CLONE3, _CLONE_NEWUSER, _X32 = 435, 0x10000000, 0x40000000
+_RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
+
+
+def _refuse_user_namespaces() -> None:
+    import ctypes
+    import errno
+    import struct
+
+    known = _SECCOMP_ARCH.get(os.uname().machine)
+    if known is None:
+        return
+    arch, unshare, clone = known
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    program = [
+        (load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, _RET_ERRNO | errno.EPERM),           # 0-2: another arch
+        (load, 0, 0, 0), (jge, 0, 1, _X32), (ret, 0, 0, _RET_ERRNO | errno.EPERM),           # 3-5: x32
+        (jeq, 0, 1, _CLONE3), (ret, 0, 0, _RET_ERRNO | errno.ENOSYS),                        # 6-7
+        (jeq, 2, 0, unshare), (jeq, 1, 0, clone), (ret, 0, 0, _RET_ALLOW),                   # 8-10
+        (load, 0, 0, 16), (jset, 0, 1, _CLONE_NEWUSER), (ret, 0, 0, _RET_ERRNO | errno.EPERM),  # 11-13
+        (ret, 0, 0, _RET_ALLOW),                                                              # 14
+    ]
+    filters = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(filters)
+    fprog = struct.pack("HxxxxxxP", len(program), ctypes.addressof(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # NO_NEW_PRIVS; SECCOMP
+        raise OSError(ctypes.get_errno(), "the sandbox could not refuse user namespaces")
+
+
+def preload(names: list[str], forbidden: list[str]) -> None:
+    """Import the modules a sandbox preloads, none of a forbidden package (they would be in every worker's memory)."""
     for name in names:
+        if name.split(".")[0] in {module.split(".")[0] for module in forbidden}:
+            continue
         try:
             __import__(name)
         except ImportError:
@@ -123,8 +164,8 @@ def _worker_main(sock_fd: int, out_fd: int, config: dict) -> None:
 
     sock = socket.socket(fileno=sock_fd)
     stream = sock.makefile("rb")
-    torch = sys.modules.get("torch")  # trusted references, taken before the submission loads
-    synchronize = torch.cuda.synchronize if torch is not None else None
+    cuda = getattr(sys.modules.get("torch"), "cuda", None)  # trusted references, taken before the submission loads
+    synchronize = getattr(cuda, "synchronize", None)  # none where torch is absent, or masked (an empty package)
     _apply_limits(config["limits"])
     _guard_imports(config.get("forbidden", []))
     os.chdir(config["workdir"])

@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import traceback
 
 from grader.sandbox.worker import become, preload, serve
@@ -32,9 +33,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def zygote_main(config: dict) -> None:
     """Preload, say so, then fork a sandbox's template for each request (its socket and log come with it)."""
-    preload(config.get("preload", []))
+    preload(config["preload"], config["forbidden"])
+    forbidden = {module.split(".")[0] for module in config["forbidden"]}
+    clean = not any(name.split(".")[0] in forbidden for name in sys.modules)  # none dragged in by another
     control = socket.socket(fileno=config["control_fd"])
-    control.send(json.dumps({"ready": _nests()}).encode())
+    control.send(json.dumps({"ready": clean and _nests()}).encode())
     signal.signal(signal.SIGCHLD, _reap)
     while True:
         data, fds, _, _ = socket.recv_fds(control, 65536, 2)
@@ -122,6 +125,8 @@ def _build(config: dict) -> None:
     _mount("/home/.tmp", config["tmp"], None, _MS_BIND)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, f"{size},mode=1777")
+    if os.path.isdir("/dev/pts"):  # terminals of its own
+        _mount("devpts", "/dev/pts", "devpts", _MS_NOSUID | _MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
     for path, fd in held.items():  # each from the folder opened before the tmpfs hid it
         os.makedirs(path, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
