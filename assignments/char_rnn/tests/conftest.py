@@ -181,6 +181,19 @@ def goodness_of_fit(probs, choices, min_expected: float = 20.0) -> tuple[float, 
     return chi2_sf(float(d @ np.linalg.solve(C[:-1, :-1], d)), K - 1), summary
 
 
+def assert_global_state_untouched(submission, draw, what: str) -> None:
+    """`draw()` (a sampler called twice with one seed) must draw with a generator of its own: two models built
+    each after it differ (a sampler that reseeds torch's global state, where their weights come from, makes
+    them equal)."""
+    built = []
+    for _ in range(2):
+        draw()
+        built.append({name: as_array(w, name) for name, w in submission.CharRNN(V, 4).weights().items()})
+    assert any(not np.array_equal(built[0][name], built[1][name]) for name in built[0]), (
+        f"two models built each after {what} with the same seed have the same weights: it resets torch's global "
+        "random state; draw with a torch.Generator of its own")
+
+
 def softmax(z, temperature=1.0):
     z = np.asarray(z, dtype=np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)
@@ -226,4 +239,5 @@ def lm():
     return SimpleNamespace(
         ALPHABET=ALPHABET, V=V, FALSE_ALARM=FALSE_ALARM, markov_source=markov_source, model_loss=model_loss,
         weight_shapes=weight_shapes, random_weights=random_weights, oracle_logits=oracle_logits,
-        goodness_of_fit=goodness_of_fit, softmax=softmax, text_figure=text_figure)
+        goodness_of_fit=goodness_of_fit, softmax=softmax, text_figure=text_figure,
+        assert_global_state_untouched=assert_global_state_untouched)
