@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +109,11 @@ class GraderPlugin:
         plain data, to this test's result (shown in the feedback page, carried in the JSON)."""
 
         def add(title: str, figure) -> None:
-            import matplotlib.pyplot as plt  # only tests that draw need it
-
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-            plt.close(figure)
+            pyplot = sys.modules.get("matplotlib.pyplot")
+            if pyplot is not None:
+                pyplot.close(figure)  # one pyplot made keeps it until it is closed
             self.results[request.node.nodeid].figures.append(
                 {"title": str(title), "png": base64.b64encode(buffer.getvalue()).decode()})
 
@@ -146,6 +147,8 @@ class GraderPlugin:
         if self.assignment.hidden_results == "after_release":  # no public test runs after a hidden one
             items.sort(key=lambda item: visibility_of(item, self.assignment) == "hidden")
         self.items = list(items)
+        if any("attach" in getattr(item, "fixturenames", ()) for item in items):
+            _import_drawing()  # here, so that a batch job's warm-up imports it once for all its children
         for item in items:
             self.results[item.nodeid] = TestResult(
                 name=_short_name(item), question=question_of(item), points=points_of(item), earned=0.0,
@@ -187,6 +190,15 @@ class GraderPlugin:
                 result.earned = round(result.points * call.excinfo.value.credit, 6) if partial else 0.0
                 result.message = (describe_failure(call.excinfo, show_source=result.visibility == "public")
                                   if call.excinfo else "failed")
+
+
+def _import_drawing() -> None:
+    """Import matplotlib's figures and the PNG renderer (most of a second), where it is installed."""
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+    except ImportError:
+        pass  # the tests that draw fail, each with its reason
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,7 @@ def start_of(trained, rng, length=10):
 @pytest.mark.points(4)
 @pytest.mark.requirement("R3.3", "R4.6")
 def test_samples_follow_the_model_at_each_temperature(trained, rng, lm, attach):
-    start, n, texts = start_of(trained, rng), 2000, {}
+    start, n, texts = start_of(trained, rng), 600, {}
     for temperature in TEMPERATURES:
         sample = trained.model.sample(n, temperature, int(rng.integers(2**31)), start=start)
         sample = np.asarray(sample).astype(np.int64).reshape(-1)
