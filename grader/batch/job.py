@@ -61,8 +61,8 @@ class Job:
         from grader.sandbox.groups import cgroup_version
         from grader.sandbox.space import can_mount
 
-        for module in ("grader.runner", "grader.plugin", "grader.exam", "grader.reports.feedback", "nbformat"):
-            importlib.import_module(module)  # pytest, the plugin, the reports: once, before any fork
+        for module in ("grader.runner", "grader.plugin", "grader.exam"):
+            importlib.import_module(module)  # pytest and the plugin: once, before any fork (the writer renders pages)
         self.config = config
         self.assignment = spec.load(config["assignment"])
         cached_detect(), can_mount(), cgroup_version()  # probed once; the children inherit the answers
@@ -84,7 +84,7 @@ class Job:
 
     def _warm_up(self) -> None:
         """Grade an empty module once, here: each child then starts with pytest's machinery, the tests'
-        imports, the feedback page's templates and the first sandbox start already paid for."""
+        imports and the first sandbox start already paid for."""
         from grader.runner import grade
 
         modules = [name for name in self.assignment.submission if name.endswith(".py")]
@@ -94,8 +94,7 @@ class Job:
             empty = Path(folder) / modules[0]
             empty.write_text("")
             try:
-                grade(self.assignment, empty, public_only=self.config["public_only"], feedback=Path(folder) / "page.html",
-                      zygote=self.zygote)
+                grade(self.assignment, empty, public_only=self.config["public_only"], zygote=self.zygote)
             except Exception:
                 pass  # a broken assignment is reported by each grading, with its reason
 

@@ -7,7 +7,9 @@ the command returns, so the gradebook, the pages and the results beside them alw
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +104,11 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
         if progress:
             progress(finished[0], total, None)
 
+        warming = threading.Thread(target=_warm_pages, daemon=True)  # while the backend starts: a core is idle
+
         def done(student: str, outcome: Outcome) -> None:
+            if warming.is_alive():
+                warming.join()
             finished[0] += 1
             if outcome.status == "graded" and outcome.result is not None:
                 store.record(student, roster.originals.get(student, student), str(roster.entries[student]),
@@ -119,12 +125,23 @@ def grade_class(assignment: Assignment, roster: ClassFolder, out: Path, backend,
         todo = [(student, roster.entries[student]) for student in batch.plan.todo]
         try:
             if todo:
+                warming.start()
                 backend.run(config, todo, run.path, done, started)
         finally:
+            if warming.is_alive():
+                warming.join()
             remove_tree(scratch)
             _interrupted(store, batch.plan, roster)
             batch.grades = render(store, assignment).grades
     return batch
+
+
+def _warm_pages() -> None:
+    """Ready what the first feedback page needs (its failure, if any, is the render's to report)."""
+    from grader.reports.feedback import warm
+
+    with contextlib.suppress(Exception):
+        warm()
 
 
 def _scratch(out: Path, run: str) -> Path:

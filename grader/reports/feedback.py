@@ -85,6 +85,13 @@ def to_feedback_html(result: GradeResult, cells: list[Cell]) -> str:
         paper=paper_rows(result, released=not result.hidden_held_back))
 
 
+def warm() -> None:
+    """Compile the page's template and stylesheet and the code lexer's tables before the first page is needed."""
+    environment().get_template("feedback.html")
+    stylesheet()
+    _tokenize("")
+
+
 def paper_rows(result: GradeResult, released: bool) -> list[tuple[str, str, str, str]]:
     """An exam with variants: (question, its parameters on the student's paper, the expected answer, the answer
     read) per question with parameters or a key; the expected answers and answers only where `released`."""
