@@ -7,14 +7,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
 
 import grader
 from grader import spec
@@ -24,15 +22,28 @@ from grader.results import clean_text
 from grader.runner import GradingError, grade
 from grader.store import StoreError, is_class_folder
 
-console = Console()
+
+@functools.cache
+def _console():
+    """rich's console on standard output, made at its first use: a grading that prints nothing never imports rich."""
+    from rich.console import Console
+
+    return Console()
+
+
+def _error(message: str) -> None:
+    """`error: <message>` on standard error."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), message))
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake in the command is one line on stderr and exit status 2."""
 
     def error(self, message: str):
-        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), f"{self.prog}: {message} "
-                                                                 f"(see {self.prog} --help)"))
+        _error(f"{self.prog}: {message} (see {self.prog} --help)")
         sys.exit(2)
 
 
@@ -57,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (spec.SpecError, GradingError, CourseError, StoreError) as error:
-        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(error)))
+        _error(str(error))
         return 2
     except KeyboardInterrupt:
         return 130
@@ -219,6 +230,8 @@ def _late_rules(assignment, args):
         if args.extensions is not None:
             raise CourseError("--extensions needs --manifest (the submission times)")
         if assignment.late is not None:
+            from rich.console import Console
+
             Console(stderr=True).print(f"[yellow]warning:[/] {assignment.slug} has a late policy, but no --manifest "
                                        "was given: no late penalty is applied")
         return None
@@ -276,20 +289,21 @@ def _grade(args) -> int:
                                f"gradebook go to --out ({args.out})")
         if args.out.exists() and not args.out.is_dir():
             raise GradingError(f"--out {args.out}: is a file, not a folder")
-        return run_command(args, assignment, console, late=_course_inputs(assignment, args))
+        return run_command(args, assignment, _console(), late=_course_inputs(assignment, args))
     late = _late_rules(assignment, args)  # read now: a mistake in its files stops the command before grading
     for flag, path in single.items():
         _writable_file(path, f"--{flag}")
 
     def deliver(result) -> None:
-        from grader.reports.gradescope import to_gradescope
-        from grader.reports.junit import to_junit
-
         if args.json:
             _write(args.json, json.dumps(result.to_dict(), indent=2).encode())
         if args.gradescope:
+            from grader.reports.gradescope import to_gradescope
+
             _write(args.gradescope, json.dumps(to_gradescope(result), indent=2).encode())
         if args.junit:
+            from grader.reports.junit import to_junit
+
             _write(args.junit, to_junit(result))
 
     name = args.path.stem if args.path.is_file() else args.path.name  # as a class folder names it
@@ -302,7 +316,7 @@ def _grade(args) -> int:
         if not args.quiet:
             from grader.reports.terminal import render
 
-            render(result, console, show_output=args.show_output, verbose=args.verbose)
+            render(result, _console(), show_output=args.show_output, verbose=args.verbose)
     return 0 if all(t.status == "passed" for t in result.tests) and not result.problem else 1
 
 
@@ -317,10 +331,10 @@ def _check(args) -> int:
         _write(args.junit, to_junit(result))
     passed = all(t.status == "passed" for t in result.tests) and not result.problem
     with _ci(result, args.path):
-        render(result, console, show_output=args.show_output, verbose=args.verbose)
+        render(result, _console(), show_output=args.show_output, verbose=args.verbose)
         _written_answers(assignment, result)
-        console.print("[bold green]All public tests pass.[/]" if passed else
-                      "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
+        _console().print("[bold green]All public tests pass.[/]" if passed else
+                         "[bold red]Some public tests fail.[/] Hidden tests run when your work is graded.")
     return 0 if passed else 1
 
 
@@ -338,7 +352,7 @@ def _written_answers(assignment, result) -> None:
                                f"write your answer under the line `{question.id}:`",
                 "missing": f"[red]✗[/] written answer {question.id}: not found; write it under a line "
                            f"`{question.id}:` (as the starter has it), which marks it for the TA"}[state]
-        console.print(line, highlight=False)
+        _console().print(line, highlight=False)
 
 
 @contextlib.contextmanager
@@ -355,14 +369,16 @@ def _ci(result, path: Path):
 
 
 def _validate(args) -> int:
+    from rich.markup import escape
+
     from grader.validate import validate
     assignment = spec.load(args.assignment)
     problems = validate(assignment)
     for problem in problems:  # handout text and test names may hold brackets: never read as markup
-        console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
+        _console().print(f"[red]✗[/] {escape(problem)}", highlight=False)
     if not problems:
-        console.print(f"[green]✓[/] {assignment.slug}: spec, files, tests, points and requirements are consistent "
-                      f"({assignment.total_points:g} points in {len(assignment.questions)} questions)")
+        _console().print(f"[green]✓[/] {assignment.slug}: spec, files, tests, points and requirements are consistent "
+                         f"({assignment.total_points:g} points in {len(assignment.questions)} questions)")
     return 1 if problems else 0
 
 
@@ -415,7 +431,7 @@ def _audit(args) -> int:
     if args.json:
         _write(args.json, json.dumps({**report.to_dict(), **({"papers": papers.to_dict()} if papers else {})},
                                      indent=2).encode())
-    render_audit(report, console, papers, spread)
+    render_audit(report, _console(), papers, spread)
     return 1 if report.problems() or (papers and papers.problems()) else 0
 
 
@@ -427,21 +443,21 @@ def _release(args) -> int:
     if problems:
         raise GradingError(f"{assignment.slug} does not validate; fix it before releasing:\n" + "\n".join(problems))
     target = release(assignment, args.out, ci=tuple(dict.fromkeys(args.ci)), package=args.ci_package)
-    console.print(f"wrote {target}: students follow its README.md (install the grader from dist/, then "
-                  f"[bold]grader check {assignment.slug} {assignment.submission[0]}[/])", highlight=False)
+    _console().print(f"wrote {target}: students follow its README.md (install the grader from dist/, then "
+                     f"[bold]grader check {assignment.slug} {assignment.submission[0]}[/])", highlight=False)
     if args.roster:
         from grader.papers import release_papers
         papers, manifest = release_papers(assignment, _existing(args.roster), args.out)
         for name in ("handout.md", "starter.py", "starter.ipynb"):  # each student has their own
             (target / name).unlink(missing_ok=True)
-        console.print(f"wrote {papers}: one folder per student (their handout.md and starters; hand each its own), "
-                      f"and the manifest {manifest} (every student's variant and key: keep it private)",
-                      highlight=False)
+        _console().print(f"wrote {papers}: one folder per student (their handout.md and starters; hand each its own), "
+                         f"and the manifest {manifest} (every student's variant and key: keep it private)",
+                         highlight=False)
     if args.gradescope:
         from grader.release import gradescope_zip
         zipped = gradescope_zip(assignment, args.gradescope, wheel=next(target.glob("dist/*.whl")), roster=args.roster)
-        console.print(f"wrote {zipped}: upload it as the autograder of a "
-                      "Gradescope programming assignment", highlight=False)
+        _console().print(f"wrote {zipped}: upload it as the autograder of a "
+                         "Gradescope programming assignment", highlight=False)
     return 0
 
 
@@ -464,8 +480,8 @@ def _feedback(args) -> int:
             store.set_setting("released", "1")
             done = render(store)
         pages = sum(path.endswith(".html") for path in done.written)
-        console.print(f"released the hidden tests and feedback pages of {len(done.grades.results)} graded "
-                      f"student(s) in {args.results}: {pages} page(s) written", highlight=False)
+        _console().print(f"released the hidden tests and feedback pages of {len(done.grades.results)} graded "
+                         f"student(s) in {args.results}: {pages} page(s) written", highlight=False)
         return 0
     return _release_one(args.results)
 
@@ -482,7 +498,7 @@ def _release_one(path: Path) -> int:
     result.hidden_held_back = False
     _write(path, json.dumps(result.to_dict(), indent=2).encode())
     _write(path.with_suffix(".html"), to_feedback_html(result, [Cell(**cell) for cell in result.code]).encode())
-    console.print(f"released the hidden tests of {path}; its feedback page is beside it", highlight=False)
+    _console().print(f"released the hidden tests of {path}; its feedback page is beside it", highlight=False)
     return 0
 
 
@@ -512,15 +528,17 @@ def _class_view(args, kind: str, path: Path, options: dict):
 
 
 def _export(args) -> int:
+    from rich.text import Text
+
     from grader.course.export import match
     output = args.output or args.grades / f"export-{args.format}.csv"
     _writable_file(output, "-o")
     grades = _class_view(args, "export", output, {"format": args.format, "column": args.column or ""})
     roster = _stored_roster(args.grades)
     matched = match(grades.students, roster)
-    console.print(f"wrote {output}: {len(matched.students) - len(matched.unmatched)} submissions matched to the "
-                  f"roster" if roster else f"wrote {output}: {len(grades.students)} submissions by name (no roster)",
-                  highlight=False)
+    _console().print(f"wrote {output}: {len(matched.students) - len(matched.unmatched)} submissions matched to the "
+                     f"roster" if roster else f"wrote {output}: {len(grades.students)} submissions by name (no roster)",
+                     highlight=False)
     not_graded = [f"{name}: {why}" for name, why in grades.failures.items()]
     pending = [name for name, s in grades.students.items() if s.status == "manual grading pending"]
     for title, names in (("submissions of no student on the roster", matched.unmatched if roster else []),
@@ -534,9 +552,9 @@ def _export(args) -> int:
                                  result.late.status == "no time")),
                          ("results in the folder that its store did not write (ignored)", grades.unknown)):
         if names:
-            console.print(Text(f"{title} ({len(names)}):", style="yellow"))
+            _console().print(Text(f"{title} ({len(names)}):", style="yellow"))
             for name in names:
-                console.print(Text(f"  {clean_text(name)}"))
+                _console().print(Text(f"  {clean_text(name)}"))
     return 0
 
 
@@ -552,6 +570,8 @@ def _stored_roster(folder: Path):
 
 
 def _similarity(args) -> int:
+    from rich.text import Text
+
     import time
 
     from rich.table import Table
@@ -578,11 +598,11 @@ def _similarity(args) -> int:
     for rank, pair in enumerate(pairs[:20], start=1):
         table.add_row(str(rank), Text(clean_text(pair.a.name)), f"{pair.fraction_a:.0%}", Text(clean_text(pair.b.name)),
                       f"{pair.fraction_b:.0%}", f"{pair.similarity:.0%}")
-    console.print(table)
+    _console().print(table)
     for document in documents:
         if document.problem:
-            console.print(Text(f"not compared: {clean_text(document.name)}: {document.problem}", style="yellow"))
-    console.print(f"all pairs: {args.out / 'similarity.csv'}; side by side: {args.out / 'similarity.html'}")
+            _console().print(Text(f"not compared: {clean_text(document.name)}: {document.problem}", style="yellow"))
+    _console().print(f"all pairs: {args.out / 'similarity.csv'}; side by side: {args.out / 'similarity.html'}")
     if args.grades and args.roster and assignment.has_variants:
         _key_matches(assignment, args)
     return 0
@@ -590,15 +610,17 @@ def _similarity(args) -> int:
 
 def _key_matches(assignment, args) -> None:
     """Answers wrong on their owner's paper that fit another paper's key (grader.course.variant_keys)."""
+    from rich.text import Text
+
     from grader.course.grades import read_grades
     from grader.course.variant_keys import key_matches, write_key_matches
     matches = key_matches(assignment, read_grades(_existing(args.grades)).results, _existing(args.roster))
     write_key_matches(matches, args.out / "variant-keys.csv")
     for match in (m for m in matches if m.suspicious):
-        console.print(Text(f"{clean_text(match.submission)}: {', '.join(match.questions)} fit the key of paper "
+        _console().print(Text(f"{clean_text(match.submission)}: {', '.join(match.questions)} fit the key of paper "
                            f"{match.paper.id} ({match.paper.student or 'the plain paper'}), not its own",
                            style="yellow"))
-    console.print(f"answers that fit another paper's key: {args.out / 'variant-keys.csv'}")
+    _console().print(f"answers that fit another paper's key: {args.out / 'variant-keys.csv'}")
 
 
 def _notebook(args) -> int:
@@ -607,7 +629,7 @@ def _notebook(args) -> int:
     from grader.notebook import from_percent_script
     output = args.output or args.script.with_suffix(".ipynb")
     nbformat.write(from_percent_script(args.script.read_text()), output)
-    console.print(f"wrote {output}")
+    _console().print(f"wrote {output}")
     return 0
 
 
@@ -624,8 +646,9 @@ def _review(args) -> int:
         store.close()
     if args.export:
         merged = merge(assignment, args.grades)
-        console.print(f"published {merged.graded} graded answers of {merged.students} graded students ({merged.pending} "
-                      f"still pending): {merged.written} files of {args.grades} written again", highlight=False)
+        _console().print(f"published {merged.graded} graded answers of {merged.students} graded students "
+                         f"({merged.pending} still pending): {merged.written} files of {args.grades} written again",
+                         highlight=False)
         return 0
     try:
         import flask  # noqa: F401
@@ -637,11 +660,11 @@ def _review(args) -> int:
         raise GradingError(str(error)) from None
     token = new_token()
     server = serve(create_app(review, token, args.ta), args.port)
-    console.print(f"Reviewing {assignment.slug} in {args.grades}: open http://127.0.0.1:{server.server_port}/{token}/ "
-                  "(Ctrl-C stops; every change is already saved)", highlight=False, soft_wrap=True)
+    _console().print(f"Reviewing {assignment.slug} in {args.grades}: open http://127.0.0.1:{server.server_port}/{token}/ "
+                     "(Ctrl-C stops; every change is already saved)", highlight=False, soft_wrap=True)
     server.serve_forever()  # until Ctrl-C; it closes the server
-    console.print(f"stopped; the grades are in {args.grades / 'grades.sqlite'} (`grader review {args.assignment} "
-                  f"{args.grades} --export` publishes them)", highlight=False)
+    _console().print(f"stopped; the grades are in {args.grades / 'grades.sqlite'} (`grader review {args.assignment} "
+                     f"{args.grades} --export` publishes them)", highlight=False)
     return 0
 
 
@@ -658,14 +681,14 @@ def _report(args) -> int:
         store.close()
     grades = _class_view(args, "report", output, {})
     mean = sum(r.capped_score for r in grades.results.values()) / max(1, len(grades.results))
-    console.print(f"wrote {output}: {len(grades.results)} graded, {len(grades.failures)} not graded, mean score "
-                  f"{mean:.1f}", highlight=False, soft_wrap=True)
+    _console().print(f"wrote {output}: {len(grades.results)} graded, {len(grades.failures)} not graded, mean score "
+                     f"{mean:.1f}", highlight=False, soft_wrap=True)
     return 0
 
 
 def _status(args) -> int:
     from grader.course.status import status
-    return status(args.grades, console, args.check_submissions)
+    return status(args.grades, _console(), args.check_submissions)
 
 
 def _write(path: Path, data: bytes) -> None:

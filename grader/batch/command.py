@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
-
 from grader.results import clean_text
 from grader.spec import Assignment
 from grader.store import StoreError, read_class_folder
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from grader.batch.run import Batch, Plan
 
 STOPPING = (signal.SIGTERM, signal.SIGHUP)  # handled as Ctrl-C is: what kill, timeout, systemd and Slurm send
@@ -64,7 +64,9 @@ def run_command(args, assignment: Assignment, console: Console, late: dict[str, 
     roster = read_class_folder(args.path, exclude=args.out)
     if not roster.entries and not roster.clashes:
         raise StoreError(f"{args.path}: no submissions (.py, .ipynb, .zip or folders) in this folder")
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
     from grader.batch.run import grade_class  # the class-running modules: only when a class is graded
 
@@ -113,6 +115,8 @@ class Running:
         self.since.pop(student, None)
 
     def __call__(self, task) -> Text:
+        from rich.text import Text
+
         now = time.monotonic()
         shown = [f"{name} {now - start:.0f}s" for name, start in sorted(self.since.items(), key=lambda item: item[1])]
         return Text(("now: " + ", ".join(shown[:4]) + (f" +{len(shown) - 4}" if len(shown) > 4 else "")) if shown
@@ -153,6 +157,7 @@ def _backend(args, notice):
 
 def _print_summary(console: Console, batch: Batch, out: Path, hold_feedback: bool = False) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     students = batch.grades.students
     graded = len(batch.results)

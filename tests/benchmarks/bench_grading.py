@@ -238,25 +238,23 @@ def grader_command(*args) -> list:
     return [sys.executable, "-m", "grader", *args]
 
 
-def first_test(assignment: str, path: str) -> None:
-    """Grade through the CLI in this process; print the CPU this process had used when the first test started."""
-    import grader.plugin
-    from grader.cli import main
-
-    marks, setup = [], grader.plugin.GraderPlugin.pytest_runtest_setup
-
-    def pytest_runtest_setup(self, item):
-        marks.append(marks[0] if marks else time.process_time())
-        setup(self, item)
-
-    grader.plugin.GraderPlugin.pytest_runtest_setup = pytest_runtest_setup
-    main(["grade", assignment, path, "--quiet"])
-    print(json.dumps({"cpu": marks[0]}))
+FIRST_TEST = """
+import json, sys, time
+import grader.plugin
+from grader.cli import main
+marks, setup = [], grader.plugin.GraderPlugin.pytest_runtest_setup
+def pytest_runtest_setup(self, item):
+    marks.append(marks[0] if marks else time.process_time())
+    setup(self, item)
+grader.plugin.GraderPlugin.pytest_runtest_setup = pytest_runtest_setup
+main(["grade", sys.argv[1], sys.argv[2], "--quiet"])
+print(json.dumps({"cpu": marks[0]}))
+"""  # the CLI graded in a process of its own that imports nothing else: the CPU it had used when the first test began
 
 
 def start_up_cpu(assignment: Path, path: Path, repeat: int) -> float:
     """The median CPU of the trusted process before its first test (the interpreter's start included)."""
-    runs = [json.loads(subprocess.run([sys.executable, __file__, "--first-test", str(assignment), str(path)], cwd=ROOT,
+    runs = [json.loads(subprocess.run([sys.executable, "-c", FIRST_TEST, str(assignment), str(path)], cwd=ROOT,
                                       capture_output=True, text=True, check=True).stdout.splitlines()[-1])["cpu"]
             for _ in range(repeat)]
     return statistics.median(runs)
@@ -415,13 +413,9 @@ def main() -> None:
     parser.add_argument("--slurm-class", type=int, default=16, help="small notebooks graded on Slurm")
     parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes to run beside the benchmark")
     parser.add_argument("--plain", metavar="FOLDER", help=argparse.SUPPRESS)  # one plain pytest run, for the ratio
-    parser.add_argument("--first-test", nargs=2, metavar=("ASSIGNMENT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain:
         sys.exit(0 if plain_pytest(args.plain) else 1)
-    if args.first_test:
-        first_test(*args.first_test)
-        return
     compileall.compile_dir(ROOT / "grader", quiet=1)  # as an install leaves it: every module's bytecode up to date
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     load = os.getloadavg()
