@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.task import Outcome, grade_into, stop_on
-from grader.refcache import ReferenceCache
 
 _PR_SET_PDEATHSIG = 1
 
@@ -57,15 +56,18 @@ class Job:
     def __init__(self, config: dict):
         from grader import spec
         from grader.isolation_cache import cached_detect
+        from grader.refcache import ReferenceCache
         from grader.runner import zygote_for
         from grader.sandbox.groups import cgroup_version
         from grader.sandbox.space import can_mount
 
-        for module in ("grader.runner", "grader.plugin", "grader.exam"):
-            importlib.import_module(module)  # pytest and the plugin: once, before any fork (the writer renders pages)
         self.config = config
         self.assignment = spec.load(config["assignment"])
-        cached_detect(), can_mount(), cgroup_version()  # probed once; the children inherit the answers
+        self.zygote = zygote_for(self.assignment, cached_detect())  # every sandbox of the batch is forked from it;
+        # it preloads while this process imports
+        for module in ("grader.runner", "grader.plugin", "grader.exam"):
+            importlib.import_module(module)  # pytest and the plugin: once, before any fork (the writer renders pages)
+        can_mount(), cgroup_version()  # probed once; the children inherit the answers
         for name in {module.split(".")[0] for module in self.assignment.preload}:  # what the tests use, not what
             try:                                                                   # only the sandboxes need
                 __import__(name)
@@ -75,7 +77,6 @@ class Job:
         self.children: dict[int, _Child] = {}  # by the read end of each child's pipe
         self.cache = ReferenceCache()  # the reference's results, learnt by the children, kept here
         self.references: dict[int, object] = {}  # slot -> the reference's sandbox lent to the child in that slot
-        self.zygote = zygote_for(self.assignment, cached_detect())  # every sandbox of the batch is forked from it
         self._warm_up()
         if self.zygote is not None:
             self.zygote.ready()
