@@ -43,7 +43,9 @@ class GraderPlugin:
     """Registered with pytest.main(plugins=[...]); one instance grades one submission."""
 
     def __init__(self, assignment: Assignment, submission: Side | None, reference: Side | None,
-                 problem: str | None = None, variant: Variant | None = None, key: dict | None = None):
+                 problem: str | None = None, variant: Variant | None = None, key: dict | None = None,
+                 warm_up: bool = False):
+        self.warm_up = warm_up  # a batch job's warm-up: it also imports what the tests draw with, for its children
         self.assignment = assignment  # an exam with variants: the student's paper (grader.variants.restrict)
         self.student_variant, self.key = variant, key  # the student's variant and its key, where the exam has variants
         self.answers: dict[str, object] = {}  # answered questions: the value read from the submission
@@ -147,8 +149,8 @@ class GraderPlugin:
         if self.assignment.hidden_results == "after_release":  # no public test runs after a hidden one
             items.sort(key=lambda item: visibility_of(item, self.assignment) == "hidden")
         self.items = list(items)
-        if any("attach" in getattr(item, "fixturenames", ()) for item in items):
-            _import_drawing()  # here, so that a batch job's warm-up imports it once for all its children
+        if self.warm_up and any("attach" in getattr(item, "fixturenames", ()) for item in items):
+            _import_drawing()
         for item in items:
             self.results[item.nodeid] = TestResult(
                 name=_short_name(item), question=question_of(item), points=points_of(item), earned=0.0,

@@ -45,7 +45,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
           adjust: Callable[[GradeResult], None] | None = None,
           reference_cache: ReferenceCache | None = None, variant: Variant | None = None,
           reference_sandbox: Template | None = None, select: tuple[str, ...] = (),
-          zygote: Zygote | None = None) -> GradeResult:
+          zygote: Zygote | None = None, warm_up: bool = False) -> GradeResult:
     """Grade the submission at `path` against the assignment's tests (those named in `select` alone, when
     given); never raises for bad student input.
 
@@ -55,7 +55,8 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
     With a `reference_cache` (a batch's), repeated plain calls of the reference are answered from it. With a
     `reference_sandbox` (a batch job's warm one, see `reference_template`), the reference's workers are forked
     from it, and it is left running. The sandboxes are forked from `zygote` (a batch job's), else from one of
-    this call's own where the machine allows it (`Zygote.available`), else each started afresh.
+    this call's own where the machine allows it (`Zygote.available`), else each started afresh. A batch job's
+    `warm_up` grading also imports what the tests draw figures with.
     The result is complete (and `adjust`ed: a late penalty is set there), and handed to `deliver` (which
     writes it wherever it goes) and written as the feedback report (HTML) at `feedback`, before anything is
     cleaned up; clean-up never raises.
@@ -93,7 +94,7 @@ def grade(assignment: Assignment, path: Path, public_only: bool = False, isolati
             sides.append(submission)
         from grader.plugin import GraderPlugin  # imports pytest and numpy: while the sandboxes start
 
-        plugin = GraderPlugin(assignment, submission, reference, problem, paper.variant, paper.key)
+        plugin = GraderPlugin(assignment, submission, reference, problem, paper.variant, paper.key, warm_up)
         run_pytest(assignment, plugin, public_only, log, select=select)
         result = _result(assignment, prepared, plugin, isolation, submission, public_only, time.monotonic() - started)
         paper.record(result, plugin.answers, submission)

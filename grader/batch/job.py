@@ -85,7 +85,7 @@ class Job:
 
     def _warm_up(self) -> None:
         """Grade an empty module once, here: each child then starts with pytest's machinery, the tests'
-        imports and the first sandbox start already paid for."""
+        imports (with what they draw figures with) and the first sandbox start already paid for."""
         from grader.runner import grade
 
         modules = [name for name in self.assignment.submission if name.endswith(".py")]
@@ -95,7 +95,7 @@ class Job:
             empty = Path(folder) / modules[0]
             empty.write_text("")
             try:
-                grade(self.assignment, empty, public_only=self.config["public_only"], zygote=self.zygote)
+                grade(self.assignment, empty, public_only=self.config["public_only"], zygote=self.zygote, warm_up=True)
             except Exception:
                 pass  # a broken assignment is reported by each grading, with its reason
 
