@@ -29,6 +29,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from grader.batch.task import Outcome, grade_into, stop_on
 
@@ -204,6 +205,32 @@ class Job:
         finally:
             os._exit(0)
 
+    def serve(self, reply: Callable[[str, Outcome], None], jobs: int, requests: list[tuple[str, str]] = (),
+              stdin: int | None = None) -> None:
+        """Grade each (student, path) of `requests`, then each request read from `stdin` (JSON lines) until it
+        ends, `jobs` at once; `reply(student, outcome)` as each ends."""
+        pending, buffered, reading = deque(requests), b"", stdin is not None
+        while reading or pending or self.children:
+            while pending and len(self.children) < jobs:
+                self.start(*pending.popleft())
+            deadline = self.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select(([stdin] if reading else []) + list(self.children), [], [], timeout)
+            ended = self.overdue()
+            for fd in ready:
+                if fd == stdin:
+                    chunk = os.read(stdin, 1 << 16)
+                    reading = bool(chunk)
+                    *lines, buffered = (buffered + chunk).split(b"\n")
+                    requested = [json.loads(line) for line in lines if line.strip()]
+                    pending.extend((request["student"], request["path"]) for request in requested)
+                elif fd in self.children:
+                    result = self.collect(fd)
+                    if result:
+                        ended.append(result)
+            for student, outcome in ended:
+                reply(student, outcome)
+
     def stop_all(self) -> None:
         """SIGTERM every child (each closes its sandboxes), SIGKILL those still there after 20 s."""
         pids = [c.pid for c in self.children.values()]
@@ -245,9 +272,26 @@ def _reaped(pid: int, block: bool = False) -> bool:
         return True
 
 
-def main(config: dict) -> None:
+def _one_thread() -> None:
     for threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[threads] = "1"  # no thread pools in a process that forks (torch's OpenMP would hang a child)
+
+
+def grade_chunk(config: dict, requests: list[tuple[str, str]], reply: Callable[[str, Outcome], None]) -> None:
+    """Grade each (student, path) in this process, as a job does (a Slurm task's chunk: no second interpreter to
+    start and import); `reply(student, outcome)` as each ends. An interruption (grader.batch.task.stop_on) stops
+    the children in flight."""
+    _one_thread()
+    job = Job(config)
+    try:
+        job.serve(reply, config["jobs"], requests)
+    finally:
+        job.stop_all()
+        job.close()
+
+
+def main(config: dict) -> None:
+    _one_thread()
     job = Job(config)
 
     def terminate(signum, frame):
@@ -259,28 +303,12 @@ def main(config: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what a Ctrl-C stops
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    pending, buffered, reading = deque(), b"", True
-    while reading or pending or job.children:
-        while pending and len(job.children) < config["jobs"]:
-            request = pending.popleft()
-            job.start(request["student"], request["path"])
-        deadline = job.next_deadline()
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select(([0] if reading else []) + list(job.children), [], [], timeout)
-        ended = job.overdue()
-        for fd in ready:
-            if fd == 0:
-                chunk = os.read(0, 1 << 16)
-                reading = bool(chunk)
-                *lines, buffered = (buffered + chunk).split(b"\n")
-                pending.extend(json.loads(line) for line in lines if line.strip())
-            elif fd in job.children:
-                result = job.collect(fd)
-                if result:
-                    ended.append(result)
-        for student, outcome in ended:
-            replies.write(json.dumps({"student": student, **outcome.to_dict()}) + "\n")
-            replies.flush()
+
+    def reply(student: str, outcome: Outcome) -> None:
+        replies.write(json.dumps({"student": student, **outcome.to_dict()}) + "\n")
+        replies.flush()
+
+    job.serve(reply, config["jobs"], stdin=0)
     job.close()
 
 

@@ -1,7 +1,8 @@
 """The Slurm backend: array tasks through submitit, each grading a chunk of students with one warm local job.
 
 A task pays a grader's imports, isolation probe and warm-up once for its chunk (`chunk_size` students, 8 by
-default), as a local batch does for the class: grader.batch.local's job, with `cpus_per_task` gradings at once.
+default), as a local batch does for the class: it is the job itself (grader.batch.job.grade_chunk, no second
+interpreter to start), with `cpus_per_task` gradings at once.
 
 submitit moves pickles through a folder of the run's own (`<out>/.runs/<run id>/slurm/`, under a 0700 folder):
 the submitting side writes the calls, the task on the node writes its chunk's outcomes there and nothing else:
@@ -83,7 +84,7 @@ def refusal(isolation) -> str | None:
 def slurm_task(config: dict, chunk: list[tuple[str, str]]) -> dict[str, dict]:
     """One array task on a node: refuse an unsafe node, else grade the chunk's (student, path) with one warm local
     job; the outcome of each student, by name."""
-    from grader.batch.local import LocalPool
+    from grader.batch.job import grade_chunk
     from grader.batch.reclaim import RunFolder
     from grader.isolation_cache import cached_detect
 
@@ -98,10 +99,13 @@ def slurm_task(config: dict, chunk: list[tuple[str, str]]) -> dict[str, dict]:
         tempfile.tempdir = str(run.path)
         os.environ["TMPDIR"] = str(run.path)
         try:
-            LocalPool(config["jobs"]).run(config, [(student, Path(path)) for student, path in chunk], run.path,
-                                          lambda student, outcome: outcomes.__setitem__(student, outcome.to_dict()))
+            grade_chunk(config, chunk, lambda student, outcome: outcomes.__setitem__(student, outcome.to_dict()))
         except Interrupted:
             pass
+        except Exception as error:  # the job could not start (or broke): each student not graded fails, saying why
+            why = f"the grading job ended: {type(error).__name__}: {error}"
+            for student, _ in chunk:
+                outcomes.setdefault(student, Outcome("failed", why).to_dict())
     return {student: outcomes.get(student) or interrupted().to_dict() for student, _ in chunk}
 
 
