@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ from grader.notebook import from_percent_script
 from grader.runner import GradingError
 from grader.sandbox.launch import Isolation
 
-from conftest import ROOT, make_assignment, solution_source
+from conftest import ROOT, TINY_SOLUTION, TINY_TESTS, make_assignment, solution_source
 
 
 def _why_no_cluster() -> str | None:
@@ -101,6 +102,38 @@ def test_a_node_where_student_code_could_write_the_grader_s_files_is_refused():
     assert "refusing to grade here" in refusal(Isolation("rlimits", own_users=False))
     assert refusal(Isolation("rlimits", own_users=True)) is None  # a user of its own cannot write 0700 folders
     assert refusal(Isolation("bubblewrap", own_users=False)) is None  # the sandbox does not see them
+
+
+TASK = """
+import json, sys
+from grader.batch.slurm import slurm_task
+config, chunk = json.loads(sys.argv[1])
+print(json.dumps(slurm_task(config, chunk)))
+"""
+
+
+def run_task(config: dict, chunk: list) -> dict:
+    """The task's function in a process of its own, as a node runs it (it sets the process's temporary folder)."""
+    done = subprocess.run([sys.executable, "-c", TASK, json.dumps([config, chunk])], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_task_is_the_grading_job_and_an_assignment_it_cannot_load_fails_each_student(tmp_path):
+    """No cluster needed: the task grades its chunk with the job in its own process (grader.batch.job.grade_chunk);
+    where the job cannot even start, each student of the chunk fails with why (the next run grades them)."""
+    assignment = make_assignment(tmp_path / "course", TINY_TESTS, TINY_SOLUTION)
+    (tmp_path / "good.py").write_text(TINY_SOLUTION)
+    (tmp_path / "wrong.py").write_text(TINY_SOLUTION.replace("42", "41"))
+    chunk = [["good", str(tmp_path / "good.py")], ["wrong", str(tmp_path / "wrong.py")]]
+    config = {"assignment": str(assignment.root), "public_only": False, "seed": 0, "papers": None, "jobs": 2}
+    outcomes = run_task(config, chunk)
+    assert {student: (o["status"], o["result"]["autograded_score"]) for student, o in outcomes.items()} == {
+        "good": ("graded", 2.0), "wrong": ("graded", 1.0)}
+    outcomes = run_task({**config, "assignment": str(tmp_path / "nowhere")}, chunk)
+    assert {o["status"] for o in outcomes.values()} == {"failed"}
+    assert all(o["message"].startswith("the grading job ended: SpecError") for o in outcomes.values()), outcomes
 
 
 def test_slurm_options_come_from_a_config_file_and_the_command_line(tmp_path):
