@@ -1,4 +1,5 @@
-"""The long-lived trusted grading process of a local batch (`python -m grader.batch.job CONFIG`).
+"""The long-lived trusted grading process of a local batch (`python -m grader.batch.job CONFIG`), and of a
+Slurm task (`grade_chunk`, in the task's own process).
 
 It does the imports, the isolation probe and a warm-up grading once, then grades submissions, up to
 `jobs` at a time, each in a fresh child forked from it (so nothing of one student's grading reaches
