@@ -3,11 +3,14 @@ from it and leaves it running, idle, for the next; a grading without it starts i
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 from grader.runner import grade, reference_template
 
-from conftest import make_assignment
+from conftest import ROOT, make_assignment
 
 TESTS = """
 import pytest
@@ -41,3 +44,33 @@ def test_gradings_borrow_the_warm_reference_sandbox_and_leave_it_idle(tmp_path):
         warm.close()
     assert not warm.alive()
     assert grade(assignment, student, reference_sandbox=warm).autograded_score == 1  # a closed one: its own
+
+
+JOB = """
+import json, sys
+from grader.batch.job import Job
+config, requests = json.loads(sys.argv[1])
+job = Job(config)
+statuses = {}
+job.serve(lambda student, outcome: statuses.__setitem__(student, outcome.status), 2, requests)
+job.close()
+print(json.dumps(statuses))
+"""
+
+
+def test_a_job_leaves_nothing_in_its_temporary_folder(tmp_path):
+    """Its zygote's spool, its sandboxes' folders and the folders of its warm reference sandboxes (one per slot)
+    are all gone once it closed, whatever folder the batch gave it."""
+    assignment = make_assignment(tmp_path / "course", TESTS, "def answer():\n    return 42\n")
+    requests = []
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.py").write_text("def answer():\n    return 6 * 7\n")
+        requests.append([name, str(tmp_path / f"{name}.py")])
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    config = {"assignment": str(assignment.root), "public_only": False, "seed": 0, "papers": None}
+    done = subprocess.run([sys.executable, "-c", JOB, json.dumps([config, requests])], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "TMPDIR": str(temporary)}, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"a": "graded", "b": "graded", "c": "graded"}
+    assert sorted(p.name for p in temporary.iterdir()) == []

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.batch.task import Outcome, grade_into, stop_on
+from grader.sandbox.space import remove_tree
 
 _PR_SET_PDEATHSIG = 1
 
@@ -125,11 +126,13 @@ class Job:
             return template
         if template is not None:
             template.close()
+        folder = Path(tempfile.mkdtemp(prefix="grader-ref-"))
         try:
-            self.references[slot] = reference_template(self.assignment, Path(tempfile.mkdtemp(prefix="grader-ref-")),
-                                                        self.config["public_only"], self.zygote)
+            self.references[slot] = reference_template(self.assignment, folder, self.config["public_only"], self.zygote)
         except (OSError, TemplateError):
             self.references[slot] = None  # each grading starts its own, as a single call does
+        if self.references[slot] is None:
+            remove_tree(folder)
         return self.references[slot]
 
     def collect(self, pipe: int) -> tuple[str, Outcome] | None:
@@ -176,6 +179,7 @@ class Job:
         template = self.references.pop(slot, None)
         if template is not None:
             template.close()
+            remove_tree(template.files)  # the folder `_reference` made for it
 
     def close(self) -> None:
         """Stop the reference's sandboxes (the children have ended), then the zygote."""
