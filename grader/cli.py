@@ -13,7 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-
 import grader
 from grader import spec
 from grader.batch.command import add_arguments as add_batch_arguments, run_command

@@ -30,7 +30,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from grader.batch.task import Outcome, grade_into, stop_on
 from grader.sandbox.space import remove_tree
@@ -124,8 +124,7 @@ class Job:
         template = self.references.get(slot)
         if template is not None and template.idle():
             return template
-        if template is not None:
-            template.close()
+        self._retire(slot)
         folder = Path(tempfile.mkdtemp(prefix="grader-ref-"))
         try:
             self.references[slot] = reference_template(self.assignment, folder, self.config["public_only"], self.zygote)
@@ -210,7 +209,7 @@ class Job:
         finally:
             os._exit(0)
 
-    def serve(self, reply: Callable[[str, Outcome], None], jobs: int, requests: list[tuple[str, str]] = (),
+    def serve(self, reply: Callable[[str, Outcome], None], jobs: int, requests: Sequence[tuple[str, str]] = (),
               stdin: int | None = None) -> None:
         """Grade each (student, path) of `requests`, then each request read from `stdin` (JSON lines) until it
         ends, `jobs` at once; `reply(student, outcome)` as each ends."""

@@ -126,11 +126,16 @@ def test_a_task_is_the_grading_job_and_an_assignment_it_cannot_load_fails_each_s
     assignment = make_assignment(tmp_path / "course", TINY_TESTS, TINY_SOLUTION)
     (tmp_path / "good.py").write_text(TINY_SOLUTION)
     (tmp_path / "wrong.py").write_text(TINY_SOLUTION.replace("42", "41"))
-    chunk = [["good", str(tmp_path / "good.py")], ["wrong", str(tmp_path / "wrong.py")]]
+    # a student who knows the task's process is now the job tries to end it, and every process it can see
+    (tmp_path / "killer.py").write_text("import os, signal\nfor pid in (os.getppid(), 1, -1):\n    try:\n"
+                                        "        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\n"
+                                        + TINY_SOLUTION)
+    chunk = [[name, str(tmp_path / f"{name}.py")] for name in ("good", "killer", "wrong")]
     config = {"assignment": str(assignment.root), "public_only": False, "seed": 0, "papers": None, "jobs": 2}
     outcomes = run_task(config, chunk)
-    assert {student: (o["status"], o["result"]["autograded_score"]) for student, o in outcomes.items()} == {
-        "good": ("graded", 2.0), "wrong": ("graded", 1.0)}
+    scores = {student: (o["status"], o["result"] and o["result"]["autograded_score"]) for student, o in outcomes.items()}
+    assert scores["good"] == ("graded", 2.0) and scores["wrong"] == ("graded", 1.0), outcomes
+    assert scores["killer"] == ("graded", 2.0), outcomes  # it reaches nothing to signal: its grading runs on
     outcomes = run_task({**config, "assignment": str(tmp_path / "nowhere")}, chunk)
     assert {o["status"] for o in outcomes.values()} == {"failed"}
     assert all(o["message"].startswith("the grading job ended: SpecError") for o in outcomes.values()), outcomes
