@@ -11,7 +11,8 @@ slurmd, outside this tree: their CPU is what Slurm's accounting (sacct TotalCPU)
    its first test (the fixed start-up).
 3. A batch of small notebooks on 2 jobs: per submission, and the fixed cost per batch (from a batch of 1).
 4. char_rnn and vae: the reference in one call; a class in a batch on 2 jobs against as many single calls, and
-   the peak summed PSS of the batch's process tree.
+   the peak summed PSS of the batch's process tree; from a class twice as large, the CPU each student adds and
+   the CPU the batch shares, so the ratio's floor for any class (what a student adds over a single call).
 5. Slurm (where a cluster answers): a class of small notebooks in chunks against the same class graded locally.
 6. The feedback page's cost per submission.
 
@@ -359,6 +360,15 @@ def torch_class(goals: Goals, scratch: Path, slug: str, single_goal: float, clas
               "<= 0.4", ratio <= 0.4)
     goals.add(f"{slug} class: peak summed PSS of the batch's process tree (2 jobs)", f"{batch.pss:.0f} MiB",
               "<= 1024 MiB", batch.pss <= 1024)
+    double = measured(grader_command("grade", slug, make_class(scratch / f"{slug}-double", solution, 2 * class_size),
+                                     "--out", scratch / f"{slug}-double-out", "-j", "2", "--quiet"))
+    student = (double.cpu - batch.cpu) / class_size  # what a batch cannot share: the student's own code, its timed
+    shared = batch.cpu - class_size * student          # checks, the tests' work on its answers
+    goals.add(f"  {slug} in a batch, per student / shared by the batch (from a class of {2 * class_size}: "
+              f"{double.cpu:.1f} s of CPU, ratio {double.cpu / (2 * class_size * single.cpu):.2f})",
+              f"{student:.2f} s / {shared:.1f} s", "-", True)
+    goals.add(f"  {slug}: the ratio's floor, however large the class (per student / single call)",
+              f"{student / single.cpu:.2f}", "-", True)
 
 
 def slurm_cpu(since: str, name: str) -> float | None:
