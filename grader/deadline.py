@@ -7,7 +7,8 @@ grading an answer, comparing submissions), so that a hostile input costs one que
 
 In the main thread the limit interrupts the work (a real-time interval timer, as pytest-timeout's
 signal method does); elsewhere, where Python delivers no signals, the work is not interrupted but
-code that loops may call `expire_if_due()` between pieces of work to stop there. Deadlines nest:
+code that loops may call `expire_if_due()` between pieces of work to stop there. Work that ends past
+its deadline (its signal caught on the way) stops with TookTooLong all the same. Deadlines nest:
 the inner one never outlives the outer one. While a deadline runs it owns SIGALRM and the real-time
 timer; a timer that other code had set is re-armed on the way out with the time it had left (at
 once if that time has passed), and its handler restored.
@@ -38,19 +39,21 @@ def _deadlines() -> list[tuple[float, str, float]]:
 def deadline(seconds: float, what: str):
     """Run the block for at most `seconds`; past them it stops with TookTooLong("<what> took too long ...")."""
     start, _ends = time.monotonic(), _deadlines()
-    end, outermost = start + seconds, not _ends
+    end, depth = start + seconds, len(_ends)
     if _ends and _ends[-1][0] < end:  # an outer deadline comes first: it stays the one that fires
         end, what, seconds = _ends[-1]
     _ends.append((end, what, seconds))
     timed = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGALRM, _expire) if timed else None
-    other = signal.getitimer(signal.ITIMER_REAL)[0] if timed and outermost else 0.0  # someone else's timer
+    other = signal.getitimer(signal.ITIMER_REAL)[0] if timed and not depth else 0.0  # someone else's timer
     try:
         if timed:
             signal.setitimer(signal.ITIMER_REAL, max(end - time.monotonic(), 1e-3))
         yield
+        if time.monotonic() >= end:  # it ended past its deadline, the signal caught on the way (by an inner
+            _expire()                # deadline's handler, a weakref callback): it took too long all the same
     finally:
-        _ends.pop()
+        del _ends[depth:]  # this one, and any inner one whose clean-up a signal cut short
         if timed:
             later = _ends[-1][0] - time.monotonic() if _ends else other - (time.monotonic() - start) if other else 0
             signal.setitimer(signal.ITIMER_REAL, max(later, 1e-3) if _ends or other else 0)
@@ -65,6 +68,8 @@ def expire_if_due() -> None:
 
 
 def _expire(*signal_frame) -> None:
+    if not _deadlines():
+        return  # the signal came as the last deadline ended: there is nothing left to stop
     _, what, seconds = _deadlines()[-1]
     if signal_frame:  # the signal may land where Python swallows exceptions (a weakref callback, a __del__):
         signal.setitimer(signal.ITIMER_REAL, AGAIN)  # then it comes again until the work stops

@@ -88,3 +88,55 @@ def test_a_deadline_whose_first_signal_is_swallowed_still_stops_the_work():
                         raise
     assert swallowed == 2 and time.monotonic() - started < 1
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+def test_work_that_ends_past_its_deadline_stops_all_the_same():
+    """Its signal caught on the way (here by the work itself), it still took too long: never a late result."""
+    with pytest.raises(TookTooLong, match=r"^the work took too long \(over 0.1 s\): stopped$"):
+        with deadline(0.1, "the work"):
+            started = time.monotonic()
+            while time.monotonic() - started < 0.3:
+                try:
+                    time.sleep(0.01)
+                except TookTooLong:
+                    pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_an_outer_deadline_wins_over_what_an_inner_one_made_of_its_stop():
+    """A check that turns its own stop into a verdict, finishing past the outer deadline, is the outer's stop."""
+    def checked():
+        try:
+            with deadline(30, "checking a derivation"):
+                spin()
+        except TookTooLong as error:
+            return f"verdict: {error}"
+
+    with pytest.raises(TookTooLong, match="^grading an answer took too long"):
+        with deadline(0.2, "grading an answer"):
+            checked()
+            try:
+                time.sleep(0.01)
+            except TookTooLong:
+                pass  # the signal that comes again, swallowed (as Python does in a weakref callback)
+
+
+def test_a_signal_that_comes_as_the_last_deadline_ends_stops_nothing():
+    """The timer re-armed for a stop can fire once the stack of deadlines is empty: nothing to stop, no error."""
+    from grader.deadline import _expire
+
+    assert _expire(signal.SIGALRM, None) is None
+
+
+def test_an_inner_deadline_whose_clean_up_was_cut_short_does_not_outlive_the_outer_one():
+    before = signal.getsignal(signal.SIGALRM)
+    with deadline(0.2, "grading an answer"):
+        cut_short = deadline(5, "checking a derivation")
+        cut_short.__enter__()  # its exit never runs, as when a signal lands at the start of its clean-up
+    try:
+        time.sleep(0.3)  # both would have expired by now
+        with deadline(2, "the next answer"):
+            time.sleep(0.05)  # not stopped by a stale deadline
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
