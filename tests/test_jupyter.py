@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from traitlets.config import Config
 
 from grader.jupyter import Notebook
 
@@ -113,7 +114,9 @@ def executed(tmp_path_factory):
         patch.delenv("GRADER_HOME", raising=False)  # found as `grader check` finds it: from the folder
         patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         document = notebook()
-        nbclient.NotebookClient(document, timeout=300, kernel_name="python3",
+        # Unix sockets, not TCP ports: a port the kernel picks can be taken by a parallel test before it binds.
+        sockets = Config(KernelManager={"transport": "ipc", "ip": str(bundle.parent / "kernel")})
+        nbclient.NotebookClient(document, timeout=300, kernel_name="python3", config=sockets,
                                 resources={"metadata": {"path": str(bundle)}}).execute()
     return document
 
